@@ -1,0 +1,61 @@
+"""Names, tags and environment variables shared by the backend, the submitter and run tools.
+
+Every Batch job that miniwdl-aws starts belongs to one *run*, identified by a short run id that
+prefixes its job name and is stored in its tags. That is what lets ``ListJobs`` (which can filter
+on a job-name prefix) and the cleanup tools find every job of a run, even after the process that
+started them was killed.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import secrets
+import time
+from typing import Optional
+
+# Batch: "up to 128 letters (uppercase and lowercase), numbers, hyphens, and underscores";
+# the first character must be alphanumeric.
+JOB_NAME_MAX = 128
+_JOB_NAME_BAD = re.compile(r"[^A-Za-z0-9_-]+")
+
+# Tag keys set on every job (with propagateTags, they reach the ECS tasks too).
+TAG_RUN_ID = "MiniwdlRunId"
+TAG_WORKFLOW = "MiniwdlWorkflow"
+TAG_CALL = "MiniwdlCall"
+TAG_ATTEMPT = "MiniwdlAttempt"
+TAG_ROLE = "MiniwdlRole"  # "workflow" or "task"
+TAG_PARENT_JOB_ID = "AWS_BATCH_PARENT_JOB_ID"
+
+# Environment variables.
+ENV_RUN_ID = "MINIWDL_AWS_RUN_ID"  # set by the submitter in the workflow job; read by the backend
+ENV_TASK_RUN_ID = "MINIWDL_TASK_RUN_ID"  # inside task containers: miniwdl's run id of the task
+ENV_TASK_ATTEMPT = "MINIWDL_TASK_ATTEMPT"  # inside task containers: miniwdl's try number (1-based)
+
+_RUN_ID_OK = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,39}$")
+
+
+def new_run_id(now: Optional[float] = None) -> str:
+    """A fresh run id such as ``mw261125T153012-a1b2c3``: sortable by start time, unique enough
+    to be a job-name prefix, short enough to leave room for the call name."""
+    stamp = time.strftime("%y%m%dT%H%M%S", time.gmtime(time.time() if now is None else now))
+    return f"mw{stamp}-{secrets.token_hex(3)}"
+
+
+def current_run_id() -> str:
+    """The run id from ``MINIWDL_AWS_RUN_ID`` when valid (a workflow job launched by the
+    submitter), else a new one."""
+    env = os.environ.get(ENV_RUN_ID, "")
+    return env if _RUN_ID_OK.match(env) else new_run_id()
+
+
+def sanitize_job_name(name: str, prefix: str = "") -> str:
+    """A valid Batch job name built from ``prefix`` and any string (WDL call names, URLs...).
+
+    Invalid characters become ``_``; the result is cut to 128 characters and never empty."""
+    body = _JOB_NAME_BAD.sub("_", name).strip("_-") or "job"
+    full = f"{prefix}-{body}" if prefix else body
+    full = full[:JOB_NAME_MAX]
+    if not full[0].isalnum():
+        full = ("j" + full)[:JOB_NAME_MAX]
+    return full
