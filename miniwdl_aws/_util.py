@@ -14,7 +14,7 @@ from typing import Any, Dict, Optional
 
 import boto3
 import botocore.config
-from WDL._util import StructuredLogMessage as _  # noqa: F401  (re-exported for our modules)
+from WDL._util import StructuredLogMessage as _  # re-exported for our modules
 
 __all__ = ["_", "AwsClients", "detect_region"]
 
@@ -50,7 +50,7 @@ class AwsClients:
         self.region = detect_region(region)
         self._config = botocore.config.Config(
             region_name=self.region,
-            retries={"mode": retry_mode, "total_max_attempts": max(1, max_attempts)},  # type: ignore[typeddict-item]
+            retries={"mode": retry_mode, "total_max_attempts": max(1, max_attempts)},  # type: ignore[arg-type]
             max_pool_connections=max_pool_connections,
         )
         self._session = boto3.session.Session()
