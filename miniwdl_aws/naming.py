@@ -49,6 +49,18 @@ def current_run_id() -> str:
     return env if _RUN_ID_OK.match(env) else new_run_id()
 
 
+_process_run_id: Optional[str] = None
+
+
+def process_run_id() -> str:
+    """This process's run id, fixed on first use (:func:`current_run_id`): the backend names and
+    tags every task job with it, and the end-of-run summary finds the run's jobs by it."""
+    global _process_run_id
+    if _process_run_id is None:
+        _process_run_id = current_run_id()
+    return _process_run_id
+
+
 def sanitize_job_name(name: str, prefix: str = "") -> str:
     """A valid Batch job name built from ``prefix`` and any string (WDL call names, URLs...).
 
