@@ -1,0 +1,197 @@
+"""The only production module that calls the boto3 ``batch`` and ``efs`` clients.
+
+:class:`BatchApi` wraps one shared client per service, counts calls per operation (so tests and
+the end-of-run summary can check API economy), and turns ``ClientError`` into
+:class:`~miniwdl_aws.errors.AwsCallError`; throttling and 5xx responses become :class:`Throttled`
+so the submitter can slow down and retry them.
+"""
+
+from __future__ import annotations
+
+import collections
+import threading
+from typing import Any, Callable, Dict, Iterable, List, Optional, TypeVar
+
+import botocore.exceptions
+
+from .._util import AwsClients
+from ..errors import AwsCallError
+
+__all__ = ["BatchApi", "Throttled", "DESCRIBE_JOBS_MAX", "TERMINAL_STATES"]
+
+DESCRIBE_JOBS_MAX = 100  # DescribeJobs takes "up to 100 job IDs"
+TERMINAL_STATES = frozenset({"SUCCEEDED", "FAILED"})
+
+_THROTTLE_CODES = frozenset(
+    {
+        "TooManyRequestsException",
+        "ThrottlingException",
+        "Throttling",
+        "ThrottledException",
+        "RequestLimitExceeded",
+        "SlowDown",
+        "ServiceUnavailable",
+        "ServiceUnavailableException",
+        "InternalServerError",
+        "ServerException",
+    }
+)
+
+T = TypeVar("T")
+
+
+class Throttled(AwsCallError):
+    """A call refused for rate (``TooManyRequestsException``) or a transient 5xx: retryable."""
+
+
+def _translate(operation: str, exn: Exception) -> AwsCallError:
+    if isinstance(exn, botocore.exceptions.ClientError):
+        err = exn.response.get("Error", {})
+        code = err.get("Code")
+        status = exn.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0) or 0
+        message = err.get("Message") or str(exn)
+        if code in _THROTTLE_CODES or status == 429 or status >= 500:
+            return Throttled(operation, code, message)
+        return AwsCallError(operation, code, message)
+    # connection resets, read timeouts... after botocore's own retries: transient too
+    return Throttled(operation, type(exn).__name__, str(exn))
+
+
+class BatchApi:
+    """Batch and EFS calls used by miniwdl-aws, thread-safe and counted.
+
+    :param clients: the process's shared :class:`~miniwdl_aws._util.AwsClients`
+    """
+
+    def __init__(self, clients: AwsClients) -> None:
+        self._clients = clients
+        self._counts: collections.Counter[str] = collections.Counter()
+        self._lock = threading.Lock()
+
+    # --- bookkeeping ---
+
+    def _call(self, service: str, operation: str, fn: Callable[..., T], **kwargs: Any) -> T:
+        with self._lock:
+            self._counts[f"{service}.{operation}"] += 1
+        try:
+            return fn(**kwargs)
+        except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as exn:
+            raise _translate(operation, exn) from None
+
+    def call_counts(self) -> Dict[str, int]:
+        """Calls made per ``service.Operation`` (botocore's internal retries not included)."""
+        with self._lock:
+            return dict(self._counts)
+
+    @property
+    def _batch(self) -> Any:
+        return self._clients("batch")
+
+    # --- job definitions ---
+
+    def register_job_definition(self, request: Dict[str, Any]) -> str:
+        """Register a job definition; returns its ARN."""
+        res = self._call(
+            "batch", "RegisterJobDefinition", self._batch.register_job_definition, **request
+        )
+        return str(res["jobDefinitionArn"])
+
+    def active_job_definitions(self, name: str) -> List[Dict[str, Any]]:
+        """ACTIVE revisions of the job definition ``name`` (every page)."""
+        ans: List[Dict[str, Any]] = []
+        kwargs: Dict[str, Any] = {"jobDefinitionName": name, "status": "ACTIVE"}
+        while True:
+            res = self._call(
+                "batch", "DescribeJobDefinitions", self._batch.describe_job_definitions, **kwargs
+            )
+            ans.extend(res.get("jobDefinitions", []))
+            if not res.get("nextToken"):
+                return ans
+            kwargs["nextToken"] = res["nextToken"]
+
+    # --- jobs ---
+
+    def submit_job(self, request: Dict[str, Any]) -> str:
+        """Submit a job; returns its job id."""
+        res = self._call("batch", "SubmitJob", self._batch.submit_job, **request)
+        return str(res["jobId"])
+
+    def describe_jobs(self, job_ids: List[str]) -> List[Dict[str, Any]]:
+        """Descriptions of up to :data:`DESCRIBE_JOBS_MAX` jobs (unknown ids are left out)."""
+        assert 0 < len(job_ids) <= DESCRIBE_JOBS_MAX, len(job_ids)
+        res = self._call("batch", "DescribeJobs", self._batch.describe_jobs, jobs=job_ids)
+        return list(res.get("jobs", []))
+
+    def terminate_job(self, job_id: str, reason: str) -> None:
+        """Terminate a job in any state (cancels it if not yet started)."""
+        self._call("batch", "TerminateJob", self._batch.terminate_job, jobId=job_id, reason=reason)
+
+    def list_job_ids(self, job_queue: str, name_prefix: str) -> List[str]:
+        """Ids of every job in ``job_queue`` whose name starts with ``name_prefix`` (any status)."""
+        ans: List[str] = []
+        kwargs: Dict[str, Any] = {
+            "jobQueue": job_queue,
+            "filters": [{"name": "JOB_NAME", "values": [name_prefix + "*"]}],
+        }
+        while True:
+            res = self._call("batch", "ListJobs", self._batch.list_jobs, **kwargs)
+            ans.extend(j["jobId"] for j in res.get("jobSummaryList", []))
+            if not res.get("nextToken"):
+                return ans
+            kwargs["nextToken"] = res["nextToken"]
+
+    # --- infrastructure checks (global_init) ---
+
+    def describe_job_queue(self, queue: str) -> Optional[Dict[str, Any]]:
+        """The job queue named (or ARN) ``queue``, or None if it does not exist."""
+        res = self._call(
+            "batch", "DescribeJobQueues", self._batch.describe_job_queues, jobQueues=[queue]
+        )
+        queues = res.get("jobQueues", [])
+        return dict(queues[0]) if queues else None
+
+    def describe_compute_environments(self, names: Iterable[str]) -> List[Dict[str, Any]]:
+        """Descriptions of the named (or ARN) compute environments that exist."""
+        names = list(names)
+        if not names:
+            return []
+        res = self._call(
+            "batch",
+            "DescribeComputeEnvironments",
+            self._batch.describe_compute_environments,
+            computeEnvironments=names,
+        )
+        return list(res.get("computeEnvironments", []))
+
+    def instance_type_limits(self, instance_types: List[str]) -> Dict[str, Dict[str, int]]:
+        """``{type: {"cpu": vCPUs, "mem_bytes": bytes}}`` for concrete EC2 instance types."""
+        if not instance_types:
+            return {}
+        ec2 = self._clients("ec2")
+        res = self._call(
+            "ec2",
+            "DescribeInstanceTypes",
+            ec2.describe_instance_types,
+            InstanceTypes=instance_types,
+        )
+        return {
+            t["InstanceType"]: {
+                "cpu": int(t["VCpuInfo"]["DefaultVCpus"]),
+                "mem_bytes": int(t["MemoryInfo"]["SizeInMiB"]) * 1048576,
+            }
+            for t in res.get("InstanceTypes", [])
+        }
+
+    def describe_access_point(self, fsap_id: str) -> Optional[Dict[str, Any]]:
+        """The EFS access point ``fsap_id``, or None if it does not exist."""
+        efs = self._clients("efs")
+        try:
+            res = self._call(
+                "efs", "DescribeAccessPoints", efs.describe_access_points, AccessPointId=fsap_id
+            )
+        except AwsCallError as exn:
+            if exn.code in ("AccessPointNotFound", "ResourceNotFoundException"):
+                return None
+            raise
+        aps = res.get("AccessPoints", [])
+        return dict(aps[0]) if aps else None

@@ -1,0 +1,263 @@
+"""One status poller per process: batched, jittered, adaptive DescribeJobs.
+
+Task threads do not call Batch to learn their job's status. Each registers a :class:`JobWatch`
+and sleeps on it; a single daemon thread runs *rounds* about every ``period`` seconds (jittered
+±20%). A round describes every job that is due, up to 100 ids per call (the DescribeJobs limit),
+and tops up the last call with not-yet-due jobs since they ride along for free. A job that just
+changed state is due every round; one that has sat in the same state for ``age`` seconds is due
+every ``clamp(backoff * age, period, period_max)``, so long-running jobs cost less. Each status
+change wakes the job's waiter.
+
+Persistent DescribeJobs failures (``error_limit`` rounds in a row), or a job that DescribeJobs
+no longer returns, are delivered to the waiters as :attr:`JobWatch.error` so that the backend can
+clean up rather than wait forever.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import random
+import threading
+import time
+from typing import Any, Callable, Dict, List, Optional, Tuple
+
+from .._util import _
+from ..errors import MiniwdlAwsError
+from .api import DESCRIBE_JOBS_MAX, TERMINAL_STATES
+
+__all__ = ["JobWatch", "StatusPoller", "PollError"]
+
+
+class PollError(MiniwdlAwsError):
+    """The poller could not learn a job's status (DescribeJobs keeps failing, or job unknown)."""
+
+
+class JobWatch:
+    """The latest description of one job, shared by the poller and the task thread waiting on it.
+
+    :ivar version: bumped at each status change (and when an error is delivered)
+    """
+
+    def __init__(self, job_id: str, now: float) -> None:
+        self.job_id = job_id
+        self.version = 0
+        self.status: Optional[str] = None
+        self.description: Optional[Dict[str, Any]] = None
+        self.error: Optional[BaseException] = None
+        self.changed_at = now
+        self.next_due = now
+        self.missing_rounds = 0
+        self._cond = threading.Condition()
+
+    @property
+    def terminal(self) -> bool:
+        """Whether Batch reported the job SUCCEEDED or FAILED."""
+        return self.status in TERMINAL_STATES
+
+    def wait(self, seen_version: int, timeout: float) -> int:
+        """Block until ``version`` exceeds ``seen_version`` or ``timeout`` passes; returns the
+        current version."""
+        with self._cond:
+            if self.version <= seen_version:
+                self._cond.wait(timeout)
+            return self.version
+
+    def snapshot(
+        self,
+    ) -> Tuple[int, Optional[str], Optional[Dict[str, Any]], Optional[BaseException]]:
+        """``(version, status, description, error)`` read together."""
+        with self._cond:
+            return self.version, self.status, self.description, self.error
+
+    def _update(self, description: Dict[str, Any], now: float) -> None:
+        with self._cond:
+            self.description = description
+            self.missing_rounds = 0
+            status = description.get("status")
+            if status != self.status:
+                self.status = status
+                self.changed_at = now
+                self.version += 1
+                self._cond.notify_all()
+
+    def _fail(self, error: BaseException) -> None:
+        with self._cond:
+            if self.error is None:
+                self.error = error
+                self.version += 1
+                self._cond.notify_all()
+
+
+class StatusPoller:
+    """Process-wide poller of Batch job status.
+
+    :param describe: DescribeJobs for ≤100 ids, returning job descriptions
+    :param period: seconds between rounds; also the interval for jobs that just changed state
+    :param period_max: longest interval between checks of any one job
+    :param backoff: a job unchanged for ``age`` seconds is checked every ``backoff * age`` seconds
+        (bounded by ``period`` and ``period_max``)
+    :param error_limit: consecutive failed rounds before the error is delivered to waiters
+    :param missing_limit: rounds a job may be absent from DescribeJobs before it is an error
+    :param clock: monotonic time source (injectable); :param rng: jitter source (injectable)
+    """
+
+    def __init__(
+        self,
+        describe: Callable[[List[str]], List[Dict[str, Any]]],
+        period: float = 1.0,
+        period_max: float = 5.0,
+        backoff: float = 0.2,
+        error_limit: int = 10,
+        missing_limit: int = 5,
+        clock: Callable[[], float] = time.monotonic,
+        rng: Optional[random.Random] = None,
+        logger: Optional[logging.Logger] = None,
+    ) -> None:
+        assert 0 < period <= period_max
+        self._describe = describe
+        self.period = period
+        self.period_max = period_max
+        self.backoff = backoff
+        self.error_limit = error_limit
+        self.missing_limit = missing_limit
+        self._clock = clock
+        self._rng = rng or random.Random()
+        self._logger = logger or logging.getLogger(__name__)
+        self._lock = threading.Lock()
+        self._watches: Dict[str, JobWatch] = {}
+        self._errors = 0
+        self._thread: Optional[threading.Thread] = None
+        self._stop = threading.Event()
+        self._wake = threading.Event()
+        self.rounds = 0
+        self.calls = 0
+
+    # --- task-thread side ---
+
+    def watch(self, job_id: str) -> JobWatch:
+        """Start following ``job_id`` (idempotent); starts the poller thread on first use."""
+        with self._lock:
+            w = self._watches.get(job_id)
+            if w is None:
+                # first check one period from now: a just-submitted job is still SUBMITTED
+                w = JobWatch(job_id, self._clock())
+                w.next_due = self._clock() + self.period
+                self._watches[job_id] = w
+            if self._thread is None or not self._thread.is_alive():
+                self._stop.clear()
+                self._thread = threading.Thread(
+                    target=self._loop, name="miniwdl-aws-poller", daemon=True
+                )
+                self._thread.start()
+            return w
+
+    def unwatch(self, job_id: str) -> None:
+        """Stop following ``job_id``."""
+        with self._lock:
+            self._watches.pop(job_id, None)
+
+    def expedite(self, job_id: str) -> None:
+        """Check ``job_id`` in the next round (e.g. right after terminating it)."""
+        with self._lock:
+            w = self._watches.get(job_id)
+            if w is not None:
+                w.next_due = self._clock()
+                w.changed_at = self._clock()
+
+    def watched(self) -> int:
+        """How many jobs are followed."""
+        with self._lock:
+            return len(self._watches)
+
+    # --- the round ---
+
+    def _interval(self, w: JobWatch, now: float) -> float:
+        return min(self.period_max, max(self.period, self.backoff * (now - w.changed_at)))
+
+    def poll_once(self) -> int:
+        """Run one round now; returns the number of DescribeJobs calls made."""
+        now = self._clock()
+        with self._lock:
+            live = [w for w in self._watches.values() if not w.terminal and w.error is None]
+        horizon = now + 0.5 * self.period
+        due = sorted((w for w in live if w.next_due <= horizon), key=lambda w: w.next_due)
+        if not due:
+            return 0
+        spare = sorted((w for w in live if w.next_due > horizon), key=lambda w: w.next_due)
+        ncalls = math.ceil(len(due) / DESCRIBE_JOBS_MAX)
+        batch = (due + spare)[: ncalls * DESCRIBE_JOBS_MAX]
+        self.rounds += 1
+        calls = 0
+        for i in range(0, len(batch), DESCRIBE_JOBS_MAX):
+            chunk = batch[i : i + DESCRIBE_JOBS_MAX]
+            calls += 1
+            self.calls += 1
+            try:
+                descriptions = self._describe([w.job_id for w in chunk])
+            except Exception as exn:
+                self._round_failed(exn, chunk)
+                return calls
+            self._errors = 0
+            self._deliver(chunk, descriptions, self._clock())
+        return calls
+
+    def _deliver(
+        self, chunk: List[JobWatch], descriptions: List[Dict[str, Any]], now: float
+    ) -> None:
+        by_id = {d.get("jobId"): d for d in descriptions}
+        for w in chunk:
+            d = by_id.get(w.job_id)
+            if d is None:
+                w.missing_rounds += 1
+                if w.missing_rounds >= self.missing_limit:
+                    w._fail(PollError(f"DescribeJobs does not know job {w.job_id}"))
+                w.next_due = now + self.period
+                continue
+            w._update(d, now)
+            w.next_due = now + self._interval(w, now)
+
+    def _round_failed(self, exn: Exception, chunk: List[JobWatch]) -> None:
+        self._errors += 1
+        self._logger.warning(
+            _(
+                "DescribeJobs failed",
+                error=str(exn),
+                tries_remaining=max(0, self.error_limit - self._errors),
+            )
+        )
+        now = self._clock()
+        for w in chunk:
+            # back off these jobs a little, so a bad batch doesn't spin
+            w.next_due = now + min(self.period_max, self.period * 2**self._errors)
+        if self._errors >= self.error_limit:
+            err = PollError(f"DescribeJobs failed {self._errors} times in a row: {exn}")
+            with self._lock:
+                watches = list(self._watches.values())
+            for w in watches:
+                if not w.terminal:
+                    w._fail(err)
+
+    # --- the thread ---
+
+    def _loop(self) -> None:
+        while not self._stop.is_set():
+            with self._lock:
+                idle = not self._watches
+            if idle:
+                self._wake.wait(self.period)
+                self._wake.clear()
+                continue
+            try:
+                self.poll_once()
+            except Exception as exn:  # never let the poller die silently
+                self._logger.error(_("status poller error", error=str(exn)))
+            self._stop.wait(self.period * self._rng.uniform(0.8, 1.2))
+
+    def stop(self) -> None:
+        """Stop the poller thread (tests; the thread is a daemon otherwise)."""
+        self._stop.set()
+        self._wake.set()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+        self._thread = None

@@ -1,0 +1,216 @@
+"""Pure builders of AWS Batch request payloads (no I/O, no clients).
+
+A task's job is split in two parts:
+
+- the **job definition** holds what cannot vary per job or would make definitions per task if it
+  did: image, volumes, mount points, user, privileged, GPU count and extra container properties.
+  Its name carries a hash of that content, so identical definitions are registered once and
+  reused across tasks, processes and runs;
+- the **SubmitJob** request carries everything per task and per attempt in ``containerOverrides``:
+  command, environment, vCPU and memory.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import shlex
+from dataclasses import dataclass, field
+from typing import Any, Dict, List, Mapping, Optional, Sequence
+
+from ..errors import ConfigError
+
+__all__ = [
+    "MIN_MEMORY_MIB",
+    "MIN_TIMEOUT_S",
+    "VOLUME_NAME",
+    "TAG_DEFINITION_HASH",
+    "DefinitionContent",
+    "Resources",
+    "efs_volume",
+    "host_volume",
+    "memory_mib",
+    "task_script",
+    "definition_hash",
+    "register_request",
+    "submit_request",
+    "effective_timeout",
+]
+
+MIN_MEMORY_MIB = 991  # as miniwdl-aws 0.12.2: small tasks still get a usable container
+MIN_TIMEOUT_S = 60  # Batch rejects attemptDurationSeconds < 60
+VOLUME_NAME = "file_io_root"
+TAG_DEFINITION_HASH = "MiniwdlDefinitionHash"
+# Batch needs VCPU and MEMORY in every EC2 job definition; the real values come per job in
+# containerOverrides.resourceRequirements, so the definition carries the smallest legal ones.
+_DEF_VCPU = "1"
+_DEF_MEMORY = str(MIN_MEMORY_MIB)
+
+
+@dataclass(frozen=True)
+class Resources:
+    """Per-job resource request (sent as containerOverrides.resourceRequirements)."""
+
+    vcpu: int = 1
+    memory_mib: int = 2048
+    gpu: int = 0
+
+    def requirements(self) -> List[Dict[str, str]]:
+        """Batch ``resourceRequirements`` entries."""
+        ans = [
+            {"type": "VCPU", "value": str(self.vcpu)},
+            {"type": "MEMORY", "value": str(self.memory_mib)},
+        ]
+        if self.gpu > 0:
+            ans.append({"type": "GPU", "value": str(self.gpu)})
+        return ans
+
+
+@dataclass(frozen=True)
+class DefinitionContent:
+    """Everything that goes into a task job definition; equal contents share one definition."""
+
+    image: str
+    volumes: Sequence[Mapping[str, Any]]
+    mount_points: Sequence[Mapping[str, Any]]
+    gpu: int = 0
+    privileged: bool = False
+    user: Optional[str] = None
+    extra_properties: Mapping[str, Any] = field(default_factory=dict)
+
+    def container_properties(self) -> Dict[str, Any]:
+        """The ``containerProperties`` to register."""
+        requirements = [
+            {"type": "VCPU", "value": _DEF_VCPU},
+            {"type": "MEMORY", "value": _DEF_MEMORY},
+        ]
+        if self.gpu > 0:
+            # GPU in the definition too: it decides which hosts (AMI, driver) can take the job
+            requirements.append({"type": "GPU", "value": str(self.gpu)})
+        props: Dict[str, Any] = {
+            "image": self.image,
+            "resourceRequirements": requirements,
+            "volumes": [dict(v) for v in self.volumes],
+            "mountPoints": [dict(m) for m in self.mount_points],
+            "privileged": bool(self.privileged),
+        }
+        if self.user:
+            props["user"] = self.user
+        for key, value in self.extra_properties.items():
+            if key in props:
+                raise ConfigError(f"container properties may not override '{key}'")
+            props[key] = value
+        return props
+
+
+def efs_volume(fs_id: str, fsap_id: Optional[str]) -> Dict[str, Any]:
+    """An EFS volume, through an access point when given (which needs transit encryption)."""
+    efs: Dict[str, Any] = {"fileSystemId": fs_id, "transitEncryption": "ENABLED"}
+    if fsap_id:
+        efs["authorizationConfig"] = {"accessPointId": fsap_id, "iam": "DISABLED"}
+    return {"name": VOLUME_NAME, "efsVolumeConfiguration": efs}
+
+
+def host_volume(path: str) -> Dict[str, Any]:
+    """A host path volume (a shared filesystem the compute environment already mounts)."""
+    return {"name": VOLUME_NAME, "host": {"sourcePath": path}}
+
+
+def memory_mib(memory_bytes: int, delta_mib: int) -> int:
+    """Batch MEMORY (MiB) for a runtime.memory in bytes, adjusted by ``[aws] memory_delta`` and
+    never below :data:`MIN_MEMORY_MIB`."""
+    return max(math.ceil(memory_bytes / 1048576) + delta_mib, MIN_MEMORY_MIB)
+
+
+def effective_timeout(task_seconds: Optional[float], default_seconds: int) -> int:
+    """Per-attempt timeout: the task's own when given, else the configured default; never below
+    Batch's minimum of 60 s."""
+    seconds = default_seconds if task_seconds is None else math.ceil(task_seconds)
+    return max(MIN_TIMEOUT_S, int(seconds))
+
+
+def task_script(
+    work_dir: str,
+    command_file: str,
+    stdout_file: str,
+    stderr_file: str,
+    command_shell: str = "/bin/bash",
+    container_sync: bool = False,
+) -> List[str]:
+    """The container command of a task job.
+
+    It runs the task command in ``work_dir`` and sends its stdout and stderr each to its file on
+    the shared filesystem *and* to the container's own stdout/stderr (so CloudWatch keeps both).
+    Pipes rather than process substitution, so both ``tee`` have finished writing when the job
+    exits; ``pipefail`` so the job's exit code is the command's.
+    """
+    q = shlex.quote
+    lines = [
+        "set -o pipefail",
+        f"cd {q(work_dir)} || exit 1",
+        "exit_code=0",
+        f"{{ {{ {command_shell} {q(command_file)} | tee -a {q(stdout_file)}; }} 2>&1 1>&3"
+        f" | tee -a {q(stderr_file)} 1>&2; }} 3>&1 || exit_code=$?",
+    ]
+    if container_sync:
+        lines.append(f"find . -type f -print0 | xargs -0 -r sync; sync {q(stdout_file)}")
+    lines.append("exit $exit_code")
+    return ["/bin/bash", "-c", "\n".join(lines)]
+
+
+def definition_hash(container_properties: Mapping[str, Any], platform: str = "EC2") -> str:
+    """Content hash (hex) of a job definition: canonical JSON of what gets registered."""
+    canonical = json.dumps(
+        {"type": "container", "platform": platform, "containerProperties": container_properties},
+        sort_keys=True,
+        separators=(",", ":"),
+    )
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def register_request(
+    name_prefix: str,
+    container_properties: Mapping[str, Any],
+    tags: Optional[Mapping[str, str]] = None,
+    platform: str = "EC2",
+) -> Dict[str, Any]:
+    """RegisterJobDefinition parameters; the name is ``<prefix>-<hash[:20]>``."""
+    digest = definition_hash(container_properties, platform)
+    all_tags = dict(tags or {})
+    all_tags[TAG_DEFINITION_HASH] = digest
+    return {
+        "jobDefinitionName": f"{name_prefix}-{digest[:20]}"[:128],
+        "type": "container",
+        "containerProperties": dict(container_properties),
+        "platformCapabilities": [platform],
+        "propagateTags": True,
+        "tags": all_tags,
+    }
+
+
+def submit_request(
+    job_name: str,
+    job_queue: str,
+    job_definition: str,
+    command: Sequence[str],
+    resources: Resources,
+    timeout_seconds: int,
+    environment: Optional[Mapping[str, str]] = None,
+    tags: Optional[Mapping[str, str]] = None,
+) -> Dict[str, Any]:
+    """SubmitJob parameters with the per-task parts in ``containerOverrides``."""
+    env = [{"name": k, "value": v} for k, v in (environment or {}).items() if v != ""]
+    return {
+        "jobName": job_name,
+        "jobQueue": job_queue,
+        "jobDefinition": job_definition,
+        "containerOverrides": {
+            "command": list(command),
+            "environment": env,
+            "resourceRequirements": resources.requirements(),
+        },
+        "timeout": {"attemptDurationSeconds": int(timeout_seconds)},
+        "tags": dict(tags or {}),
+        "propagateTags": True,
+    }

@@ -1,0 +1,143 @@
+"""One shared, adaptive-rate gate for SubmitJob calls of the whole process.
+
+Rate limiting is a GCRA token bucket (``rate`` calls per second with ``burst`` back to back).
+When Batch answers with throttling or a 5xx, the rate halves (down to ``min_rate``) and the call
+is retried after the new interval; each success grows the rate back by a few percent up to
+``max_rate``. So a throttled account slows down everyone in the process at once, and throttling
+never fails a task: only ``terminating()`` or a non-retryable error ends the loop.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import threading
+import time
+from typing import Callable, Dict, Optional, TypeVar
+
+from .._util import _
+from .api import Throttled
+
+__all__ = ["AdaptiveSubmitter", "SubmitAborted"]
+
+T = TypeVar("T")
+
+
+class SubmitAborted(Exception):
+    """``terminating()`` became true while waiting for a submission slot."""
+
+
+class AdaptiveSubmitter:
+    """Thread-safe adaptive rate limiter with retry for throttled calls.
+
+    :param max_rate: ceiling in calls per second (``1 / [aws] submit_period``)
+    :param burst: calls allowed back to back at full rate
+    :param min_rate: floor in calls per second when throttled
+    :param growth: multiplicative rate increase per successful call
+    :param clock: monotonic time source (injectable for tests)
+    :param sleep: sleep function (injectable for tests)
+    :param rng: jitter source (injectable for tests)
+    :param max_slice: longest single sleep, so ``terminating()`` is checked often
+    """
+
+    def __init__(
+        self,
+        max_rate: float,
+        burst: int = 10,
+        min_rate: float = 0.2,
+        growth: float = 1.03,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+        rng: Optional[random.Random] = None,
+        max_slice: float = 0.5,
+    ) -> None:
+        assert max_rate > 0 and burst >= 1 and 0 < min_rate
+        self.max_rate = max_rate
+        self.min_rate = min(min_rate, max_rate)
+        self.rate = max_rate
+        self.burst = burst
+        self.growth = growth
+        self._clock = clock
+        self._sleep = sleep
+        self._rng = rng or random.Random()
+        self._max_slice = max_slice
+        self._lock = threading.Lock()
+        self._tat = clock()  # GCRA "theoretical arrival time"
+        self.calls = 0
+        self.throttles = 0
+
+    def _reserve(self) -> float:
+        """Reserve the next slot; returns how long to wait for it."""
+        with self._lock:
+            now = self._clock()
+            interval = 1.0 / self.rate
+            tat = max(self._tat, now)
+            start = tat - (self.burst - 1) * interval
+            self._tat = tat + interval
+            return max(0.0, start - now)
+
+    def _on_throttle(self) -> float:
+        """Halve the rate and push the bucket back; returns the pause before the retry."""
+        with self._lock:
+            self.throttles += 1
+            self.rate = max(self.min_rate, self.rate / 2.0)
+            interval = 1.0 / self.rate
+            pause = interval * self._rng.uniform(0.5, 1.5)
+            # use up the burst allowance too, so every caller (not just this one) slows down now
+            self._tat = max(self._tat, self._clock() + (self.burst - 1) * interval) + pause
+            return pause
+
+    def _on_success(self) -> None:
+        with self._lock:
+            self.calls += 1
+            self.rate = min(self.max_rate, self.rate * self.growth)
+
+    def _wait(self, seconds: float, terminating: Callable[[], bool]) -> None:
+        deadline = self._clock() + seconds
+        while True:
+            if terminating():
+                raise SubmitAborted()
+            left = deadline - self._clock()
+            if left <= 0:
+                return
+            self._sleep(min(left, self._max_slice))
+
+    def call(
+        self,
+        fn: Callable[[], T],
+        terminating: Callable[[], bool],
+        logger: Optional[logging.Logger] = None,
+    ) -> T:
+        """Run ``fn`` (e.g. one SubmitJob) when the rate allows, retrying it on :class:`Throttled`.
+
+        :raises SubmitAborted: ``terminating()`` became true before ``fn`` succeeded
+        """
+        attempt = 0
+        while True:
+            self._wait(self._reserve(), terminating)
+            if terminating():
+                raise SubmitAborted()
+            attempt += 1
+            try:
+                ans = fn()
+            except Throttled as exn:
+                pause = self._on_throttle()
+                if logger:
+                    logger.info(
+                        _(
+                            "Batch throttled a submission; slowing down and retrying",
+                            error=str(exn),
+                            attempt=attempt,
+                            rate_per_s=round(self.rate, 3),
+                        )
+                    )
+                if logger:
+                    logger.debug(_("submission retry pause", seconds=round(pause, 3)))
+                continue
+            self._on_success()
+            return ans
+
+    def stats(self) -> Dict[str, float]:
+        """Current rate and counters, for logs and tests."""
+        with self._lock:
+            return {"rate": self.rate, "calls": self.calls, "throttles": self.throttles}
