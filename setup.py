@@ -53,6 +53,8 @@ setup(
         "console_scripts": [
             "miniwdl_submit_awsbatch = miniwdl_aws.submit.cli:main",
             "miniwdl-aws-submit = miniwdl_aws.submit.cli:main",
+            # the program inside the workflow job (the image runs `miniwdl-aws-workflow ...`)
+            "miniwdl-aws-workflow = miniwdl_aws.submit.wrapper:main",
         ],
     },
     classifiers=[

@@ -1,0 +1,18 @@
+"""``miniwdl_submit_awsbatch``: launch ``miniwdl run`` itself as a Batch job on a Fargate
+*workflow queue*, follow it, and upload its outputs to S3.
+
+Modules (one job each):
+
+- :mod:`.args`: command-line grammar (ours, plus ``miniwdl run``'s own for pass-through)
+- :mod:`.validate`: every check that must pass before anything is submitted
+- :mod:`.shipping`: local WDL (+imports) and inputs JSON → inline payload or S3-staged objects
+- :mod:`.job`: the workflow job's job definition and SubmitJob request (pure builders)
+- :mod:`.follow`: CloudWatch Logs follower (GetLogEvents + forward tokens)
+- :mod:`.wait`: waiting for the workflow job, streaming its log, exit-code mapping
+- :mod:`.cli`: ``main(argv)``, the submitter
+- :mod:`.wrapper`: ``miniwdl-aws-workflow``, the program inside the workflow job
+- :mod:`.upload`: verified S3 upload, ``outputs.json`` rewrite and safe ``--delete-after``
+"""
+
+# The wrapper prints this as its very last line; the follower stops when it sees it.
+END_OF_LOG = "[miniwdl-aws-workflow] -- END OF LOG --"

@@ -1,0 +1,170 @@
+"""Getting a local WDL (with its imports) and a local inputs JSON into the workflow job.
+
+The laptop's files are not visible inside the job, so the submitter packs the WDL and every
+import with miniwdl's own zip support (``WDL.Zip.build``), compresses it, and ships it either
+
+- *inline*, in an environment variable of the job's container overrides, when the whole
+  overrides object fits Batch's 8,192-character limit (and the request its 30 KiB limit), or
+- *staged* in S3 (verified upload), when an S3 location is configured,
+
+and fails with a clear message before submitting otherwise. The wrapper inside the job turns the
+payload back into files (:func:`materialize`).
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import logging
+import lzma
+import os
+import tempfile
+from dataclasses import dataclass
+from typing import Any, Callable, Dict, List, Optional
+
+from miniwdl_aws.errors import ConfigError
+
+# Env vars that carry inline payloads into the job; the wrapper's --wdl-zip/--inputs name them.
+ENV_WDL_ZIP = "MINIWDL_AWS_WDL_ZIP"
+ENV_INPUTS = "MINIWDL_AWS_INPUTS"
+
+# Batch limits: containerOverrides ≤ 8,192 characters; SubmitJob request ≤ 30 KiB.
+OVERRIDES_LIMIT = 8192
+REQUEST_LIMIT = 30 * 1024
+
+
+def load_and_zip(uri: str, path: List[str], check_quant: bool = True) -> bytes:
+    """Load and typecheck the WDL at ``uri`` with miniwdl (this is the local validation), then
+    build the zip of it and its imports with ``WDL.Zip.build``. A ``.zip`` made by ``miniwdl
+    zip`` is checked by loading its main WDL and shipped as is. Raises ConfigError."""
+    import WDL
+    import WDL.Zip
+
+    logger = logging.getLogger("miniwdl-aws-submit.zip")
+    try:
+        if uri.endswith(".zip"):
+            with WDL.Zip.unpack(uri) as unpacked:
+                WDL.load(unpacked.main_wdl, path=path, check_quant=check_quant)
+            with open(uri, "rb") as f:
+                return f.read()
+        doc = WDL.load(uri, path=path, check_quant=check_quant)
+        with tempfile.TemporaryDirectory(prefix="miniwdl_aws_zip_") as tmp:
+            archive = os.path.join(tmp, "source.zip")
+            WDL.Zip.build(doc, archive, logger)
+            with open(archive, "rb") as f:
+                return f.read()
+    except (WDL.Error.SyntaxError, WDL.Error.ValidationError, WDL.Error.ImportError) as exn:
+        raise ConfigError(f"invalid WDL {uri}: {_one_line(exn)}") from None
+    except WDL.Error.MultipleValidationErrors as exn:
+        first = exn.exceptions[0] if exn.exceptions else exn
+        raise ConfigError(
+            f"invalid WDL {uri}: {len(exn.exceptions)} errors, first: {_one_line(first)}"
+        ) from None
+    except (OSError, WDL.Error.InputError) as exn:
+        raise ConfigError(f"cannot read WDL {uri}: {_one_line(exn)}") from None
+
+
+def _one_line(exn: BaseException) -> str:
+    pos = getattr(exn, "pos", None)
+    where = f" (line {pos.line}, column {pos.column})" if pos is not None else ""
+    msg = str(exn).strip().splitlines()
+    return (msg[0] if msg else type(exn).__name__) + where
+
+
+def read_inputs(filename: str) -> bytes:
+    """A local ``-i`` inputs file, checked to be a JSON object. Raises ConfigError."""
+    try:
+        with open(filename, "rb") as f:
+            data = f.read()
+        obj = json.loads(data)
+    except OSError as exn:
+        raise ConfigError(f"cannot read inputs {filename}: {exn.strerror}") from None
+    except ValueError as exn:
+        raise ConfigError(f"inputs {filename} is not valid JSON: {exn}") from None
+    if not isinstance(obj, dict):
+        raise ConfigError(f"inputs {filename} must hold a JSON object")
+    return data
+
+
+def encode(data: bytes) -> str:
+    """Compact text form of ``data`` for an env var: lzma, then URL-safe base64."""
+    packed = lzma.compress(data, preset=9 | lzma.PRESET_EXTREME)
+    return base64.urlsafe_b64encode(packed).decode("ascii")
+
+
+def decode(text: str) -> bytes:
+    """Inverse of :func:`encode`."""
+    return lzma.decompress(base64.urlsafe_b64decode(text.encode("ascii")))
+
+
+@dataclass
+class Shipment:
+    """What the job gets: env vars (inline payloads) and the wrapper's source arguments."""
+
+    env: Dict[str, str]
+    wrapper_args: List[str]
+    staged: List[str]  # S3 URIs written (staged mode)
+
+
+def plan(
+    files: Dict[str, bytes],
+    fits: Callable[[Dict[str, str]], bool],
+    stage_folder: Optional[str],
+    put: Callable[[bytes, str], None],
+) -> Shipment:
+    """Decide inline vs staged for ``files`` (keys ``wdl``/``inputs``) and stage if needed.
+
+    :param fits: whether a job whose overrides carry these extra env vars is within limits
+    :param stage_folder: ``s3://bucket/prefix/`` for staging, or None
+    :param put: verified upload of bytes to an S3 URI (called only in staged mode)
+    """
+    names = {"wdl": ("--wdl-zip", ENV_WDL_ZIP), "inputs": ("--inputs", ENV_INPUTS)}
+    inline = Shipment(env={}, wrapper_args=[], staged=[])
+    for key, data in files.items():
+        flag, var = names[key]
+        inline.env[var] = encode(data)
+        inline.wrapper_args += [flag, "env:" + var]
+    if not files or fits(inline.env):
+        return inline
+    size = sum(len(v) for v in inline.env.values())
+    if not stage_folder:
+        raise ConfigError(
+            f"the WDL and inputs ({size} characters encoded) are too large to ship inside the Batch"
+            f" job (container overrides ≤{OVERRIDES_LIMIT} characters); set --s3upload or --stage"
+            " s3://bucket/folder/ to stage them in S3, or put them on the shared filesystem"
+        )
+    staged = Shipment(env={}, wrapper_args=[], staged=[])
+    for key, data in files.items():
+        flag, _var = names[key]
+        uri = stage_folder + ("source.zip" if key == "wdl" else "inputs.json")
+        put(data, uri)
+        staged.staged.append(uri)
+        staged.wrapper_args += [flag, uri]
+    return staged
+
+
+def materialize(
+    source: str, dest: str, environ: Dict[str, str], download: Callable[[str, str], None]
+) -> str:
+    """In the job: write the payload named by ``source`` (``env:VAR`` or ``s3://...``) to
+    ``dest`` and return ``dest``. Raises ConfigError with a clear message."""
+    if source.startswith("env:"):
+        var = source[4:]
+        if var not in environ:
+            raise ConfigError(f"shipped payload missing: environment variable {var} not set")
+        try:
+            data = decode(environ[var])
+        except (ValueError, lzma.LZMAError) as exn:
+            raise ConfigError(f"shipped payload {var} is corrupt: {exn}") from None
+        with open(dest, "wb") as f:
+            f.write(data)
+        return dest
+    if source.startswith("s3://"):
+        download(source, dest)
+        return dest
+    raise ConfigError(f"unknown shipped payload source {source!r}")
+
+
+def json_size(obj: Any) -> int:
+    """Characters of ``obj`` serialized as AWS's JSON request body would carry it."""
+    return len(json.dumps(obj, separators=(",", ":")))

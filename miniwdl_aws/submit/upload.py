@@ -1,0 +1,257 @@
+"""Verified S3 upload of a run, the ``outputs.json`` rewrite, and the safe ``--delete-after``.
+
+Every object is uploaded with boto3 (no awscli) using a part size we choose, so that its ETag is
+predictable: the MD5 of the file for a single-part upload, or the MD5 of the concatenated part
+MD5s with a ``-N`` suffix for a multipart one. After each upload a HeadObject must report the
+same size and ETag; only when *every* object of the run verified may the run directory be
+deleted, and then only if it lies strictly inside the shared filesystem root.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import shutil
+import tempfile
+from dataclasses import dataclass, field
+from typing import Any, Dict, List, Optional, Tuple
+
+from boto3.s3.transfer import TransferConfig
+from botocore.exceptions import BotoCoreError, ClientError
+
+from miniwdl_aws.errors import ConfigError
+
+_S3_URI = re.compile(r"^s3://([a-z0-9][a-z0-9.-]{1,61}[a-z0-9])(/[^\x00-\x1f]*)?$")
+_MIB = 1024 * 1024
+PART_SIZE = 8 * _MIB  # S3 parts ≥5 MiB (but the last); ≤10,000 parts per object
+MAX_PARTS = 10000
+
+
+class UploadError(Exception):
+    """An object could not be uploaded or did not verify."""
+
+
+def parse_s3_uri(uri: str, what: str = "S3 URI") -> Tuple[str, str]:
+    """``s3://bucket/key`` → ``(bucket, key)``; raises ConfigError when malformed."""
+    m = _S3_URI.match(uri or "")
+    if not m or ".." in m.group(1):
+        raise ConfigError(f"{what}: malformed S3 URI {uri!r} (expected s3://bucket/folder/)")
+    return m.group(1), (m.group(2) or "/")[1:]
+
+
+def part_size(size: int) -> int:
+    """Part size for a ``size``-byte object: PART_SIZE, doubled until ≤ MAX_PARTS parts."""
+    chunk = PART_SIZE
+    while size > chunk * MAX_PARTS:
+        chunk *= 2
+    return chunk
+
+
+def expected_etag(path: str, chunk: int) -> str:
+    """The ETag S3 gives ``path`` when uploaded with ``chunk``-sized parts (threshold = chunk)."""
+    digests = []
+    whole = hashlib.md5()
+    with open(path, "rb") as f:
+        while True:
+            block = f.read(chunk)
+            if not block:
+                break
+            digests.append(hashlib.md5(block).digest())
+            whole.update(block)
+    if len(digests) <= 1 and os.path.getsize(path) < chunk:
+        return whole.hexdigest()
+    return hashlib.md5(b"".join(digests)).hexdigest() + f"-{len(digests)}"
+
+
+class S3Uploader:
+    """Uploads files with boto3 and verifies each one (size + ETag via HeadObject).
+
+    :param s3: a boto3 S3 client (from :class:`miniwdl_aws._util.AwsClients`)
+    """
+
+    def __init__(self, s3: Any) -> None:
+        self._s3 = s3
+
+    def put_file(self, path: str, uri: str) -> None:
+        """Upload ``path`` to ``uri`` and verify it; raises UploadError."""
+        bucket, key = parse_s3_uri(uri)
+        size = os.path.getsize(path)
+        chunk = part_size(size)
+        cfg = TransferConfig(multipart_threshold=chunk, multipart_chunksize=chunk)
+        try:
+            self._s3.upload_file(path, bucket, key, Config=cfg)
+            head = self._s3.head_object(Bucket=bucket, Key=key)
+        except (ClientError, BotoCoreError, OSError) as exn:
+            raise UploadError(f"upload of {path} to {uri} failed: {exn}") from None
+        etag = str(head.get("ETag", "")).strip('"')
+        want = expected_etag(path, chunk)
+        if head.get("ContentLength") != size or etag != want:
+            raise UploadError(
+                f"upload of {path} to {uri} did not verify: S3 has {head.get('ContentLength')}"
+                f" bytes, ETag {etag}; expected {size} bytes, ETag {want}"
+            )
+
+    def put_bytes(self, data: bytes, uri: str) -> None:
+        """Upload ``data`` to ``uri`` (through a temp file, to share the verified path)."""
+        with tempfile.NamedTemporaryFile(prefix="miniwdl_aws_") as tmp:
+            tmp.write(data)
+            tmp.flush()
+            self.put_file(tmp.name, uri)
+
+    def get_file(self, uri: str, dest: str) -> None:
+        """Download ``uri`` to ``dest``; raises UploadError."""
+        bucket, key = parse_s3_uri(uri)
+        try:
+            self._s3.download_file(bucket, key, dest)
+        except (ClientError, BotoCoreError, OSError) as exn:
+            raise UploadError(f"download of {uri} failed: {exn}") from None
+
+
+@dataclass
+class RunUpload:
+    """Outcome of :func:`upload_run`."""
+
+    folder: str
+    uploaded: List[str] = field(default_factory=list)
+    errors: List[str] = field(default_factory=list)
+    outputs: Optional[Dict[str, Any]] = None
+
+    @property
+    def ok(self) -> bool:
+        """Every object uploaded and verified."""
+        return not self.errors
+
+
+def run_folder(s3upload: str, run_dir: Optional[str]) -> str:
+    """The S3 folder of a run: ``s3upload`` as is when it ends in ``/``, else with the run
+    directory's name appended (as miniwdl-aws always did)."""
+    if s3upload.endswith("/") or not run_dir:
+        return s3upload if s3upload.endswith("/") else s3upload + "/"
+    return f"{s3upload}/{os.path.basename(run_dir.rstrip('/'))}/"
+
+
+def upload_run(
+    uploader: S3Uploader,
+    folder: str,
+    run_dir: Optional[str],
+    miniwdl_json: Optional[Dict[str, Any]],
+    error: Optional[Dict[str, Any]] = None,
+) -> RunUpload:
+    """Upload a run's logs, outputs, ``outputs.json`` (with ``s3://`` URIs) and, on failure,
+    ``error.json`` with the failed task's stdout/stderr. Never raises on an S3 error: they are
+    collected in ``.errors`` so that the caller keeps everything and reports them all.
+
+    :param run_dir: miniwdl's run directory (None: the run never started)
+    :param miniwdl_json: what ``miniwdl run`` printed on stdout (outputs or error), if parseable
+    :param error: an error document to upload when there is no run directory's error.json
+    """
+    res = RunUpload(folder=folder)
+
+    def put(path: str, rel: str) -> None:
+        try:
+            uploader.put_file(path, folder + rel)
+            res.uploaded.append(folder + rel)
+        except UploadError as exn:
+            res.errors.append(str(exn))
+
+    def put_json(obj: Any, rel: str) -> None:
+        with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as tmp:
+            json.dump(obj, tmp, indent=2)
+        try:
+            put(tmp.name, rel)
+        finally:
+            os.unlink(tmp.name)
+
+    if run_dir and os.path.isdir(run_dir):
+        for rel in _log_files(run_dir):
+            put(os.path.join(run_dir, rel), rel)
+        out_dir = os.path.join(run_dir, "out")
+        uploaded_out: Dict[str, str] = {}
+        for rel in _files_under(out_dir):
+            src = os.path.join(out_dir, rel)
+            put(src, rel)
+            uploaded_out[os.path.realpath(src)] = folder + rel
+            uploaded_out[os.path.normpath(src)] = folder + rel
+        outputs = (miniwdl_json or {}).get("outputs")
+        if isinstance(outputs, dict):
+            res.outputs = _rewrite(outputs, uploaded_out, os.path.normpath(out_dir), folder)
+            put_json(res.outputs, "outputs.json")
+        err_file = os.path.join(run_dir, "error.json")
+        if os.path.isfile(err_file):
+            with open(err_file) as f:
+                try:
+                    error = json.load(f)
+                except ValueError:
+                    error = None
+            if error is None:
+                put(err_file, "error.json")
+    if error is None and miniwdl_json and "error" in miniwdl_json and "outputs" not in miniwdl_json:
+        error = miniwdl_json
+    if isinstance(error, dict):
+        error = json.loads(json.dumps(error))
+        cause = error.get("cause") if isinstance(error.get("cause"), dict) else None
+        for std in ("stdout", "stderr"):
+            std_file = cause.get(f"{std}_file") if cause else None
+            if cause is not None and std_file and os.path.isfile(std_file):
+                rel = f"CommandFailed_{std}.txt"
+                put(std_file, rel)
+                cause[f"{std}_s3file"] = folder + rel
+        put_json(error, "error.json")
+    return res
+
+
+def _log_files(run_dir: str) -> List[str]:
+    """``workflow.log`` and every call's ``*.log``, relative to ``run_dir`` (not under out/)."""
+    found = []
+    for dirpath, dirnames, filenames in os.walk(run_dir):
+        dirnames[:] = sorted(d for d in dirnames if d not in ("out", "work", "_miniwdl_inputs"))
+        for fn in sorted(filenames):
+            if fn.endswith(".log"):
+                found.append(os.path.relpath(os.path.join(dirpath, fn), run_dir))
+    return found
+
+
+def _files_under(top: str) -> List[str]:
+    """Files under ``top`` (following miniwdl's output symlinks), relative, sorted."""
+    found = []
+    for dirpath, dirnames, filenames in os.walk(top, followlinks=True):
+        dirnames.sort()
+        for fn in sorted(filenames):
+            path = os.path.join(dirpath, fn)
+            if os.path.isfile(path):
+                found.append(os.path.relpath(path, top))
+    return found
+
+
+def _rewrite(value: Any, uploaded: Dict[str, str], out_dir: str, folder: str) -> Any:
+    """Output values that are uploaded files become their ``s3://`` URIs, and Directory outputs
+    under ``out/`` the S3 folder holding their files; anything else is left as is."""
+    if isinstance(value, str) and value.startswith("/"):
+        for cand in (os.path.normpath(value), os.path.realpath(value)):
+            if cand in uploaded:
+                return uploaded[cand]
+        norm = os.path.normpath(value)
+        if os.path.isdir(value) and norm.startswith(out_dir + os.sep):
+            return folder + os.path.relpath(norm, out_dir) + "/"
+        return value
+    if isinstance(value, list):
+        return [_rewrite(v, uploaded, out_dir, folder) for v in value]
+    if isinstance(value, dict):
+        return {k: _rewrite(v, uploaded, out_dir, folder) for k, v in value.items()}
+    return value
+
+
+def safe_delete(run_dir: str, root: str) -> None:
+    """Delete ``run_dir`` only if it is a real directory strictly inside ``root`` (the shared
+    filesystem root); raises ConfigError otherwise. Symlinks inside are removed, not followed."""
+    real_root = os.path.realpath(root)
+    if os.path.islink(run_dir.rstrip("/")):
+        raise ConfigError(f"refusing to delete {run_dir}: it is a symlink")
+    real = os.path.realpath(run_dir)
+    if real_root in ("/", "") or not real.startswith(real_root.rstrip("/") + "/"):
+        raise ConfigError(f"refusing to delete {run_dir}: not inside the mount {root}")
+    if not os.path.isdir(real):
+        raise ConfigError(f"refusing to delete {run_dir}: not a directory")
+    shutil.rmtree(real)

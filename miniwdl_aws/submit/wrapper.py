@@ -1,0 +1,214 @@
+"""``miniwdl-aws-workflow``: the program inside the workflow job.
+
+It turns the shipped WDL/inputs back into files, runs ``miniwdl run`` as a child process
+(forwarding SIGTERM/SIGINT so miniwdl terminates its task jobs), uploads the run to S3 when
+asked (verified; ``--delete-after`` only after every object verified), and exits with miniwdl's
+exit code. Everything it and miniwdl print goes to standard error, one stream, so CloudWatch
+keeps the order; its very last line is the end-of-log marker the submitter's follower waits for.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+from types import FrameType
+from typing import Any, Dict, List, Optional, Sequence
+
+from miniwdl_aws.errors import MiniwdlAwsError
+from miniwdl_aws.submit import END_OF_LOG
+from miniwdl_aws.submit.args import DELETE_AFTER_CHOICES
+from miniwdl_aws.submit.shipping import materialize
+from miniwdl_aws.submit.upload import (
+    S3Uploader,
+    UploadError,
+    parse_s3_uri,
+    run_folder,
+    safe_delete,
+    upload_run,
+)
+
+PREFIX = "[miniwdl-aws-workflow]"
+EXIT_SETUP_FAILED = 2  # like miniwdl's own exit status for errors before running anything
+EXIT_UPLOAD_FAILED = 75  # EX_TEMPFAIL: miniwdl succeeded but the upload did not; retry it
+FORWARDED = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGQUIT)
+
+
+def say(msg: str) -> None:
+    """One line of ours in the log."""
+    print(f"{PREFIX} {msg}", file=sys.stderr, flush=True)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The wrapper's own flags; ``miniwdl run`` arguments follow ``--``."""
+    p = argparse.ArgumentParser(
+        prog="miniwdl-aws-workflow",
+        usage="miniwdl-aws-workflow [options] -- [miniwdl run args ...]",
+        description="Run `miniwdl run` inside a workflow job (started by miniwdl_submit_awsbatch),"
+        " then upload its logs and outputs to S3.",
+    )
+    g = p.add_mutually_exclusive_group()
+    g.add_argument("--wdl", help="WDL source the job can open itself (URL or shared path)")
+    g.add_argument("--wdl-zip", metavar="SRC", help="shipped WDL zip: env:VAR or s3://...")
+    p.add_argument("--inputs", metavar="SRC", help="shipped inputs JSON: env:VAR or s3://...")
+    p.add_argument("--dir", required=True, help="run directory prefix (under the mount)")
+    p.add_argument("--s3upload", metavar="S3URI", help="s3://bucket/folder/ to upload to")
+    p.add_argument("--delete-after", choices=DELETE_AFTER_CHOICES)
+    p.add_argument("miniwdl_args", nargs=argparse.REMAINDER)
+    return p
+
+
+class _Child:
+    """The ``miniwdl run`` child and the signals to forward to it."""
+
+    def __init__(self) -> None:
+        self.proc: Optional[subprocess.Popen[bytes]] = None
+        self.signalled: Optional[int] = None
+
+    def handle(self, sig: int, _frame: Optional[FrameType]) -> None:
+        if self.signalled is None:
+            say(f"received signal {sig}; forwarding to miniwdl")
+        self.signalled = sig
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(sig)
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    """Console entry point; returns (and, as a script, exits with) miniwdl's exit code."""
+    args = build_parser().parse_args(list(sys.argv[1:] if argv is None else argv))
+    child = _Child()
+    previous = {sig: signal.signal(sig, child.handle) for sig in FORWARDED}
+    try:
+        code = run(args, child)
+    except KeyboardInterrupt:
+        code = 128 + int(signal.SIGINT)
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+        sys.stdout.flush()
+        sys.stderr.flush()
+        print(END_OF_LOG, file=sys.stderr, flush=True)
+    return code
+
+
+def run(args: argparse.Namespace, child: _Child) -> int:
+    """Prepare, run miniwdl, upload. Returns the exit code."""
+    from miniwdl_aws._util import AwsClients
+
+    miniwdl_args = list(args.miniwdl_args)
+    if miniwdl_args[:1] == ["--"]:
+        miniwdl_args = miniwdl_args[1:]
+    uploader = None
+    if (
+        args.s3upload
+        or (args.wdl_zip or "").startswith("s3://")
+        or (args.inputs or "").startswith("s3://")
+    ):
+        uploader = S3Uploader(AwsClients(max_attempts=3)("s3"))
+    with tempfile.TemporaryDirectory(prefix="miniwdl_aws_workflow_") as tmp:
+        try:
+            if args.s3upload:
+                parse_s3_uri(args.s3upload, "--s3upload")
+            if args.delete_after and not args.s3upload:
+                raise MiniwdlAwsError("--delete-after requires --s3upload")
+            cmd = _miniwdl_command(args, miniwdl_args, tmp, uploader)
+        except (MiniwdlAwsError, UploadError, OSError) as exn:
+            say(f"error before the run started: {exn}")
+            err = {"error": type(exn).__name__, "message": str(exn)}
+            if args.s3upload and uploader is not None:
+                res = upload_run(uploader, run_folder(args.s3upload, None), None, None, err)
+                _report(res.uploaded, res.errors)
+            return EXIT_SETUP_FAILED
+        if child.signalled is not None:
+            return 128 + child.signalled
+        say("running: " + " ".join(cmd))
+        child.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE)
+        out, _ = child.proc.communicate()
+        rc = child.proc.returncode
+        code = rc if rc >= 0 else 128 - rc
+    text = out.decode("utf-8", "replace")
+    if text.strip():
+        print(text.rstrip("\n"), file=sys.stderr, flush=True)
+    doc = _parse_json(text)
+    run_dir = doc.get("dir") if isinstance(doc.get("dir"), str) else None
+    say(f"miniwdl exit code {code}" + (f"; run directory {run_dir}" if run_dir else ""))
+    if not args.s3upload or uploader is None:
+        return code
+    return _upload_and_clean(args, uploader, run_dir, doc, code)
+
+
+def _miniwdl_command(
+    args: argparse.Namespace, miniwdl_args: List[str], tmp: str, uploader: Optional[S3Uploader]
+) -> List[str]:
+    def download(uri: str, dest: str) -> None:
+        assert uploader is not None
+        uploader.get_file(uri, dest)
+
+    if args.wdl_zip:
+        wdl = materialize(args.wdl_zip, os.path.join(tmp, "source.zip"), dict(os.environ), download)
+    elif args.wdl:
+        wdl = args.wdl
+    else:
+        raise MiniwdlAwsError("no WDL: pass --wdl or --wdl-zip")
+    cmd = ["miniwdl", "run", wdl] + miniwdl_args
+    if args.inputs:
+        cmd += [
+            "-i",
+            materialize(args.inputs, os.path.join(tmp, "inputs.json"), dict(os.environ), download),
+        ]
+    cmd += ["--dir", args.dir.rstrip("/") + "/", "--error-json"]
+    os.makedirs(args.dir, exist_ok=True)
+    return cmd
+
+
+def _parse_json(text: str) -> Dict[str, Any]:
+    try:
+        doc = json.loads(text)
+    except ValueError:
+        return {}
+    return doc if isinstance(doc, dict) else {}
+
+
+def _report(uploaded: List[str], errors: List[str]) -> None:
+    say(f"uploaded and verified {len(uploaded)} objects")
+    for err in errors:
+        say(f"UPLOAD FAILED: {err}")
+
+
+def _upload_and_clean(
+    args: argparse.Namespace,
+    uploader: S3Uploader,
+    run_dir: Optional[str],
+    doc: Dict[str, Any],
+    code: int,
+) -> int:
+    folder = run_folder(args.s3upload, run_dir)
+    say(f"uploading to {folder}")
+    error = None if run_dir else (doc or {"error": "RunFailed", "message": f"exit code {code}"})
+    res = upload_run(uploader, folder, run_dir, doc, error)
+    _report(res.uploaded, res.errors)
+    if res.outputs is not None:
+        print(json.dumps({"s3upload": folder, "outputs": res.outputs}, indent=2), file=sys.stderr)
+    if not res.ok:
+        say(
+            f"upload incomplete ({len(res.errors)} failed): keeping the run directory"
+            f" {run_dir or '(none)'}; nothing was deleted"
+        )
+        return code if code != 0 else EXIT_UPLOAD_FAILED
+    when = args.delete_after
+    if run_dir and when and (when == "always" or (when == "success") == (code == 0)):
+        root = os.environ.get("MINIWDL__FILE_IO__ROOT", "")
+        try:
+            safe_delete(run_dir, root or args.dir)
+            say(f"deleted {run_dir} (--delete-after {when})")
+        except (MiniwdlAwsError, OSError) as exn:
+            say(f"not deleting: {exn}")
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())
