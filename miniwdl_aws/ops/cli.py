@@ -1,0 +1,268 @@
+"""The ``miniwdl-aws`` command: ``doctor``, ``runs``, ``cleanup``.
+
+::
+
+    miniwdl-aws doctor [--workflow-queue Q] [--task-queue Q] [--fsap fsap-...] [--s3 s3://b/p/]
+    miniwdl-aws runs [--since HOURS] [--queue Q ...] [--json]
+    miniwdl-aws runs RUN_ID [--queue Q ...] [--json]
+    miniwdl-aws cleanup RUN_ID [--queue Q ...] [--wait SECONDS] [--dry-run]
+
+Settings come from miniwdl's configuration (``--cfg``, ``MINIWDL_CFG``, ``MINIWDL__AWS__*``) and
+flags; flags win. Every error is one line on stderr and a non-zero exit status, no traceback.
+Exit status: 0 fine; 1 a doctor problem, or jobs still active after cleanup; 2 a usage, config
+or AWS error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+import time
+from typing import Any, Dict, Optional, Sequence, TextIO
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from .._util import AwsClients
+from ..errors import MiniwdlAwsError
+from .doctor import PROBLEM, Doctor, Targets
+from .runs import BatchRunClient, check_run_id, cleanup_run, find_run_jobs, list_runs
+from .studio import STUDIO_METADATA_FILE
+from .summary import build_summary, format_table
+
+__all__ = ["main", "build_parser"]
+
+
+class _UsageError(Exception):
+    """argparse wants to exit with a usage error; we print one line instead."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> Any:  # type: ignore[override]
+        raise _UsageError(f"{self.prog}: {message}")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of ``miniwdl-aws``."""
+    parser = _Parser(prog="miniwdl-aws", description="Operate miniwdl-aws runs and infrastructure")
+    parser.add_argument("--cfg", help="miniwdl configuration file (default: MINIWDL_CFG)")
+    parser.add_argument("--region", help="AWS region (default: [aws] region, AWS_DEFAULT_REGION)")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+
+    doctor = sub.add_parser("doctor", help="check the AWS infrastructure a run needs")
+    doctor.add_argument("--workflow-queue", help="workflow job queue ([aws] workflow_queue)")
+    doctor.add_argument("--task-queue", help="task job queue ([aws] task_queue)")
+    doctor.add_argument("--task-queue-fallback", help="on-demand fallback task queue")
+    doctor.add_argument("--fsap", help="EFS access point id ([aws] fsap)")
+    doctor.add_argument("--workflow-role", help="workflow job IAM role ARN ([aws] workflow_role)")
+    doctor.add_argument("--s3", help="S3 folder to check is writable ([aws] s3_upload_folder)")
+    doctor.add_argument("--studio-metadata", default=STUDIO_METADATA_FILE, help=argparse.SUPPRESS)
+
+    runs = sub.add_parser("runs", help="list recent runs, or show the jobs of one run")
+    runs.add_argument("run_id", nargs="?", metavar="RUN_ID", help="show this run's jobs")
+    runs.add_argument("--queue", action="append", help="job queue to search (default: all)")
+    runs.add_argument("--since", type=float, default=24.0, help="hours to look back (listing)")
+    runs.add_argument("--json", action="store_true", help="machine-readable output")
+
+    cleanup = sub.add_parser("cleanup", help="terminate every active job of a run")
+    cleanup.add_argument("run_id", metavar="RUN_ID")
+    cleanup.add_argument("--queue", action="append", help="job queue to search (default: all)")
+    cleanup.add_argument("--wait", type=float, default=120.0, help="seconds to wait (default 120)")
+    cleanup.add_argument("--dry-run", action="store_true", help="only show what would be done")
+    return parser
+
+
+def _load_cfg(path: Optional[str]) -> Any:
+    from WDL.runtime.config import Loader
+
+    quiet = logging.getLogger("miniwdl-aws.cfg")
+    quiet.addHandler(logging.NullHandler())
+    quiet.propagate = False
+    return Loader(quiet, [path] if path else None)
+
+
+def _targets(args: argparse.Namespace, cfg: Any) -> Targets:
+    from .. import config
+
+    def pick(flag: Optional[str], option: str) -> str:
+        return flag if flag is not None else str(config.read_option(cfg, option))
+
+    return Targets(
+        region=pick(args.region, "region"),
+        workflow_queue=pick(args.workflow_queue, "workflow_queue"),
+        task_queue=pick(args.task_queue, "task_queue"),
+        task_queue_fallback=pick(args.task_queue_fallback, "task_queue_fallback"),
+        fsap=pick(args.fsap, "fsap"),
+        workflow_role=pick(args.workflow_role, "workflow_role"),
+        s3_folder=pick(args.s3, "s3_upload_folder"),
+    )
+
+
+def _region(args: argparse.Namespace, cfg: Any) -> Optional[str]:
+    from .. import config
+
+    return args.region or config.read_option(cfg, "region") or None
+
+
+def cmd_doctor(args: argparse.Namespace, cfg: Any, out: TextIO) -> int:
+    """Run the checks, print one line each; 1 when any is a problem."""
+    targets = _targets(args, cfg)
+    doctor = Doctor(AwsClients(targets.region or None), targets, args.studio_metadata)
+    for check in doctor.run():
+        print(check.line(), file=out)
+    problems = doctor.problems
+    print(
+        f"{len(problems)} problem(s) found" if problems else "no problems found",
+        file=out,
+    )
+    return 1 if any(c.status == PROBLEM for c in doctor.checks) else 0
+
+
+def _ts(ms: Optional[int]) -> str:
+    return time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(ms / 1000)) if ms else "-"
+
+
+def _table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
+    widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
+    return "\n".join(
+        "  ".join(str(c).ljust(w) for c, w in zip(r, widths)).rstrip() for r in [header, *rows]
+    )
+
+
+def cmd_runs(args: argparse.Namespace, cfg: Any, out: TextIO) -> int:
+    """List recent runs, or one run's jobs."""
+    run_id = check_run_id(args.run_id) if args.run_id else None
+    client = BatchRunClient(AwsClients(_region(args, cfg))("batch"))
+    if run_id:
+        return _show_run(client, run_id, args, out)
+    runs = list_runs(client, args.queue, since=args.since * 3600.0)
+    if args.json:
+        json.dump([_run_json(r) for r in runs], out, indent=2)
+        print(file=out)
+        return 0
+    if not runs:
+        print(f"no runs in the last {args.since:g} hours", file=out)
+        return 0
+    header = ("RUN ID", "WORKFLOW", "CREATED (UTC)", "JOBS", "ACTIVE", "STATUSES")
+    rows = [
+        (
+            r.run_id,
+            r.workflow or "-",
+            _ts(r.created_at),
+            str(r.jobs),
+            str(r.active),
+            " ".join(f"{k}={v}" for k, v in r.statuses.items()),
+        )
+        for r in runs
+    ]
+    print(_table(header, rows), file=out)
+    return 0
+
+
+def _run_json(run: Any) -> Dict[str, Any]:
+    return {
+        "run_id": run.run_id,
+        "workflow": run.workflow,
+        "created_at": run.created_at,
+        "last_at": run.last_at,
+        "jobs": run.jobs,
+        "active": run.active,
+        "statuses": run.statuses,
+        "workflow_job_id": run.workflow_job_id,
+    }
+
+
+def _show_run(client: BatchRunClient, run_id: str, args: argparse.Namespace, out: TextIO) -> int:
+    jobs = find_run_jobs(client, run_id, args.queue)
+    if not jobs:
+        raise MiniwdlAwsError(f"no jobs found for run {run_id}")
+    summary = build_summary(run_id, jobs, api_calls=client.calls)
+    if args.json:
+        json.dump(summary, out, indent=2)
+        print(file=out)
+        return 0
+    header = ("JOB ID", "ROLE", "CALL", "TRY", "STATUS", "QUEUE", "CREATED (UTC)", "REASON")
+    rows = []
+    for job in jobs:
+        tags = job.get("tags") or {}
+        reason = job.get("statusReason") or (job.get("container") or {}).get("reason") or ""
+        exit_code = (job.get("container") or {}).get("exitCode")
+        if exit_code is not None and job.get("status") == "FAILED":
+            reason = f"exit {exit_code}; {reason}" if reason else f"exit {exit_code}"
+        rows.append(
+            (
+                job["jobId"],
+                tags.get("MiniwdlRole", "-"),
+                tags.get("MiniwdlCall", job.get("jobName", "")),
+                tags.get("MiniwdlAttempt", "-"),
+                job.get("status", ""),
+                str(job.get("jobQueue", "")).rsplit("/", 1)[-1],
+                _ts(job.get("createdAt")),
+                reason,
+            )
+        )
+    print(_table(header, rows), file=out)
+    print(file=out)
+    print(format_table(summary), file=out)
+    return 0
+
+
+def cmd_cleanup(args: argparse.Namespace, cfg: Any, out: TextIO) -> int:
+    """Terminate every active job of the run; 1 when some are still active after --wait."""
+    run_id = check_run_id(args.run_id)
+    client = BatchRunClient(AwsClients(_region(args, cfg))("batch"))
+    result = cleanup_run(
+        client,
+        run_id,
+        args.queue,
+        wait=args.wait,
+        dry_run=args.dry_run,
+        progress=lambda line: print(line, file=out, flush=True),
+    )
+    if args.dry_run:
+        print(f"{len(result.still_active)} active job(s) of run {run_id}", file=out)
+        return 0
+    if result.still_active:
+        print(
+            f"{len(result.still_active)} job(s) of run {run_id} still active after"
+            f" {args.wait:g}s: {' '.join(result.still_active)}",
+            file=out,
+        )
+        return 1
+    print(f"run {run_id}: {len(result.terminated)} job(s) terminated, 0 active", file=out)
+    return 0
+
+
+_COMMANDS = {"doctor": cmd_doctor, "runs": cmd_runs, "cleanup": cmd_cleanup}
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    """Entry point of the ``miniwdl-aws`` console script; returns the exit status."""
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+        if not args.command:
+            parser.print_help(sys.stderr)
+            return 2
+        cfg = _load_cfg(args.cfg)
+        return _COMMANDS[args.command](args, cfg, sys.stdout)
+    except _UsageError as exn:
+        print(str(exn), file=sys.stderr)
+        return 2
+    except MiniwdlAwsError as exn:
+        print(f"miniwdl-aws: {exn}", file=sys.stderr)
+        return 2
+    except (ClientError, BotoCoreError) as exn:
+        print(f"miniwdl-aws: AWS error: {exn}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("miniwdl-aws: interrupted", file=sys.stderr)
+        return 130
+    except Exception as exn:  # a CLI never shows a traceback
+        print(f"miniwdl-aws: {type(exn).__name__}: {exn}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,196 @@
+"""SageMaker Studio detection: the user's home EFS, uid, a matching access point and task queue.
+
+Inside a SageMaker Studio app, ``/opt/ml/metadata/resource-metadata.json`` names the domain and
+user profile. The domain's ``HomeEfsFileSystemId`` is the EFS that Studio mounts at ``$HOME``,
+and the user profile's ``HomeEfsFileSystemUid`` is the POSIX uid that owns the user's directory
+``/<uid>`` on it. Task jobs can share the user's files by mounting an access point of that file
+system whose root directory is ``/<uid>`` and whose POSIX user is that uid; the task queue is a
+job queue tagged ``MiniwdlStudioEfsId = <file system id>`` (the convention of miniwdl-aws 0.12.2
+and its Studio recipe).
+
+Integration point for the backend: call :func:`detect_studio` in ``global_init`` when ``[aws] fsap``
+or ``task_queue`` is unset, use the returned :class:`StudioDetection`'s ``fsap``/``task_queue``
+for the unset ones, check ``[file_io] root`` with :meth:`StudioDetection.root_problem`, and run
+task containers as ``uid`` when ``[task_runtime] as_user`` is on. Explicit settings always win.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+import os
+from typing import Any, Dict, List, Optional
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from .._util import AwsClients, _
+
+__all__ = ["STUDIO_METADATA_FILE", "STUDIO_QUEUE_TAG", "StudioDetection", "detect_studio"]
+
+STUDIO_METADATA_FILE = "/opt/ml/metadata/resource-metadata.json"
+# Tag on a job queue meaning "the default task queue for Studio users of this EFS".
+STUDIO_QUEUE_TAG = "MiniwdlStudioEfsId"
+
+
+@dataclasses.dataclass(frozen=True)
+class StudioDetection:
+    """What was found about the SageMaker Studio environment we run in."""
+
+    domain_id: str
+    user_profile: str
+    fs_id: str  # the domain's home EFS
+    uid: str  # the user's POSIX uid on it
+    efs_home: str  # the user's directory on the EFS, "/<uid>"
+    mount: str  # where Studio mounts that directory here ($HOME)
+    fsap: Optional[str]  # an access point presenting efs_home as uid, if any
+    task_queue: Optional[str]  # a job queue tagged for this EFS, if any
+    notes: List[str] = dataclasses.field(default_factory=list)
+
+    def describe(self) -> str:
+        """One line saying what was detected, for logs and ``doctor``."""
+        parts = [
+            f"SageMaker Studio domain {self.domain_id} user {self.user_profile}:",
+            f"home EFS {self.fs_id} directory {self.efs_home} (uid {self.uid}) mounted at"
+            f" {self.mount};",
+            f"access point {self.fsap or 'NOT FOUND'};",
+            f"task queue {self.task_queue or 'NOT FOUND'}",
+        ]
+        return " ".join(parts)
+
+    def root_problem(self, file_io_root: str) -> Optional[str]:
+        """Why ``[file_io] root`` cannot work with the Studio mount (it must be the Studio home
+        mount or beneath it, so that paths mean the same in Studio and in task jobs), or None."""
+        mount = self.mount.rstrip("/") or "/"
+        root = file_io_root.rstrip("/") or "/"
+        if root == mount or root.startswith(mount + "/"):
+            return None
+        return f"[file_io] root is {file_io_root}; inside SageMaker Studio set it to {mount}"
+
+
+def _read_metadata(path: str) -> Optional[Dict[str, Any]]:
+    try:
+        with open(path) as infile:
+            meta = json.load(infile)
+    except (OSError, ValueError):
+        return None
+    if not isinstance(meta, dict) or not meta.get("DomainId") or not meta.get("UserProfileName"):
+        return None
+    return meta
+
+
+def detect_studio(
+    clients: AwsClients,
+    logger: Optional[logging.Logger] = None,
+    metadata_file: str = STUDIO_METADATA_FILE,
+    home: Optional[str] = None,
+) -> Optional[StudioDetection]:
+    """Detect SageMaker Studio; None when not inside Studio or when the domain cannot be read
+    (logged as a warning, with the reason).
+
+    :param clients: shared clients (``sagemaker``, ``efs``, ``batch`` are used)
+    :param metadata_file: Studio's resource metadata file (injectable for tests)
+    :param home: where Studio mounts the user's EFS directory (default ``$HOME``)
+    """
+    meta = _read_metadata(metadata_file)
+    if meta is None:
+        return None
+    domain_id, user = str(meta["DomainId"]), str(meta["UserProfileName"])
+    try:
+        sagemaker = clients("sagemaker")
+        fs_id = sagemaker.describe_domain(DomainId=domain_id)["HomeEfsFileSystemId"]
+        profile = sagemaker.describe_user_profile(DomainId=domain_id, UserProfileName=user)
+        uid = str(profile["HomeEfsFileSystemUid"])
+    except (ClientError, BotoCoreError, KeyError) as exn:
+        if logger:
+            logger.warning(
+                _(
+                    "found SageMaker Studio metadata but could not read the domain",
+                    metadata=metadata_file,
+                    domain=domain_id,
+                    user=user,
+                    error=str(exn),
+                )
+            )
+        return None
+    notes: List[str] = []
+    efs_home = f"/{uid}"
+    fsap = _find_access_point(clients, fs_id, uid, efs_home, notes)
+    queue = _find_task_queue(clients, fs_id, notes)
+    found = StudioDetection(
+        domain_id=domain_id,
+        user_profile=user,
+        fs_id=fs_id,
+        uid=uid,
+        efs_home=efs_home,
+        mount=home if home is not None else os.environ.get("HOME", "/root"),
+        fsap=fsap,
+        task_queue=queue,
+        notes=notes,
+    )
+    if logger:
+        logger.notice(_("detected SageMaker Studio", **dataclasses.asdict(found)))  # type: ignore[attr-defined]
+    return found
+
+
+def _find_access_point(
+    clients: AwsClients, fs_id: str, uid: str, efs_home: str, notes: List[str]
+) -> Optional[str]:
+    """An available access point of ``fs_id`` rooted at ``efs_home`` acting as ``uid``."""
+    efs = clients("efs")
+    token: Optional[str] = None
+    try:
+        while True:
+            kwargs: Dict[str, Any] = {"FileSystemId": fs_id, "MaxResults": 100}
+            if token:
+                kwargs["NextToken"] = token
+            page = efs.describe_access_points(**kwargs)
+            for ap in page.get("AccessPoints", []):
+                if (
+                    ap.get("LifeCycleState") == "available"
+                    and ap.get("RootDirectory", {}).get("Path", "").rstrip("/") == efs_home
+                    and str(ap.get("PosixUser", {}).get("Uid", "")) == uid
+                ):
+                    return str(ap["AccessPointId"])
+            token = page.get("NextToken")
+            if not token:
+                break
+    except (ClientError, BotoCoreError) as exn:
+        notes.append(f"could not list access points of {fs_id}: {exn}")
+        return None
+    notes.append(
+        f"no access point of {fs_id} with root directory {efs_home} and uid {uid};"
+        " create one or set [aws] fsap"
+    )
+    return None
+
+
+def _find_task_queue(clients: AwsClients, fs_id: str, notes: List[str]) -> Optional[str]:
+    """An ENABLED, VALID job queue tagged ``MiniwdlStudioEfsId = fs_id``; among several, one
+    named ``default-*`` is preferred (as the Studio recipe names its queue)."""
+    batch = clients("batch")
+    found: List[str] = []
+    token: Optional[str] = None
+    try:
+        while True:
+            page = batch.describe_job_queues(**({"nextToken": token} if token else {}))
+            for q in page.get("jobQueues", []):
+                if (
+                    q.get("state") == "ENABLED"
+                    and q.get("status") == "VALID"
+                    and (q.get("tags") or {}).get(STUDIO_QUEUE_TAG) == fs_id
+                ):
+                    found.append(str(q["jobQueueName"]))
+            token = page.get("nextToken")
+            if not token:
+                break
+    except (ClientError, BotoCoreError) as exn:
+        notes.append(f"could not list job queues: {exn}")
+        return None
+    if not found:
+        notes.append(
+            f"no ENABLED job queue tagged {STUDIO_QUEUE_TAG}={fs_id}; set [aws] task_queue"
+        )
+        return None
+    preferred = [q for q in found if q.startswith("default-")]
+    return sorted(preferred or found)[0]

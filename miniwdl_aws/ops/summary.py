@@ -1,0 +1,356 @@
+"""The end-of-run summary: what each task's Batch jobs did and what they cost.
+
+:func:`build_summary` turns DescribeJobs results into a JSON-ready dict (pure, no AWS calls);
+:func:`format_table` renders it as a short text table; :func:`summarize_run` fetches the jobs of
+a run (:mod:`.runs`) and builds it. :func:`workflow_summary_plugin` is a miniwdl workflow plugin
+(entry point group ``miniwdl.plugin.workflow``) that writes ``aws_batch_summary.json`` into the
+top-level run directory and logs the table when a run on the AWS Batch backend ends, whether it
+succeeded or failed. It needs no change in the backend: it finds the jobs by the process's run
+id (:func:`miniwdl_aws.naming.process_run_id`), which the backend puts in every job name.
+
+Resource figures come from each job's ``resourceRequirements`` (VCPU, MEMORY in MiB) times the
+time its attempts spent running; they are an estimate of what was *reserved*, not billed.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import re
+import time
+from typing import Any, Dict, Generator, List, Optional, Sequence, Tuple
+
+from .. import naming
+from .._util import AwsClients, _
+from .runs import ACTIVE_STATUSES, BatchRunClient, find_run_jobs, status_counts
+
+__all__ = [
+    "SUMMARY_FILE",
+    "SCHEMA",
+    "build_summary",
+    "format_table",
+    "summarize_run",
+    "write_summary",
+    "workflow_summary_plugin",
+    "task_summary_plugin",
+]
+
+SUMMARY_FILE = "aws_batch_summary.json"
+SCHEMA = "miniwdl-aws/run-summary/1"
+
+# How Batch reports a Spot reclaim (or any loss of the EC2 host) in an attempt's statusReason.
+_HOST_LOST_RE = re.compile(r"^Host EC2 \(instance [^)]*\) terminated", re.IGNORECASE)
+
+
+def _resources(job: Dict[str, Any]) -> Tuple[float, float]:
+    """(vCPUs, memory MiB) requested by a job: resourceRequirements, else the legacy fields."""
+    container = job.get("container") or {}
+    vcpus, memory = float(container.get("vcpus") or 0), float(container.get("memory") or 0)
+    for req in container.get("resourceRequirements") or []:
+        try:
+            if req.get("type") == "VCPU":
+                vcpus = float(req["value"])
+            elif req.get("type") == "MEMORY":
+                memory = float(req["value"])
+        except (KeyError, ValueError):
+            continue
+    return vcpus, memory
+
+
+def _secs(start_ms: Optional[int], end_ms: Optional[int]) -> float:
+    if not start_ms or not end_ms or end_ms < start_ms:
+        return 0.0
+    return (end_ms - start_ms) / 1000.0
+
+
+def _attempts(job: Dict[str, Any], now_ms: int) -> List[Dict[str, Any]]:
+    """The job's Batch attempts, plus the current one while it runs (Batch lists an attempt
+    only once it has ended)."""
+    out = []
+    for att in job.get("attempts") or []:
+        container = att.get("container") or {}
+        out.append(
+            {
+                "started_at": att.get("startedAt") or None,
+                "stopped_at": att.get("stoppedAt") or None,
+                "status_reason": att.get("statusReason", ""),
+                "exit_code": container.get("exitCode"),
+                "reason": container.get("reason", ""),
+                "log_stream": container.get("logStreamName", ""),
+                "running_seconds": _secs(att.get("startedAt"), att.get("stoppedAt")),
+            }
+        )
+    started = job.get("startedAt") or 0
+    if job.get("status") in ("STARTING", "RUNNING") and started and not job.get("stoppedAt"):
+        if not out or (out[-1]["started_at"] or 0) < started:
+            out.append(
+                {
+                    "started_at": started,
+                    "stopped_at": None,
+                    "status_reason": "",
+                    "exit_code": None,
+                    "reason": "",
+                    "log_stream": (job.get("container") or {}).get("logStreamName", ""),
+                    "running_seconds": _secs(started, now_ms),
+                }
+            )
+    return out
+
+
+def _job_entry(job: Dict[str, Any], now_ms: int) -> Dict[str, Any]:
+    tags = job.get("tags") or {}
+    container = job.get("container") or {}
+    vcpus, memory = _resources(job)
+    attempts = _attempts(job, now_ms)
+    running = sum(a["running_seconds"] for a in attempts)
+    created = job.get("createdAt") or 0
+    end = job.get("stoppedAt") or (now_ms if job.get("status") in ACTIVE_STATUSES else 0)
+    queued = max(0.0, _secs(created, end) - running)
+    interruptions = sum(1 for a in attempts if _HOST_LOST_RE.match(a["status_reason"] or ""))
+    if not attempts and _HOST_LOST_RE.match(job.get("statusReason") or ""):
+        interruptions = 1
+    return {
+        "job_id": job.get("jobId", ""),
+        "job_name": job.get("jobName", ""),
+        "queue": str(job.get("jobQueue", "")).rsplit("/", 1)[-1],
+        "status": job.get("status", ""),
+        "status_reason": job.get("statusReason", ""),
+        "exit_code": container.get("exitCode"),
+        "miniwdl_attempt": _int(tags.get(naming.TAG_ATTEMPT)),
+        "created_at": created or None,
+        "started_at": job.get("startedAt") or None,
+        "stopped_at": job.get("stoppedAt") or None,
+        "queued_seconds": round(queued, 3),
+        "running_seconds": round(running, 3),
+        "vcpus": vcpus,
+        "memory_mib": memory,
+        "vcpu_hours": vcpus * running / 3600.0,
+        "gib_hours": memory / 1024.0 * running / 3600.0,
+        "spot_interruptions": interruptions,
+        "attempts": attempts,
+    }
+
+
+def _int(text: Optional[str]) -> Optional[int]:
+    try:
+        return int(text) if text is not None else None
+    except ValueError:
+        return None
+
+
+def _task_key(job: Dict[str, Any], run_id: str) -> str:
+    tags = job.get("tags") or {}
+    if tags.get(naming.TAG_CALL):
+        return tags[naming.TAG_CALL]
+    name = job.get("jobName", "")
+    return name[len(run_id) + 1 :] if name.startswith(run_id + "-") else name
+
+
+_SUMMED = ("queued_seconds", "running_seconds", "vcpu_hours", "gib_hours", "spot_interruptions")
+
+
+def build_summary(
+    run_id: str,
+    jobs: Sequence[Dict[str, Any]],
+    now: Optional[float] = None,
+    api_calls: Optional[Dict[str, int]] = None,
+) -> Dict[str, Any]:
+    """The run summary (JSON-ready) from DescribeJobs results of one run.
+
+    Task jobs are grouped per task (the ``MiniwdlCall`` tag; several jobs when miniwdl retried
+    the task), in the order they were first submitted; the workflow job, if any, is listed apart.
+    """
+    now_ms = int((time.time() if now is None else now) * 1000)
+    tasks: Dict[str, Dict[str, Any]] = {}
+    workflow_jobs: List[Dict[str, Any]] = []
+    ordered = sorted(jobs, key=lambda j: (j.get("createdAt") or 0, j.get("jobName", "")))
+    for job in ordered:
+        entry = _job_entry(job, now_ms)
+        if (job.get("tags") or {}).get(naming.TAG_ROLE) == "workflow":
+            workflow_jobs.append(entry)
+            continue
+        key = _task_key(job, run_id)
+        task = tasks.setdefault(key, {"task": key, "jobs": []})
+        task["jobs"].append(entry)
+    for task in tasks.values():
+        entries = task["jobs"]
+        last = entries[-1]
+        task["status"] = last["status"]
+        task["status_reason"] = last["status_reason"]
+        task["queues"] = sorted({e["queue"] for e in entries})
+        task["attempts"] = sum(max(1, len(e["attempts"])) for e in entries)
+        for field in _SUMMED:
+            task[field] = _round(sum(e[field] for e in entries))
+    task_list = list(tasks.values())
+    all_entries = [e for t in task_list for e in t["jobs"]]
+    totals: Dict[str, Any] = {
+        "tasks": len(task_list),
+        "jobs": len(all_entries),
+        "attempts": sum(t["attempts"] for t in task_list),
+        "statuses": status_counts(all_entries),
+    }
+    for field in _SUMMED:
+        totals[field] = _round(sum(e[field] for e in all_entries))
+    summary: Dict[str, Any] = {
+        "schema": SCHEMA,
+        "run_id": run_id,
+        "generated_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(now_ms / 1000)),
+        "tasks": task_list,
+        "workflow_jobs": workflow_jobs,
+        "totals": totals,
+    }
+    if api_calls is not None:
+        summary["api_calls"] = dict(api_calls)
+    return summary
+
+
+def _round(x: float) -> float:
+    return round(x, 6) if isinstance(x, float) else x
+
+
+def _dur(seconds: float) -> str:
+    seconds = int(round(seconds))
+    if seconds < 60:
+        return f"{seconds}s"
+    if seconds < 3600:
+        return f"{seconds // 60}m{seconds % 60:02d}s"
+    return f"{seconds // 3600}h{seconds % 3600 // 60:02d}m"
+
+
+def format_table(summary: Dict[str, Any], max_rows: int = 50) -> str:
+    """A short fixed-width table of the summary: one row per task, then the totals."""
+    header = ("TASK", "STATUS", "JOBS", "TRIES", "QUEUED", "RUNNING", "vCPU-h", "GiB-h", "SPOT")
+    rows = []
+    for task in summary["tasks"][:max_rows]:
+        rows.append(
+            (
+                task["task"],
+                task["status"],
+                str(len(task["jobs"])),
+                str(task["attempts"]),
+                _dur(task["queued_seconds"]),
+                _dur(task["running_seconds"]),
+                f"{task['vcpu_hours']:.3f}",
+                f"{task['gib_hours']:.3f}",
+                str(task["spot_interruptions"]),
+            )
+        )
+    if len(summary["tasks"]) > max_rows:
+        rows.append(
+            (f"... {len(summary['tasks']) - max_rows} more", "", "", "", "", "", "", "", "")
+        )
+    t = summary["totals"]
+    rows.append(
+        (
+            f"TOTAL ({t['tasks']} tasks)",
+            " ".join(f"{k}={v}" for k, v in t["statuses"].items()),
+            str(t["jobs"]),
+            str(t["attempts"]),
+            _dur(t["queued_seconds"]),
+            _dur(t["running_seconds"]),
+            f"{t['vcpu_hours']:.3f}",
+            f"{t['gib_hours']:.3f}",
+            str(t["spot_interruptions"]),
+        )
+    )
+    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
+    lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in [header, *rows]]
+    return "\n".join(lines)
+
+
+def summarize_run(
+    clients: AwsClients, run_id: str, queues: Optional[Sequence[str]] = None
+) -> Dict[str, Any]:
+    """Fetch the jobs of ``run_id`` from Batch and build its summary (with the API call counts:
+    one ListJobs page per queue, one DescribeJobs per 100 jobs)."""
+    client = BatchRunClient(clients("batch"))
+    jobs = find_run_jobs(client, run_id, queues)
+    return build_summary(run_id, jobs, api_calls=client.calls)
+
+
+def write_summary(run_dir: str, summary: Dict[str, Any]) -> str:
+    """Write the summary as ``aws_batch_summary.json`` in ``run_dir`` (atomically); its path."""
+    path = os.path.join(run_dir, SUMMARY_FILE)
+    tmp = f"{path}.tmp{os.getpid()}"
+    with open(tmp, "w") as outfile:
+        json.dump(summary, outfile, indent=2)
+        outfile.write("\n")
+    os.replace(tmp, path)
+    return path
+
+
+def _summary_settings(cfg: Any) -> Optional[Tuple[List[str], str]]:
+    """(task queues, region) when this run uses our backend, else None."""
+    backend = cfg.get("scheduler", "container_backend", "")
+    if not str(backend).startswith("aws_batch_job"):
+        return None
+    from .. import config  # at the edge only: the plugin reads [aws] like the backend does
+
+    queues = [config.read_option(cfg, "task_queue"), config.read_option(cfg, "task_queue_fallback")]
+    return [q for q in queues if q], config.read_option(cfg, "region")
+
+
+def _emit(logger: logging.Logger, cfg: Any, run_dir: str) -> None:
+    settings = _summary_settings(cfg)
+    if settings is None:
+        return
+    queues, region = settings
+    run_id = naming.process_run_id()
+    try:
+        summary = summarize_run(AwsClients(region or None), run_id, queues or None)
+        path = write_summary(run_dir, summary)
+    except Exception as exn:  # the summary must never change the run's outcome
+        logger.warning(_("AWS Batch run summary failed", run_id=run_id, error=str(exn)))
+        return
+    logger.notice(  # type: ignore[attr-defined]
+        _("AWS Batch run summary", run_id=run_id, file=path, **summary["totals"])
+    )
+    for line in format_table(summary).splitlines():
+        logger.notice(line)  # type: ignore[attr-defined]
+
+
+def _summary_rounds(
+    cfg: Any, logger: logging.Logger, top_level: bool, run_dir: str, recv: Dict[str, Any]
+) -> Generator[Dict[str, Any], Dict[str, Any], None]:
+    """Pass every plugin round through unchanged; once the outputs arrive (the run is done) or an
+    exception is thrown in (the run failed), emit the summary if this is the top-level run."""
+    try:
+        while "outputs" not in recv:
+            recv = yield recv
+    except Exception:
+        if top_level:
+            _emit(logger, cfg, run_dir)
+        raise
+    if top_level:
+        _emit(logger, cfg, run_dir)
+    # miniwdl closes its plugins after the outputs round, so the summary is written above,
+    # before the outputs are passed back
+    while True:
+        recv = yield recv
+
+
+def workflow_summary_plugin(
+    cfg: Any,
+    logger: logging.Logger,
+    run_id: List[str],
+    run_dir: str,
+    workflow: Any,
+    **recv: Any,
+) -> Generator[Dict[str, Any], Dict[str, Any], None]:
+    """miniwdl workflow plugin (``miniwdl.plugin.workflow``): when the top-level workflow of a
+    run on the AWS Batch backend ends, write ``aws_batch_summary.json`` and log its table."""
+    return (yield from _summary_rounds(cfg, logger, len(run_id) == 1, run_dir, recv))
+
+
+def task_summary_plugin(
+    cfg: Any,
+    logger: logging.Logger,
+    run_id: List[str],
+    run_dir: str,
+    task: Any,
+    **recv: Any,
+) -> Generator[Dict[str, Any], Dict[str, Any], None]:
+    """miniwdl task plugin (``miniwdl.plugin.task``): the same for a run of a single task
+    (``miniwdl run task.wdl``); tasks called by a workflow are left to the workflow plugin."""
+    return (yield from _summary_rounds(cfg, logger, len(run_id) == 1, run_dir, recv))
