@@ -1,0 +1,166 @@
+"""The WSGI layer in front of moto: call counting, fault injection, strict validation, and the
+``/_emulator/`` side channel (stats, faults, config, active jobs)."""
+
+from __future__ import annotations
+
+import collections
+import io
+import json
+import re
+import threading
+from typing import Any, Callable, Dict, Iterable, List, Optional, Tuple
+
+from ._executor import Executor
+from ._faults import FaultInjector, error_response
+from ._ops import OperationNamer
+from ._state import INTERNAL_HEADER, REQUEST, Settings
+from ._validate import validate_register, validate_submit
+
+_INTERNAL_ENVIRON = "HTTP_" + INTERNAL_HEADER.upper().replace("-", "_")
+_REGION_RE = re.compile(r"Credential=[^/,\s]+/\d{8}/([^/]+)/")
+
+StartResponse = Callable[..., Any]
+
+
+class CallStats:
+    """Thread-safe per-operation call counter."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._calls: Dict[str, int] = collections.Counter()
+
+    def count(self, name: str) -> None:
+        """Record one call of ``name``."""
+        with self._lock:
+            self._calls[name] += 1
+
+    def snapshot(self) -> Dict[str, Any]:
+        """``{"calls": {name: count}}``."""
+        with self._lock:
+            return {"calls": dict(sorted(self._calls.items()))}
+
+    def reset(self) -> None:
+        """Zero every counter."""
+        with self._lock:
+            self._calls.clear()
+
+
+def _respond(start_response: StartResponse, status: int, payload: Any) -> List[bytes]:
+    body = json.dumps(payload).encode()
+    reason = {200: "OK", 400: "Bad Request", 404: "Not Found", 405: "Method Not Allowed"}.get(
+        status, ""
+    )
+    start_response(
+        f"{status} {reason}",
+        [("Content-Type", "application/json"), ("Content-Length", str(len(body)))],
+    )
+    return [body]
+
+
+class EmulatorApp:
+    """WSGI app wrapping moto's ``DomainDispatcherApplication``."""
+
+    def __init__(
+        self,
+        inner: Callable[[Dict[str, Any], StartResponse], Iterable[bytes]],
+        settings: Settings,
+        faults: FaultInjector,
+        stats: CallStats,
+        executor: Executor,
+        default_region: str,
+    ) -> None:
+        self.inner = inner
+        self.settings = settings
+        self.faults = faults
+        self.stats = stats
+        self.executor = executor
+        self.default_region = default_region
+        self.namer = OperationNamer()
+
+    def __call__(self, environ: Dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
+        path = str(environ.get("PATH_INFO") or "/")
+        if path.startswith("/_emulator/"):
+            return self._side_channel(environ, start_response, path)
+        if path.startswith("/moto-api"):
+            return self.inner(environ, start_response)
+        auth = str(environ.get("HTTP_AUTHORIZATION", ""))
+        body: Optional[bytes] = None
+        length = int(environ.get("CONTENT_LENGTH") or 0)
+        if 0 < length <= 10 * 1024 * 1024 and "/s3/aws4_request" not in auth:
+            body = environ["wsgi.input"].read(length)
+            environ["wsgi.input"] = io.BytesIO(body)
+        info = self.namer.identify(environ, body)
+        internal = environ.get(_INTERNAL_ENVIRON) == "1"
+        if not internal:
+            self.stats.count(info.name)
+            s3_key = None
+            if info.service == "s3":
+                parts = info.path.split("/", 2)
+                s3_key = parts[2] if len(parts) > 2 else ""
+            fault = self.faults.request_fault(info.name, s3_key)
+            if fault is not None:
+                status, headers, payload = error_response(info.protocol, *fault)
+                start_response(f"{status} Error", headers)
+                return [payload]
+        submit_body: Optional[Dict[str, Any]] = None
+        if info.service == "batch" and info.operation in ("SubmitJob", "RegisterJobDefinition"):
+            try:
+                parsed = json.loads(body or b"{}")
+            except ValueError:
+                parsed = {}
+            if self.settings.strict:
+                m = _REGION_RE.search(auth)
+                region = m.group(1) if m else self.default_region
+                if info.operation == "SubmitJob":
+                    problem = validate_submit(
+                        parsed, len(body or b""), region, self.settings.min_timeout
+                    )
+                else:
+                    problem = validate_register(parsed, region, self.settings.min_timeout)
+                if problem is not None:
+                    status, headers, payload = error_response(
+                        "rest-json", 400, "ClientException", problem
+                    )
+                    start_response(f"{status} Bad Request", headers)
+                    return [payload]
+            submit_body = parsed if info.operation == "SubmitJob" else None
+        REQUEST.submit_body = submit_body
+        try:
+            return self.inner(environ, start_response)
+        finally:
+            REQUEST.submit_body = None
+
+    def _side_channel(
+        self, environ: Dict[str, Any], start_response: StartResponse, path: str
+    ) -> List[bytes]:
+        method = str(environ.get("REQUEST_METHOD", "GET")).upper()
+        length = int(environ.get("CONTENT_LENGTH") or 0)
+        raw = environ["wsgi.input"].read(length) if length else b""
+        try:
+            payload = json.loads(raw) if raw.strip() else {}
+        except ValueError as exc:
+            return _respond(start_response, 400, {"error": f"invalid JSON: {exc}"})
+        route: Tuple[str, str] = (method, path.rstrip("/"))
+        try:
+            if route == ("GET", "/_emulator/stats"):
+                return _respond(start_response, 200, self.stats.snapshot())
+            if route == ("POST", "/_emulator/stats/reset"):
+                self.stats.reset()
+                return _respond(start_response, 200, self.stats.snapshot())
+            if route == ("GET", "/_emulator/faults"):
+                return _respond(start_response, 200, self.faults.spec)
+            if route == ("POST", "/_emulator/faults"):
+                self.faults.set(payload)
+                return _respond(start_response, 200, self.faults.spec)
+            if route == ("GET", "/_emulator/config"):
+                return _respond(start_response, 200, self.settings.as_dict())
+            if route == ("POST", "/_emulator/config"):
+                self.settings.update(payload)
+                return _respond(start_response, 200, self.settings.as_dict())
+            if route == ("GET", "/_emulator/jobs"):
+                return _respond(start_response, 200, {"active": self.executor.active_jobs()})
+        except (ValueError, TypeError, re.error) as exc:
+            return _respond(start_response, 400, {"error": str(exc)})
+        return _respond(
+            start_response, 404, {"error": f"no such emulator endpoint: {method} {path}"}
+        )

@@ -1,0 +1,189 @@
+"""Create the reference stack (network, EFS, IAM, compute environments, queues, bucket) in the
+emulator, through its own HTTP endpoint like any client would."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import asdict, dataclass
+from typing import Any, Dict
+
+import boto3
+import botocore.config
+
+from ._state import INTERNAL_HEADER
+
+
+@dataclass
+class Stack:
+    """Names and ids of a bootstrapped stack (see :meth:`Emulator.bootstrap`)."""
+
+    region: str
+    efs_dir: str
+    fs_id: str
+    fsap: str
+    task_queue: str
+    task_queue_fallback: str
+    workflow_queue: str
+    bucket: str
+    workflow_role_arn: str
+    execution_role_arn: str
+    task_role_arn: str
+    subnet_id: str
+    security_group_id: str
+    vpc_id: str
+    task_compute_environment: str
+    task_fallback_compute_environment: str
+    workflow_compute_environment: str
+
+    def miniwdl_env(self) -> Dict[str, str]:
+        """The ``MINIWDL__*`` variables that point miniwdl-aws at this stack."""
+        return {
+            "MINIWDL__AWS__TASK_QUEUE": self.task_queue,
+            "MINIWDL__AWS__WORKFLOW_QUEUE": self.workflow_queue,
+            "MINIWDL__AWS__FSAP": self.fsap,
+            "MINIWDL__FILE_IO__ROOT": self.efs_dir,
+        }
+
+    def as_dict(self) -> Dict[str, Any]:
+        """All fields as a plain dict."""
+        return asdict(self)
+
+
+def _assume(service: str) -> str:
+    return (
+        '{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"'
+        + service
+        + '"},"Action":"sts:AssumeRole"}]}'
+    )
+
+
+def bootstrap(
+    endpoint_url: str,
+    region: str,
+    efs_dir: str,
+    task_max_vcpus: int = 256,
+    workflow_max_vcpus: int = 64,
+) -> Stack:
+    """Create the stack; ``efs_dir`` (created if missing) stands in for the EFS mount."""
+    os.makedirs(efs_dir, exist_ok=True)
+    efs_dir = os.path.realpath(efs_dir)
+    session = boto3.session.Session(
+        aws_access_key_id="testing", aws_secret_access_key="testing", region_name=region
+    )
+    config = botocore.config.Config(retries={"mode": "standard", "total_max_attempts": 3})
+
+    def client(name: str) -> Any:
+        c = session.client(name, endpoint_url=endpoint_url, config=config)  # type: ignore[call-overload]
+
+        def mark(request: Any, **_: Any) -> None:
+            request.headers[INTERNAL_HEADER] = "1"
+
+        c.meta.events.register("before-send", mark)
+        return c
+
+    iam, ec2, efs, batch, s3 = (client(n) for n in ("iam", "ec2", "efs", "batch", "s3"))
+
+    def role(name: str, service: str) -> str:
+        return iam.create_role(RoleName=name, AssumeRolePolicyDocument=_assume(service))["Role"][
+            "Arn"
+        ]
+
+    service_role = role("miniwdl-batch-service", "batch.amazonaws.com")
+    instance_role = role("miniwdl-ecs-instance", "ec2.amazonaws.com")
+    profile = iam.create_instance_profile(InstanceProfileName="miniwdl-ecs-instance")
+    iam.add_role_to_instance_profile(
+        InstanceProfileName="miniwdl-ecs-instance", RoleName="miniwdl-ecs-instance"
+    )
+    del instance_role
+    execution_role = role("miniwdl-task-execution", "ecs-tasks.amazonaws.com")
+    task_role = role("miniwdl-task", "ecs-tasks.amazonaws.com")
+    workflow_role = role("miniwdl-workflow", "ecs-tasks.amazonaws.com")
+
+    vpc_id = ec2.create_vpc(CidrBlock="10.0.0.0/16")["Vpc"]["VpcId"]
+    subnet_id = ec2.create_subnet(VpcId=vpc_id, CidrBlock="10.0.0.0/20")["Subnet"]["SubnetId"]
+    sg_id = ec2.create_security_group(GroupName="miniwdl", Description="miniwdl", VpcId=vpc_id)[
+        "GroupId"
+    ]
+
+    fs_id = efs.create_file_system(
+        CreationToken="miniwdl-efs", Tags=[{"Key": "Name", "Value": "miniwdl"}]
+    )["FileSystemId"]
+    efs.create_mount_target(FileSystemId=fs_id, SubnetId=subnet_id, SecurityGroups=[sg_id])
+    fsap = efs.create_access_point(
+        FileSystemId=fs_id, PosixUser={"Uid": 0, "Gid": 0}, RootDirectory={"Path": "/"}
+    )["AccessPointId"]
+
+    def compute_env(name: str, kind: str, max_vcpus: int) -> str:
+        resources: Dict[str, Any] = {
+            "type": kind,
+            "maxvCpus": max_vcpus,
+            "subnets": [subnet_id],
+            "securityGroupIds": [sg_id],
+        }
+        if kind != "FARGATE":
+            resources.update(
+                minvCpus=0,
+                instanceTypes=["optimal"],
+                instanceRole=profile["InstanceProfile"]["Arn"],
+            )
+        return batch.create_compute_environment(
+            computeEnvironmentName=name,
+            type="MANAGED",
+            state="ENABLED",
+            computeResources=resources,
+            serviceRole=service_role,
+        )["computeEnvironmentArn"]
+
+    task_ce = compute_env("miniwdl-task-spot", "SPOT", task_max_vcpus)
+    fallback_ce = compute_env("miniwdl-task-ondemand", "EC2", task_max_vcpus)
+    workflow_ce = compute_env("miniwdl-workflow-fargate", "FARGATE", workflow_max_vcpus)
+
+    def queue(name: str, ce: str, tags: Dict[str, str]) -> str:
+        kwargs: Dict[str, Any] = {
+            "jobQueueName": name,
+            "state": "ENABLED",
+            "priority": 1,
+            "computeEnvironmentOrder": [{"order": 1, "computeEnvironment": ce}],
+        }
+        if tags:
+            kwargs["tags"] = tags
+        batch.create_job_queue(**kwargs)
+        return name
+
+    task_queue = queue("miniwdl-task", task_ce, {})
+    fallback_queue = queue("miniwdl-task-fallback", fallback_ce, {})
+    workflow_queue = queue(
+        "miniwdl-workflow",
+        workflow_ce,
+        {
+            "DefaultTaskQueue": task_queue,
+            "DefaultTaskQueueFallback": fallback_queue,
+            "DefaultFsap": fsap,
+            "WorkflowEngineRoleArn": workflow_role,
+        },
+    )
+    bucket = "miniwdl-demo"
+    if region == "us-east-1":
+        s3.create_bucket(Bucket=bucket)
+    else:
+        s3.create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": region})
+
+    return Stack(
+        region=region,
+        efs_dir=efs_dir,
+        fs_id=fs_id,
+        fsap=fsap,
+        task_queue=task_queue,
+        task_queue_fallback=fallback_queue,
+        workflow_queue=workflow_queue,
+        bucket=bucket,
+        workflow_role_arn=workflow_role,
+        execution_role_arn=execution_role,
+        task_role_arn=task_role,
+        subnet_id=subnet_id,
+        security_group_id=sg_id,
+        vpc_id=vpc_id,
+        task_compute_environment=task_ce,
+        task_fallback_compute_environment=fallback_ce,
+        workflow_compute_environment=workflow_ce,
+    )

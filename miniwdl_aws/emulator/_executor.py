@@ -1,0 +1,505 @@
+"""The local Batch executor: queueing, capacity, processes, logs, retries, timeouts, kills.
+
+State machine per job (all transitions under ``Executor.lock``)::
+
+    SUBMITTED -dwell-> [PENDING until dependencies succeed] -> RUNNABLE -dwell-> (wait for vCPUs)
+      -> STARTING -dwell-> launch: RUNNING ... process exits -> SUCCEEDED | FAILED | retry: RUNNABLE
+
+Timed steps go through one :class:`TimerThread`; each RUNNING job has one thread that reads its
+merged stdout/stderr (``select`` on the pipe and a pidfd, no polling) and ships lines to CloudWatch.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import logging
+import os
+import select
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+from datetime import datetime
+from typing import Any, Callable, Dict, List, Optional, Tuple
+
+from ._faults import FaultInjector
+from ._jobs import TERMINAL, LocalJob, now_ms
+from ._logs import LogShipper
+from ._state import Settings
+from ._timers import TimerThread
+
+_logger = logging.getLogger("miniwdl_aws.emulator")
+
+SPOT_REASON = "Host EC2 (instance i-0123456789abcdef0) terminated."
+TIMEOUT_REASON = "Job attempt duration exceeded timeout"
+PULL_REASON = (
+    "CannotPullContainerError: Error response from daemon: pull access denied for {image}, "
+    "repository does not exist or may require 'docker login'"
+)
+EXITED_REASON = "Essential container in task exited"
+
+
+class Executor:
+    """Runs admitted :class:`LocalJob` objects. ``env_provider`` gives the AWS_* variables that
+    let a job call the emulator back."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        faults: FaultInjector,
+        env_provider: Callable[[], Dict[str, str]],
+        workdir: str,
+    ) -> None:
+        self.settings = settings
+        self.faults = faults
+        self.env_provider = env_provider
+        self.workdir = workdir
+        self.lock = threading.RLock()
+        self.timers = TimerThread()
+        self.logs = LogShipper(faults, self.timers)
+        self.active: Dict[str, LocalJob] = {}
+        self.pending: Dict[str, List[LocalJob]] = {}  # queue arn -> RUNNABLE jobs, FIFO
+        self.usage: Dict[str, float] = {}  # compute environment arn -> vCPUs in use
+        self.waiting: List[LocalJob] = []  # PENDING on dependencies
+        self.runners: Dict[str, threading.Thread] = {}
+        self.job_index: Dict[str, LocalJob] = {}  # every admitted job, for O(1) describe
+
+    # -- admission and queueing --------------------------------------------------------------
+
+    def admit(self, job: LocalJob) -> None:
+        """Called from SubmitJob (through ``LocalJob.start``)."""
+        with self.lock:
+            job.set_status("SUBMITTED")
+            self.active[job.job_id] = job
+            self.job_index[job.job_id] = job
+            job.timers.append(
+                self.timers.call_later(self.settings.dwell, self._after_submitted, job)
+            )
+
+    def _after_submitted(self, job: LocalJob) -> None:
+        with self.lock:
+            if job.status != "SUBMITTED":
+                return
+            if job.waits_for:
+                job.set_status("PENDING")
+                self.waiting.append(job)
+                self._check_dependencies()
+            else:
+                self._make_runnable(job)
+
+    def _check_dependencies(self) -> None:
+        for job in list(self.waiting):
+            states = [self._status_of(dep) for dep in job.waits_for]
+            if "FAILED" in states:
+                self.waiting.remove(job)
+                self._finalize(job, "FAILED", "Dependent Job failed")
+            elif all(s in (None, "SUCCEEDED") for s in states):
+                self.waiting.remove(job)
+                self._make_runnable(job)
+
+    def _status_of(self, job_id: str) -> Optional[str]:
+        dep = self.job_index.get(job_id)
+        return dep.status if dep is not None else None
+
+    def _make_runnable(self, job: LocalJob) -> None:
+        job.set_status("RUNNABLE")
+        job.timers.append(self.timers.call_later(self.settings.dwell, self._enqueue, job))
+
+    def _enqueue(self, job: LocalJob) -> None:
+        with self.lock:
+            if job.status != "RUNNABLE":
+                return
+            self.pending.setdefault(job.job_queue.arn, []).append(job)
+            self._dispatch(job.job_queue)
+
+    def _dispatch(self, queue: Any) -> None:
+        pending = self.pending.get(queue.arn, [])
+        i = 0
+        while i < len(pending):
+            free = self._free_vcpus(queue)
+            if not free or max(f for _, f in free) < 0.25:
+                return  # full: nothing else can start (0.25 vCPU is the smallest Batch job)
+            job = pending[i]
+            ce = next((c for c, f in free if f >= job.vcpus), None)
+            if ce is None:
+                i += 1
+                continue
+            pending.pop(i)
+            self.usage[ce.arn] = self.usage.get(ce.arn, 0.0) + job.vcpus
+            job.ce = ce
+            job.set_status("STARTING")
+            job.timers.append(self.timers.call_later(self.settings.dwell, self._launch, job))
+
+    def _free_vcpus(self, queue: Any) -> List[Tuple[Any, float]]:
+        out = []
+        for ce in queue.environments:
+            resources = getattr(ce, "compute_resources", None) or {}
+            limit = float(resources.get("maxvCpus", 1e9)) if resources else 1e9
+            out.append((ce, limit - self.usage.get(ce.arn, 0.0)))
+        return out
+
+    def _release(self, job: LocalJob) -> None:
+        if job.ce is not None:
+            self.usage[job.ce.arn] = max(0.0, self.usage.get(job.ce.arn, 0.0) - job.vcpus)
+            job.ce = None
+            self._dispatch(job.job_queue)
+            for queue_arn in list(self.pending):
+                if queue_arn != job.job_queue.arn and self.pending[queue_arn]:
+                    self._dispatch(self.pending[queue_arn][0].job_queue)
+
+    # -- launching ---------------------------------------------------------------------------
+
+    def _launch(self, job: LocalJob) -> None:
+        with self.lock:
+            if job.status != "STARTING":
+                return
+            job.attempt_no += 1
+            job.kill_reason = None
+            job.kill_container_reason = None
+            job.kill_retryable = True
+            image = str(job.container_properties().get("image", ""))
+            if self.faults.cannot_pull(job.job_name):
+                reason = PULL_REASON.format(image=image)
+                self._attempt_failed_to_start(job, reason)
+                return
+            problem = self._mount_problem(job)
+            argv = job.command()
+            if problem is None and not argv:
+                problem = "CannotStartContainerError: the job has no command (images are not run)"
+            if problem is not None:
+                self._attempt_failed_to_start(job, problem)
+                return
+            job.tmpdir = tempfile.mkdtemp(prefix=f"job-{job.job_id[:8]}-", dir=self.workdir)
+            stream = f"{job.job_definition.name}/default/{job.job_id}"
+            if job.attempt_no > 1:
+                # Each attempt has its own stream on AWS (a new ECS task id); keep it recognisable.
+                stream = f"{job.job_definition.name}/default/{job.job_id}-{job.attempt_no}"
+            job.current_stream = stream
+            job.log_stream_name = stream
+            self.logs.open_stream(job._log_backend, stream)
+            try:
+                proc = subprocess.Popen(
+                    argv,
+                    cwd=job.tmpdir,
+                    env=self._job_env(job),
+                    stdin=subprocess.DEVNULL,
+                    stdout=subprocess.PIPE,
+                    stderr=subprocess.STDOUT,
+                    start_new_session=True,
+                )
+            except OSError as exc:
+                self._attempt_failed_to_start(
+                    job,
+                    "CannotStartContainerError: Error response from daemon: failed to create task: "
+                    f'exec: "{argv[0]}": {exc.strerror}: unknown',
+                )
+                return
+            job.proc = proc
+            job.proc_done = False
+            job.started_ms = job.started_ms or now_ms()
+            job.attempt_records.append(
+                {"container": {"logStreamName": stream}, "startedAt": now_ms()}
+            )
+            job.job_started_at = datetime.now()
+            job.set_status("RUNNING")
+            runner = threading.Thread(
+                target=self._pump,
+                args=(job, proc),
+                name=f"emulator-job-{job.job_id[:8]}",
+                daemon=True,
+            )
+            self.runners[job.job_id] = runner
+            duration = job.attempt_duration()
+            if duration:
+                job.timers.append(
+                    self.timers.call_later(
+                        float(duration), self._kill, job, proc, TIMEOUT_REASON, False, None
+                    )
+                )
+            spot = self.faults.spot_after(job.job_name, job.attempt_no)
+            if spot is not None:
+                job.timers.append(self.timers.call_later(spot, self._spot, job, proc))
+            runner.start()
+
+    def _mount_problem(self, job: LocalJob) -> Optional[str]:
+        props = job.container_properties()
+        volumes = {v.get("name"): v for v in props.get("volumes") or []}
+        for mp in props.get("mountPoints") or []:
+            path = mp.get("containerPath") or ""
+            vol = volumes.get(mp.get("sourceVolume"), {})
+            source = (vol.get("host") or {}).get("sourcePath")
+            if source and not os.path.exists(source):
+                return (
+                    "CannotStartContainerError: Error response from daemon: invalid mount config "
+                    f'for type "bind": bind source path does not exist: {source}'
+                )
+            if not path or not os.path.isdir(path):
+                kind = "EFS" if "efsVolumeConfiguration" in vol else "volume"
+                return (
+                    f"ResourceInitializationError: failed to mount {kind} volume "
+                    f"{mp.get('sourceVolume')!r}: mount point {path} does not exist on the host "
+                    "(the emulator uses identical host and container paths)"
+                )
+        return None
+
+    def _job_env(self, job: LocalJob) -> Dict[str, str]:
+        env = {
+            "PATH": os.path.dirname(sys.executable)
+            + os.pathsep
+            + os.environ.get("PATH", "/usr/bin:/bin"),
+            "HOME": os.environ.get("HOME", "/tmp"),
+            "LANG": os.environ.get("LANG", "C.UTF-8"),
+            "TMPDIR": tempfile.gettempdir(),
+        }
+        for item in job.environment_list():
+            env[item["name"]] = item["value"]
+        env["AWS_BATCH_JOB_ID"] = job.job_id
+        env["AWS_BATCH_JOB_ATTEMPT"] = str(job.attempt_no)
+        env["AWS_BATCH_JQ_NAME"] = job.job_queue.name
+        if job.ce is not None:
+            env["AWS_BATCH_CE_NAME"] = job.ce.name
+        if job.array_properties.get("index") is not None:
+            env["AWS_BATCH_JOB_ARRAY_INDEX"] = str(job.array_properties["index"])
+        env.update(self.env_provider())
+        return env
+
+    # -- running -----------------------------------------------------------------------------
+
+    def _pump(self, job: LocalJob, proc: subprocess.Popen) -> None:
+        """Ship output line by line until the main process has exited and the pipe is drained."""
+        assert proc.stdout is not None
+        fd = proc.stdout.fileno()
+        pidfd = os.pidfd_open(proc.pid)
+        exited = False
+        buf = b""
+        try:
+            while True:
+                watch = [fd] if exited else [fd, pidfd]
+                ready, _, _ = select.select(watch, [], [])
+                if pidfd in ready and not exited:
+                    exited = True
+                    # The main process is gone (a zombie until reaped, so the group id is still
+                    # ours): like a container stopping, take every leftover process with it.
+                    self._signal_group(proc, signal.SIGKILL, reaped_ok=True)
+                    continue
+                data = os.read(fd, 65536)
+                if not data:
+                    break
+                buf += data
+                if b"\n" in buf:
+                    *lines, buf = buf.split(b"\n")
+                    self.logs.ship(job._log_backend, job.current_stream or "", lines)
+            if buf:
+                self.logs.ship(job._log_backend, job.current_stream or "", [buf])
+            if not exited:
+                select.select([pidfd], [], [])
+        finally:
+            os.close(pidfd)
+            proc.stdout.close()
+        with self.lock:
+            rc = proc.wait()
+            job.proc_done = True
+            self.runners.pop(job.job_id, None)
+            self._attempt_finished(job, rc)
+
+    def _signal_group(self, proc: subprocess.Popen, sig: int, reaped_ok: bool = False) -> None:
+        try:
+            os.killpg(proc.pid, sig)
+        except (ProcessLookupError, PermissionError):
+            pass
+
+    def _kill(
+        self,
+        job: LocalJob,
+        proc: subprocess.Popen,
+        reason: str,
+        retryable: bool,
+        container_reason: Optional[str],
+    ) -> None:
+        """Stop a running attempt: SIGTERM, then SIGKILL after ``kill_grace``."""
+        with self.lock:
+            if job.proc is not proc or job.proc_done:
+                return
+            if job.kill_reason is None:
+                job.kill_reason = reason
+                job.kill_retryable = retryable
+                job.kill_container_reason = container_reason
+            self._signal_group(proc, signal.SIGTERM)
+            job.timers.append(
+                self.timers.call_later(self.settings.kill_grace, self._hard_kill, job, proc)
+            )
+
+    def _hard_kill(self, job: LocalJob, proc: subprocess.Popen) -> None:
+        with self.lock:
+            if job.proc is proc and not job.proc_done:
+                self._signal_group(proc, signal.SIGKILL)
+
+    def _spot(self, job: LocalJob, proc: subprocess.Popen) -> None:
+        with self.lock:
+            if job.proc is not proc or job.proc_done:
+                return
+            job.kill_reason = SPOT_REASON
+            job.kill_retryable = True
+            job.kill_container_reason = None
+            job.exit_code = None
+            self._signal_group(proc, signal.SIGKILL)  # the host vanishes: no grace period
+
+    # -- finishing ---------------------------------------------------------------------------
+
+    def _attempt_failed_to_start(self, job: LocalJob, reason: str) -> None:
+        job.attempt_records.append(
+            {
+                "container": {"reason": reason},
+                "startedAt": now_ms(),
+                "stoppedAt": now_ms(),
+                "statusReason": reason,
+            }
+        )
+        job.exit_code = None
+        job.container_reason = reason
+        self._end_attempt(job, None, reason, reason, retryable=True)
+
+    def _attempt_finished(self, job: LocalJob, rc: int) -> None:
+        exit_code: Optional[int] = rc if rc >= 0 else 128 - rc  # killed by signal N -> 128+N
+        container_reason = job.kill_container_reason
+        if job.kill_reason == SPOT_REASON:
+            exit_code = None
+        status_reason = job.kill_reason or EXITED_REASON
+        record = job.attempt_records[-1]
+        record["container"]["exitCode"] = exit_code
+        if exit_code is None:
+            del record["container"]["exitCode"]
+        if container_reason:
+            record["container"]["reason"] = container_reason
+        record["stoppedAt"] = now_ms()
+        record["statusReason"] = status_reason
+        job.container_reason = container_reason
+        job.exit_code = exit_code
+        job.proc = None
+        if job.tmpdir:
+            shutil.rmtree(job.tmpdir, ignore_errors=True)
+            job.tmpdir = None
+        if job.kill_reason is None and exit_code == 0:
+            self._release(job)
+            self._finalize(job, "SUCCEEDED", EXITED_REASON)
+            return
+        self._end_attempt(job, exit_code, status_reason, container_reason, job.kill_retryable)
+
+    def _end_attempt(
+        self,
+        job: LocalJob,
+        exit_code: Optional[int],
+        status_reason: str,
+        container_reason: Optional[str],
+        retryable: bool,
+    ) -> None:
+        self._release(job)
+        if (
+            retryable
+            and job.attempt_no < job.max_attempts()
+            and self._should_retry(job, exit_code, status_reason, container_reason)
+        ):
+            job.status_reason = None
+            self._make_runnable(job)
+            return
+        self._finalize(job, "FAILED", status_reason)
+
+    def _should_retry(
+        self,
+        job: LocalJob,
+        exit_code: Optional[int],
+        status_reason: str,
+        container_reason: Optional[str],
+    ) -> bool:
+        """AWS semantics: the first ``evaluateOnExit`` entry whose given conditions all match
+        decides; with no match (or no entries) the job is retried."""
+        for rule in (job.retry_strategy or {}).get("evaluateOnExit") or []:
+            checks = [
+                ("onExitCode", "" if exit_code is None else str(exit_code)),
+                ("onReason", container_reason or ""),
+                ("onStatusReason", status_reason or ""),
+            ]
+            if all(fnmatch.fnmatchcase(value, rule[key]) for key, value in checks if key in rule):
+                return str(rule.get("action", "")).upper() == "RETRY"
+        return True
+
+    def _finalize(self, job: LocalJob, status: str, reason: Optional[str]) -> None:
+        for timer in job.timers:
+            timer.cancel()
+        job.timers = []
+        job.status_reason = reason
+        job.stopped_ms = now_ms()
+        job.set_status(status)
+        self.active.pop(job.job_id, None)
+        if self.waiting:
+            self._check_dependencies()
+
+    # -- external requests -------------------------------------------------------------------
+
+    def terminate(self, job: LocalJob, reason: str, cancel_only: bool) -> None:
+        """TerminateJob / CancelJob."""
+        with self.lock:
+            status = job.status
+            if job.job_id not in self.active or status in TERMINAL:
+                return
+            if status in ("SUBMITTED", "PENDING", "RUNNABLE", "STARTING"):
+                pending = self.pending.get(job.job_queue.arn, [])
+                if job in pending:
+                    pending.remove(job)
+                if job in self.waiting:
+                    self.waiting.remove(job)
+                if status == "STARTING":
+                    self._release(job)
+                self._finalize(job, "FAILED", reason)
+            elif status == "RUNNING" and not cancel_only and job.proc is not None:
+                self._kill(job, job.proc, reason, False, None)
+
+    def kill_all(self, reason: str = "Emulator stopped") -> None:
+        """SIGKILL every job process group at once and mark every active job FAILED."""
+        with self.lock:
+            jobs = list(self.active.values())
+            for job in jobs:
+                if job.proc is not None and not job.proc_done:
+                    job.kill_reason = job.kill_reason or reason
+                    job.kill_retryable = False
+                    self._signal_group(job.proc, signal.SIGKILL)
+            runners = list(self.runners.values())
+        for runner in runners:
+            runner.join(5.0)
+        with self.lock:
+            for job in list(self.active.values()):
+                for timer in job.timers:
+                    timer.cancel()
+                if job.ce is not None:
+                    self.usage[job.ce.arn] = 0.0
+                    job.ce = None
+                self._finalize(job, "FAILED", reason)
+            self.pending.clear()
+            self.waiting.clear()
+            self.usage.clear()
+
+    def forget(self) -> None:
+        """Drop every reference to jobs (after moto's state was wiped)."""
+        with self.lock:
+            self.job_index.clear()
+            self.active.clear()
+        self.logs.forget()
+
+    def active_jobs(self) -> Dict[str, str]:
+        """``{job_id: status}`` of jobs not yet SUCCEEDED/FAILED."""
+        with self.lock:
+            return {jid: str(job.status) for jid, job in self.active.items()}
+
+    def live_pids(self) -> List[int]:
+        """Process-group ids of running job processes."""
+        with self.lock:
+            return [
+                j.proc.pid for j in self.active.values() if j.proc is not None and not j.proc_done
+            ]
+
+    def shutdown(self) -> None:
+        """Kill everything and stop the timer thread."""
+        self.kill_all()
+        self.timers.stop()

@@ -1,0 +1,177 @@
+"""Fault injection: which requests to fail, which job attempts to disrupt, how to delay logs.
+
+The spec is plain JSON (see the package docstring). Every random decision is drawn from a
+``random.Random`` seeded by the spec's ``seed`` *and* a stable key (operation plus its call number,
+or job name plus attempt), so outcomes do not depend on how threads interleave.
+"""
+
+from __future__ import annotations
+
+import collections
+import fnmatch
+import json
+import random
+import re
+import threading
+import time
+from typing import Any, Deque, Dict, List, Optional, Tuple
+
+_SPEC_KEYS = {
+    "seed",
+    "throttle",
+    "tps",
+    "server_error",
+    "spot",
+    "cannot_pull",
+    "log_lag",
+    "log_disorder",
+    "s3_fail",
+}
+
+
+def _lookup(table: Dict[str, Any], name: str) -> Optional[Any]:
+    """The value for ``name`` in a table keyed by exact names or globs (``batch.*``, ``*``);
+    an exact key wins over a glob."""
+    if name in table:
+        return table[name]
+    for pattern, value in table.items():
+        if fnmatch.fnmatchcase(name, pattern):
+            return value
+    return None
+
+
+class FaultInjector:
+    """Holds the current fault spec and answers "should this request/attempt fail?"."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._spec: Dict[str, Any] = {}
+        self._counters: Dict[str, int] = collections.Counter()
+        self._windows: Dict[str, Deque[float]] = {}
+
+    @property
+    def spec(self) -> Dict[str, Any]:
+        """A copy of the current spec."""
+        with self._lock:
+            return json.loads(json.dumps(self._spec))
+
+    def set(self, spec: Dict[str, Any]) -> None:
+        """Replace the spec (``{}`` clears). Raises ValueError on unknown keys or bad regexes."""
+        if not isinstance(spec, dict):
+            raise ValueError("fault spec must be a JSON object")
+        unknown = set(spec) - _SPEC_KEYS
+        if unknown:
+            raise ValueError(f"unknown fault spec keys: {sorted(unknown)}")
+        for key in ("spot", "cannot_pull", "s3_fail"):
+            sub = spec.get(key)
+            if sub is not None:
+                re.compile(sub.get("job_name" if key != "s3_fail" else "key", ".*"))
+        with self._lock:
+            self._spec = json.loads(json.dumps(spec))
+            self._counters = collections.Counter()
+            self._windows = {}
+
+    def clear(self) -> None:
+        """Remove every fault."""
+        self.set({})
+
+    def _draw(self, *key: object) -> float:
+        return random.Random(":".join(str(k) for k in (self._spec.get("seed", 0),) + key)).random()
+
+    def request_fault(self, op: str, s3_key: Optional[str]) -> Optional[Tuple[int, str, str]]:
+        """``(http_status, error_code, message)`` if this call of ``op`` must fail, else None."""
+        with self._lock:
+            spec = self._spec
+            if not spec:
+                return None
+            self._counters[op] += 1
+            n = self._counters[op]
+            s3_fail = spec.get("s3_fail")
+            if s3_fail and s3_key is not None and op.startswith("s3."):
+                ops = s3_fail.get("ops", ["PutObject", "UploadPart", "CompleteMultipartUpload"])
+                if op.split(".", 1)[1] in ops and re.search(s3_fail.get("key", ".*"), s3_key):
+                    return (
+                        500,
+                        "InternalError",
+                        "We encountered an internal error. Please try again.",
+                    )
+            fraction = _lookup(spec.get("throttle", {}), op)
+            if fraction and self._draw("throttle", op, n) < float(fraction):
+                return 429, "TooManyRequestsException", "Too Many Requests"
+            cap = _lookup(spec.get("tps", {}), op)
+            if cap is not None:
+                now = time.monotonic()
+                window = self._windows.setdefault(op, collections.deque())
+                while window and window[0] <= now - 1.0:
+                    window.popleft()
+                if len(window) >= int(cap):
+                    return 429, "TooManyRequestsException", "Rate exceeded"
+                window.append(now)
+            fraction = _lookup(spec.get("server_error", {}), op)
+            if fraction and self._draw("server_error", op, n) < float(fraction):
+                if self._draw("server_error_kind", op, n) < 0.5:
+                    return 500, "InternalFailure", "An internal error occurred."
+                return 503, "ServiceUnavailable", "Service is unavailable."
+            return None
+
+    def spot_after(self, job_name: str, attempt: int) -> Optional[float]:
+        """Seconds of RUNNING after which this attempt's host is reclaimed, or None."""
+        with self._lock:
+            spot = self._spec.get("spot")
+            if not spot or not re.search(spot.get("job_name", ".*"), job_name):
+                return None
+            attempts: List[int] = spot.get("attempts") or []
+            if attempts and attempt not in attempts:
+                return None
+            if self._draw("spot", job_name, attempt) >= float(spot.get("fraction", 1.0)):
+                return None
+            return float(spot.get("after", 0.0))
+
+    def cannot_pull(self, job_name: str) -> bool:
+        """Whether this job's image pull fails."""
+        with self._lock:
+            sub = self._spec.get("cannot_pull")
+            if not sub:
+                return False
+            return re.search(sub.get("job_name", ".*"), job_name) is not None
+
+    def log_delivery(self) -> Tuple[float, bool]:
+        """``(lag_seconds, disorder)`` for CloudWatch delivery."""
+        with self._lock:
+            return float(self._spec.get("log_lag", 0.0) or 0.0), bool(
+                self._spec.get("log_disorder")
+            )
+
+
+def error_response(
+    protocol: str, status: int, code: str, message: str
+) -> Tuple[int, List[Tuple[str, str]], bytes]:
+    """An AWS-shaped error response for the request's protocol: ``(status, headers, body)``."""
+    request_id = f"emu-{random.getrandbits(64):016x}"
+    if protocol in ("json", "rest-json"):
+        body = json.dumps({"__type": code, "message": message}).encode()
+        headers = [
+            ("Content-Type", "application/x-amz-json-1.1"),
+            ("x-amzn-ErrorType", code),
+            ("x-amzn-RequestId", request_id),
+        ]
+    elif protocol == "ec2":
+        body = (
+            f"<Response><Errors><Error><Code>{code}</Code><Message>{message}</Message></Error>"
+            f"</Errors><RequestID>{request_id}</RequestID></Response>"
+        ).encode()
+        headers = [("Content-Type", "text/xml")]
+    elif protocol == "query":
+        body = (
+            f"<ErrorResponse><Error><Type>Sender</Type><Code>{code}</Code><Message>{message}</Message>"
+            f"</Error><RequestId>{request_id}</RequestId></ErrorResponse>"
+        ).encode()
+        headers = [("Content-Type", "text/xml")]
+    else:  # rest-xml (S3) and anything unknown
+        body = (
+            f'<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>{code}</Code>'
+            f"<Message>{message}</Message><RequestId>{request_id}</RequestId></Error>"
+        ).encode()
+        headers = [("Content-Type", "application/xml"), ("x-amz-request-id", request_id)]
+    headers.append(("Content-Length", str(len(body))))
+    return status, headers, body

@@ -1,0 +1,87 @@
+"""The few places where the emulator reaches into moto. ``tests/emulator/test_contract.py`` pins
+every name used here, so a moto upgrade that moves them fails loudly.
+
+- ``moto.batch.models.Job`` (module global read by ``BatchBackend.submit_job`` at call time) is
+  replaced by :class:`LocalJob`;
+- ``BatchBackend.describe_jobs`` looks jobs up by id (moto scans every job ever submitted) and, in
+  strict mode, rejects more than 100 ids as AWS does;
+- ``BatchBackend.cancel_job`` calls ``LocalJob.cancel`` (moto calls ``terminate`` for both);
+- ``BatchBackend.reset`` first kills our job processes.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Dict, List, Optional
+
+from moto.batch import models as batch_models
+from moto.batch.exceptions import ClientException
+
+from . import _jobs
+
+_ORIGINALS: Dict[str, Any] = {}
+
+
+def _describe_jobs(self: Any, jobs: Optional[List[str]]) -> List[Dict[str, Any]]:
+    executor = _jobs.EXECUTOR
+    ids = list(jobs or [])
+    if executor is not None and executor.settings.strict and len(ids) > 100:
+        raise ClientException("jobs: the list of job ids must contain between 1 and 100 ids")
+    out = []
+    seen = set()
+    for ident in ids:
+        job_id = ident.rsplit("/", 1)[-1] if ident.startswith("arn:") else ident
+        job = self._jobs.get(job_id)
+        if job is not None and job_id not in seen:
+            seen.add(job_id)
+            out.append(job.describe())
+    return out
+
+
+def _cancel_job(self: Any, job_id: str, reason: str) -> None:
+    if not job_id:
+        raise ClientException("'jobId' is a required field (cannot be an empty string)")
+    if not reason:
+        raise ClientException("'reason' is a required field (cannot be an empty string)")
+    job = self.get_job_by_id(job_id)
+    if isinstance(job, _jobs.LocalJob):
+        job.cancel(reason)
+    elif job is not None:
+        _ORIGINALS["cancel_job"](self, job_id, reason)
+
+
+def _reset(self: Any) -> None:
+    executor = _jobs.EXECUTOR
+    if executor is not None:
+        executor.kill_all("Emulator state reset")
+    _ORIGINALS["reset"](self)
+    if executor is not None:
+        executor.forget()
+
+
+def install() -> None:
+    """Patch moto (idempotent)."""
+    if _ORIGINALS:
+        return
+    backend = batch_models.BatchBackend
+    _ORIGINALS.update(
+        job=batch_models.Job,
+        describe_jobs=backend.describe_jobs,
+        cancel_job=backend.cancel_job,
+        reset=backend.reset,
+    )
+    batch_models.Job = _jobs.LocalJob  # type: ignore[misc]
+    backend.describe_jobs = _describe_jobs  # type: ignore[method-assign]
+    backend.cancel_job = _cancel_job  # type: ignore[method-assign]
+    backend.reset = _reset  # type: ignore[method-assign]
+
+
+def uninstall() -> None:
+    """Undo :func:`install`."""
+    if not _ORIGINALS:
+        return
+    backend = batch_models.BatchBackend
+    batch_models.Job = _ORIGINALS["job"]  # type: ignore[misc]
+    backend.describe_jobs = _ORIGINALS["describe_jobs"]  # type: ignore[method-assign]
+    backend.cancel_job = _ORIGINALS["cancel_job"]  # type: ignore[method-assign]
+    backend.reset = _ORIGINALS["reset"]  # type: ignore[method-assign]
+    _ORIGINALS.clear()

@@ -1,0 +1,60 @@
+"""Settings shared by the emulator's parts, and the per-request context.
+
+moto builds each ``Job`` deep inside its own request handling, so request details it does not
+parse (``retryStrategy``, ``propagateTags`` on SubmitJob) reach our ``LocalJob`` through a
+thread-local set by the WSGI wrapper around moto (werkzeug serves each request on its own thread).
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from typing import Any, Dict, Optional
+
+# Requests carrying this header (the emulator's own bootstrap) are neither counted nor faulted.
+INTERNAL_HEADER = "X-Miniwdl-Emulator-Internal"
+
+
+@dataclass
+class Settings:
+    """Runtime knobs, changeable while running (``Emulator.configure``, ``POST /_emulator/config``).
+
+    :param dwell: seconds spent in each transitional job state (SUBMITTED, RUNNABLE, STARTING)
+    :param strict: reject what AWS rejects but moto accepts
+    :param min_timeout: smallest ``attemptDurationSeconds`` accepted in strict mode (AWS: 60)
+    :param kill_grace: seconds between SIGTERM and SIGKILL when a job is stopped
+    """
+
+    dwell: float = 0.02
+    strict: bool = True
+    min_timeout: float = 60.0
+    kill_grace: float = 2.0
+
+    def update(self, values: Dict[str, Any]) -> None:
+        """Apply ``values`` (only known keys; raises ValueError otherwise)."""
+        for key, value in values.items():
+            if key not in ("dwell", "strict", "min_timeout", "kill_grace"):
+                raise ValueError(f"unknown emulator setting {key!r}")
+            if key == "strict":
+                self.strict = bool(value)
+            else:
+                number = float(value)
+                if number < 0:
+                    raise ValueError(f"{key} must be >= 0")
+                setattr(self, key, number)
+
+    def as_dict(self) -> Dict[str, Any]:
+        """The settings as JSON-able values."""
+        return {
+            "dwell": self.dwell,
+            "strict": self.strict,
+            "min_timeout": self.min_timeout,
+            "kill_grace": self.kill_grace,
+        }
+
+
+class _RequestContext(threading.local):
+    submit_body: Optional[Dict[str, Any]] = None
+
+
+REQUEST = _RequestContext()

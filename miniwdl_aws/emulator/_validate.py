@@ -1,0 +1,144 @@
+"""Strict validation: what AWS Batch rejects but moto accepts.
+
+Each check returns an error message (sent back as a Batch ``ClientException``, HTTP 400) or None.
+DescribeJobs' 100-id limit lives in ``_patches`` because it needs moto's parsed list.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any, Dict, List, Optional
+
+from moto.batch.models import batch_backends
+from moto.core import DEFAULT_ACCOUNT_ID
+from moto.efs.models import efs_backends
+
+JOB_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,127}$")
+MAX_OVERRIDES_CHARS = 8192
+MAX_SUBMIT_BYTES = 30 * 1024
+
+# Fargate: vCPU -> allowed memory (MiB)
+FARGATE_SIZES: Dict[float, List[int]] = {
+    0.25: [512, 1024, 2048],
+    0.5: list(range(1024, 4096 + 1, 1024)),
+    1.0: list(range(2048, 8192 + 1, 1024)),
+    2.0: list(range(4096, 16384 + 1, 1024)),
+    4.0: list(range(8192, 30720 + 1, 1024)),
+    8.0: list(range(16384, 61440 + 1, 4096)),
+    16.0: list(range(32768, 122880 + 1, 8192)),
+}
+
+
+def _requirements(*sources: Optional[List[Dict[str, Any]]]) -> Dict[str, str]:
+    merged: Dict[str, str] = {}
+    for src in sources:
+        for item in src or []:
+            merged[str(item.get("type"))] = str(item.get("value"))
+    return merged
+
+
+def _check_fargate(
+    props: Dict[str, Any], requirements: Dict[str, str], execution_role: Any
+) -> Optional[str]:
+    if "GPU" in requirements:
+        return "Fargate resources do not support GPU resource requirements"
+    if not execution_role:
+        return "Fargate job definitions require containerProperties.executionRoleArn"
+    try:
+        vcpu = float(requirements.get("VCPU", props.get("vcpus", 0)))
+        memory = int(float(requirements.get("MEMORY", props.get("memory", 0))))
+    except ValueError:
+        return "Fargate VCPU and MEMORY must be numbers"
+    if memory not in FARGATE_SIZES.get(vcpu, []):
+        return (
+            f"Fargate resource requirements VCPU={requirements.get('VCPU')} "
+            f"MEMORY={requirements.get('MEMORY')} are not a supported combination"
+        )
+    return None
+
+
+def _check_timeout(timeout: Optional[Dict[str, Any]], min_timeout: float) -> Optional[str]:
+    if timeout and timeout.get("attemptDurationSeconds") is not None:
+        if float(timeout["attemptDurationSeconds"]) < min_timeout:
+            return f"timeout.attemptDurationSeconds must be at least {min_timeout:g} seconds"
+    return None
+
+
+def _check_retry(strategy: Optional[Dict[str, Any]]) -> Optional[str]:
+    if strategy and strategy.get("attempts") is not None:
+        if not 1 <= int(strategy["attempts"]) <= 10:
+            return "retryStrategy.attempts must be between 1 and 10"
+    for rule in (strategy or {}).get("evaluateOnExit") or []:
+        if str(rule.get("action", "")).upper() not in ("RETRY", "EXIT"):
+            return "evaluateOnExit.action must be RETRY or EXIT"
+    return None
+
+
+def _check_volumes(props: Dict[str, Any], region: str) -> Optional[str]:
+    volumes = {v.get("name"): v for v in props.get("volumes") or []}
+    for mp in props.get("mountPoints") or []:
+        if mp.get("sourceVolume") not in volumes:
+            return f"mountPoints sourceVolume {mp.get('sourceVolume')!r} is not defined in volumes"
+    efs = efs_backends[DEFAULT_ACCOUNT_ID][region]
+    for vol in volumes.values():
+        cfg = vol.get("efsVolumeConfiguration")
+        if not cfg:
+            continue
+        fs_id = cfg.get("fileSystemId")
+        if fs_id not in efs.file_systems_by_id:
+            return f"EFS file system {fs_id} does not exist"
+        ap_id = (cfg.get("authorizationConfig") or {}).get("accessPointId")
+        if ap_id:
+            if cfg.get("transitEncryption") != "ENABLED":
+                return "transitEncryption must be ENABLED when an EFS access point is used"
+            ap = efs.access_points.get(ap_id)
+            if ap is None:
+                return f"EFS access point {ap_id} does not exist"
+            if ap.file_system_id != fs_id:
+                return f"EFS access point {ap_id} does not belong to file system {fs_id}"
+    return None
+
+
+def validate_register(body: Dict[str, Any], region: str, min_timeout: float) -> Optional[str]:
+    """RegisterJobDefinition."""
+    props = body.get("containerProperties") or {}
+    problem = _check_timeout(body.get("timeout"), min_timeout) or _check_retry(
+        body.get("retryStrategy")
+    )
+    if problem is None and props:
+        problem = _check_volumes(props, region)
+    if problem is None and "FARGATE" in (body.get("platformCapabilities") or []):
+        problem = _check_fargate(
+            props, _requirements(props.get("resourceRequirements")), props.get("executionRoleArn")
+        )
+    return problem
+
+
+def validate_submit(
+    body: Dict[str, Any], raw_size: int, region: str, min_timeout: float
+) -> Optional[str]:
+    """SubmitJob."""
+    if raw_size > MAX_SUBMIT_BYTES:
+        return f"SubmitJob request payload is {raw_size} bytes; the maximum is {MAX_SUBMIT_BYTES}"
+    name = str(body.get("jobName", ""))
+    if not JOB_NAME_RE.match(name):
+        return (
+            "jobName must be 1-128 characters: letters, numbers, hyphens and underscores, "
+            "starting with a letter or number"
+        )
+    overrides = body.get("containerOverrides")
+    if overrides and len(json.dumps(overrides, separators=(",", ":"))) > MAX_OVERRIDES_CHARS:
+        return f"Container Overrides length must be at most {MAX_OVERRIDES_CHARS}"
+    problem = _check_timeout(body.get("timeout"), min_timeout) or _check_retry(
+        body.get("retryStrategy")
+    )
+    if problem:
+        return problem
+    backend = batch_backends[DEFAULT_ACCOUNT_ID][region]
+    jd = backend.get_job_definition(str(body.get("jobDefinition", "")))
+    if jd is None or not overrides or "FARGATE" not in (jd.platform_capabilities or []):
+        return None
+    props = jd.container_properties or {}
+    reqs = _requirements(props.get("resourceRequirements"), overrides.get("resourceRequirements"))
+    return _check_fargate(props, reqs, props.get("executionRoleArn"))

@@ -1,0 +1,87 @@
+"""Shared pytest fixtures. Tests never see real AWS.
+
+- ``_no_real_aws`` (autouse, session): removes every real AWS credential, profile and config
+  variable from ``os.environ`` (``AWS_PROFILE``, ``AWS_ACCESS_KEY_ID``, ``AWS_SESSION_TOKEN``,
+  ``AWS_ENDPOINT_URL*``...), points ``AWS_CONFIG_FILE``/``AWS_SHARED_CREDENTIALS_FILE`` at paths
+  that do not exist, and sets fake ``testing`` credentials, region ``us-east-1`` and
+  ``AWS_EC2_METADATA_DISABLED=true``. Anything that escapes the fixtures below therefore fails
+  to authenticate instead of reaching an account.
+- ``emulator`` (session): a started :class:`miniwdl_aws.emulator.Emulator` (local AWS whose Batch
+  runs jobs as local processes) with its EFS stand-in under the session tmp dir, dwell 0.01 s,
+  strict validation, ``min_timeout`` 1 s (so timeout tests are fast) and kill grace 0.5 s.
+- ``aws`` (function): resets the emulator (kills jobs, wipes state, clears faults and stats),
+  bootstraps the reference stack, sets ``emulator.env()`` in ``os.environ`` for the test and
+  yields the :class:`~miniwdl_aws.emulator.Stack` (``stack.efs_dir`` is a fresh directory per
+  test). On teardown it waits up to 3 s for jobs to finish, then kills leftovers and fails *this*
+  test if any job was still active, so a leak is reported where it happens. Settings changed
+  with ``emulator.configure`` are restored at the start of the next test.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from typing import Iterator
+
+import pytest
+
+_FAKE_ENV = {
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",
+    "AWS_DEFAULT_REGION": "us-east-1",
+    "AWS_REGION": "us-east-1",
+    "AWS_EC2_METADATA_DISABLED": "true",
+}
+_EMULATOR_SETTINGS = {"dwell": 0.01, "strict": True, "min_timeout": 1.0, "kill_grace": 0.5}
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _no_real_aws() -> Iterator[None]:
+    saved = dict(os.environ)
+    for key in list(os.environ):
+        if key.startswith("AWS_") or key.startswith("BOTO_"):
+            del os.environ[key]
+    missing = os.path.join(tempfile.gettempdir(), "miniwdl-aws-tests-no-such-dir")
+    os.environ["AWS_CONFIG_FILE"] = os.path.join(missing, "config")
+    os.environ["AWS_SHARED_CREDENTIALS_FILE"] = os.path.join(missing, "credentials")
+    os.environ.update(_FAKE_ENV)
+    yield
+    os.environ.clear()
+    os.environ.update(saved)
+
+
+@pytest.fixture(scope="session")
+def emulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[object]:
+    pytest.importorskip("moto", reason="the emulator needs the 'local' extra")
+    from miniwdl_aws.emulator import Emulator
+
+    efs_root = tmp_path_factory.mktemp("efs")
+    emu = Emulator(efs_dir=str(efs_root), **_EMULATOR_SETTINGS)  # type: ignore[arg-type]
+    emu.start()
+    try:
+        yield emu
+    finally:
+        emu.stop()
+
+
+@pytest.fixture
+def aws(
+    emulator: object, monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[object]:
+    emu = emulator  # typed loosely so collection works without moto installed
+    emu.configure(**_EMULATOR_SETTINGS)  # type: ignore[attr-defined]
+    emu.reset()  # type: ignore[attr-defined]
+    stack = emu.bootstrap(efs_dir=str(tmp_path_factory.mktemp("efs")))  # type: ignore[attr-defined]
+    for key, value in emu.env().items():  # type: ignore[attr-defined]
+        monkeypatch.setenv(key, value)
+    yield stack
+    emu.clear_faults()  # type: ignore[attr-defined]
+    try:
+        # a job terminated at the very end of a test may still be in its kill grace period
+        emu.assert_no_active_jobs(timeout=3.0)  # type: ignore[attr-defined]
+        leaked = []
+    except AssertionError:
+        leaked = emu.active_jobs()  # type: ignore[attr-defined]
+    if leaked:
+        emu.terminate_all("leaked by test")  # type: ignore[attr-defined]
+        pytest.fail(f"test left {len(leaked)} Batch job(s) active: {leaked}")
