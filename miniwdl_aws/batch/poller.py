@@ -100,6 +100,8 @@ class StatusPoller:
     :param error_limit: consecutive failed rounds before the error is delivered to waiters
     :param missing_limit: rounds a job may be absent from DescribeJobs before it is an error
     :param clock: monotonic time source (injectable); :param rng: jitter source (injectable)
+    :param autostart: start the polling thread on the first :meth:`watch` (False: the caller
+        drives rounds with :meth:`poll_once`, as unit tests do)
     """
 
     def __init__(
@@ -113,8 +115,10 @@ class StatusPoller:
         clock: Callable[[], float] = time.monotonic,
         rng: Optional[random.Random] = None,
         logger: Optional[logging.Logger] = None,
+        autostart: bool = True,
     ) -> None:
         assert 0 < period <= period_max
+        self._autostart = autostart
         self._describe = describe
         self.period = period
         self.period_max = period_max
@@ -144,7 +148,7 @@ class StatusPoller:
                 w = JobWatch(job_id, self._clock())
                 w.next_due = self._clock() + self.period
                 self._watches[job_id] = w
-            if self._thread is None or not self._thread.is_alive():
+            if self._autostart and (self._thread is None or not self._thread.is_alive()):
                 self._stop.clear()
                 self._thread = threading.Thread(
                     target=self._loop, name="miniwdl-aws-poller", daemon=True

@@ -74,7 +74,8 @@ class AdaptiveSubmitter:
             tat = max(self._tat, now)
             start = tat - (self.burst - 1) * interval
             self._tat = tat + interval
-            return max(0.0, start - now)
+            wait = start - now
+            return wait if wait > 1e-6 else 0.0  # ignore float residue from summed intervals
 
     def _on_throttle(self) -> float:
         """Halve the rate and push the bucket back; returns the pause before the retry."""

@@ -1,0 +1,178 @@
+"""Status poller: ≤100 ids per DescribeJobs, top-up of calls, adaptive intervals, fan-out."""
+
+from __future__ import annotations
+
+import random
+from typing import Dict, List
+
+import pytest
+
+from miniwdl_aws.batch.api import DESCRIBE_JOBS_MAX
+from miniwdl_aws.batch.poller import PollError, StatusPoller
+
+
+class FakeBatch:
+    """DescribeJobs over a dict of job statuses, recording every call's ids."""
+
+    def __init__(self) -> None:
+        self.status: Dict[str, str] = {}
+        self.calls: List[List[str]] = []
+        self.fail = 0
+
+    def describe(self, ids: List[str]) -> List[dict]:
+        assert len(ids) <= DESCRIBE_JOBS_MAX
+        self.calls.append(list(ids))
+        if self.fail:
+            self.fail -= 1
+            raise RuntimeError("boom")
+        return [{"jobId": i, "status": self.status[i]} for i in ids if i in self.status]
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def make(batch: FakeBatch, clock: Clock, **kw: object) -> StatusPoller:
+    args: dict = {
+        "period": 1.0,
+        "period_max": 5.0,
+        "clock": clock,
+        "rng": random.Random(0),
+        "autostart": False,
+    }
+    args.update(kw)
+    return StatusPoller(batch.describe, **args)
+
+
+def test_batches_at_most_100_ids_and_describes_each_once() -> None:
+    batch, clock = FakeBatch(), Clock()
+    poller = make(batch, clock)
+    ids = [f"j{i}" for i in range(250)]
+    for i in ids:
+        batch.status[i] = "RUNNABLE"
+        poller.watch(i)
+    assert poller.poll_once() == 0  # nothing due before one period has passed
+    clock.now = 1.0
+    assert poller.poll_once() == 3
+    assert [len(c) for c in batch.calls] == [100, 100, 50]
+    assert sorted(sum(batch.calls, [])) == sorted(ids)
+
+
+def test_last_call_is_topped_up_with_not_yet_due_jobs() -> None:
+    batch, clock = FakeBatch(), Clock()
+    poller = make(batch, clock)
+    for i in range(120):
+        batch.status[f"old{i}"] = "RUNNING"
+        poller.watch(f"old{i}")
+    clock.now = 1.0
+    poller.poll_once()
+    batch.calls.clear()
+    for i in range(30):
+        batch.status[f"new{i}"] = "SUBMITTED"
+        poller.watch(f"new{i}")
+    clock.now = 2.0
+    # the old ones are not due (as if they had been described a moment ago)
+    for w in list(poller._watches.values()):
+        if w.job_id.startswith("old"):
+            w.next_due = 10.0
+    assert poller.poll_once() == 1
+    assert len(batch.calls[0]) == 100
+    assert {f"new{i}" for i in range(30)} <= set(batch.calls[0])
+
+
+def test_status_change_wakes_waiter_once_per_change() -> None:
+    batch, clock = FakeBatch(), Clock()
+    poller = make(batch, clock)
+    batch.status["a"] = "RUNNABLE"
+    w = poller.watch("a")
+    clock.now = 1.0
+    poller.poll_once()
+    assert (w.version, w.status) == (1, "RUNNABLE")
+    assert w.wait(1, timeout=0.01) == 1  # no change: times out
+    clock.now = 2.0
+    poller.poll_once()
+    assert w.version == 1  # same status again: no wake
+    batch.status["a"] = "RUNNING"
+    clock.now = 3.0
+    poller.poll_once()
+    assert w.wait(1, timeout=1.0) == 2 and w.status == "RUNNING"
+
+
+def test_long_unchanged_jobs_are_polled_less_and_terminal_jobs_not_at_all() -> None:
+    batch, clock = FakeBatch(), Clock()
+    poller = make(batch, clock, backoff=0.2)
+    batch.status["slow"] = "RUNNING"
+    w = poller.watch("slow")
+    seen_at = []
+    while clock.now < 60:
+        clock.now += 1.0
+        if poller.poll_once():
+            seen_at.append(clock.now)
+    gaps = [b - a for a, b in zip(seen_at, seen_at[1:])]
+    assert gaps[0] == pytest.approx(1.0)
+    assert max(gaps) == pytest.approx(5.0)  # capped at period_max
+    assert len(seen_at) < 25  # vs 60 rounds
+    batch.status["slow"] = "SUCCEEDED"
+    clock.now += 6
+    poller.poll_once()
+    assert w.terminal
+    n = len(batch.calls)
+    clock.now += 10
+    assert poller.poll_once() == 0 and len(batch.calls) == n
+
+
+def test_persistent_errors_are_delivered_to_waiters() -> None:
+    batch, clock = FakeBatch(), Clock()
+    poller = make(batch, clock, error_limit=3)
+    batch.status["a"] = "RUNNING"
+    w = poller.watch("a")
+    batch.fail = 100
+    for _ in range(20):
+        clock.now += 5.0
+        poller.poll_once()
+        if w.error:
+            break
+    assert isinstance(w.error, PollError) and "3 times" in str(w.error)
+
+
+def test_transient_errors_recover() -> None:
+    batch, clock = FakeBatch(), Clock()
+    poller = make(batch, clock, error_limit=3)
+    batch.status["a"] = "RUNNING"
+    w = poller.watch("a")
+    batch.fail = 2
+    for _ in range(6):
+        clock.now += 5.0
+        poller.poll_once()
+    assert w.error is None and w.status == "RUNNING"
+
+
+def test_unknown_job_becomes_an_error() -> None:
+    batch, clock = FakeBatch(), Clock()
+    poller = make(batch, clock, missing_limit=3)
+    w = poller.watch("ghost")
+    for _ in range(5):
+        clock.now += 1.0
+        poller.poll_once()
+    assert isinstance(w.error, PollError) and "ghost" in str(w.error)
+
+
+def test_thread_fans_out_to_waiters() -> None:
+    batch = FakeBatch()
+    poller = StatusPoller(batch.describe, period=0.02, period_max=0.05)
+    try:
+        batch.status["a"] = "RUNNING"
+        batch.status["b"] = "RUNNABLE"
+        wa, wb = poller.watch("a"), poller.watch("b")
+        assert wa.wait(0, timeout=10) == 1 and wa.status == "RUNNING"
+        batch.status["a"] = "SUCCEEDED"
+        assert wa.wait(1, timeout=10) == 2 and wa.terminal
+        assert wb.wait(0, timeout=10) == 1 and wb.status == "RUNNABLE"
+        # one poller thread described both jobs together
+        assert any({"a", "b"} <= set(c) for c in batch.calls)
+    finally:
+        poller.stop()

@@ -1,0 +1,152 @@
+"""Adaptive submitter: token-bucket pacing, halving on throttling, slow regrowth (fake clock)."""
+
+from __future__ import annotations
+
+import random
+import threading
+
+import pytest
+
+from miniwdl_aws.batch.api import Throttled
+from miniwdl_aws.batch.submitter import AdaptiveSubmitter, SubmitAborted
+from miniwdl_aws.errors import AwsCallError
+
+
+class FakeTime:
+    def __init__(self) -> None:
+        self.now = 1000.0
+        self.slept = 0.0
+
+    def clock(self) -> float:
+        return self.now
+
+    def sleep(self, s: float) -> None:
+        assert s >= 0
+        self.now += s
+        self.slept += s
+
+
+def make(t: FakeTime, **kw: object) -> AdaptiveSubmitter:
+    args: dict = {
+        "max_rate": 10.0,
+        "burst": 1,
+        "clock": t.clock,
+        "sleep": t.sleep,
+        "rng": random.Random(1),
+    }
+    args.update(kw)
+    return AdaptiveSubmitter(**args)
+
+
+def never() -> bool:
+    return False
+
+
+def test_paces_calls_at_max_rate() -> None:
+    t = FakeTime()
+    sub = make(t)
+    times = []
+    for _ in range(21):
+        sub.call(lambda: times.append(t.now), never)
+    gaps = [b - a for a, b in zip(times, times[1:])]
+    assert min(gaps) == pytest.approx(0.1)
+    assert times[-1] - times[0] == pytest.approx(2.0)
+
+
+def test_burst_goes_out_back_to_back_then_paces() -> None:
+    t = FakeTime()
+    sub = make(t, burst=5)
+    times = []
+    for _ in range(7):
+        sub.call(lambda: times.append(t.now), never)
+    assert times[:5] == [times[0]] * 5
+    assert times[6] > times[5] > times[4]
+
+
+def test_throttling_halves_rate_retries_and_never_fails() -> None:
+    t = FakeTime()
+    sub = make(t)
+    answers = iter([Throttled("SubmitJob", "TooManyRequestsException", "x")] * 3 + ["job-1"])
+
+    def fn() -> str:
+        a = next(answers)
+        if isinstance(a, Exception):
+            raise a
+        return a
+
+    assert sub.call(fn, never) == "job-1"
+    stats = sub.stats()
+    assert stats["throttles"] == 3 and stats["calls"] == 1
+    assert stats["rate"] == pytest.approx(10.0 / 8 * sub.growth)
+    # the retries were spaced out by the lowered rate, not hammered
+    assert t.slept > 0.1 + 0.2 + 0.4 - 0.35
+
+
+def test_rate_grows_back_slowly_to_max() -> None:
+    t = FakeTime()
+    sub = make(t, max_rate=20.0)
+    sub._on_throttle()
+    sub._on_throttle()
+    assert sub.rate == pytest.approx(5.0)
+    sub.call(lambda: None, never)
+    assert 5.0 < sub.rate < 5.5
+    for _ in range(200):
+        sub.call(lambda: None, never)
+    assert sub.rate == pytest.approx(20.0)
+
+
+def test_rate_floor() -> None:
+    t = FakeTime()
+    sub = make(t, min_rate=0.5)
+    for _ in range(20):
+        sub._on_throttle()
+    assert sub.rate == pytest.approx(0.5)
+
+
+def test_terminating_aborts_while_waiting() -> None:
+    t = FakeTime()
+    sub = make(t, max_rate=0.1)  # 10 s between calls
+    sub.call(lambda: None, never)
+    flag = {"stop": False}
+
+    def sleep(s: float) -> None:
+        t.sleep(s)
+        flag["stop"] = True  # a signal arrives during the wait
+
+    sub._sleep = sleep
+    with pytest.raises(SubmitAborted):
+        sub.call(lambda: pytest.fail("must not submit"), lambda: flag["stop"])
+    assert t.slept <= 0.5 + 1e-9  # checked terminating() within one slice
+
+
+def test_other_errors_propagate_at_once() -> None:
+    t = FakeTime()
+    sub = make(t)
+    calls = []
+
+    def fn() -> None:
+        calls.append(1)
+        raise AwsCallError("SubmitJob", "ClientException", "bad queue")
+
+    with pytest.raises(AwsCallError):
+        sub.call(fn, never)
+    assert len(calls) == 1
+
+
+def test_thread_safe_under_contention() -> None:
+    sub = AdaptiveSubmitter(max_rate=5000.0, burst=50)
+    done = []
+    lock = threading.Lock()
+
+    def worker() -> None:
+        for _ in range(50):
+            sub.call(lambda: None, never)
+            with lock:
+                done.append(1)
+
+    threads = [threading.Thread(target=worker) for _ in range(6)]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join(30)
+    assert len(done) == 300 and sub.stats()["calls"] == 300
