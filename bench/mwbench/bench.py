@@ -1,0 +1,198 @@
+"""One measured run end to end: a fresh emulator for the side, the workload through ``miniwdl
+run``, then the instruments read and reduced to a :class:`Measurement`."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import shutil
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Dict, List, Optional
+
+from . import metrics
+from .emulator_proc import EmulatorProcess, clean_env
+from .runner import miniwdl_command, run_measured
+from .sides import Profile, Side
+from .workloads import Workload
+
+
+@dataclass
+class Measurement:
+    """Everything measured for one (side, profile, workload)."""
+
+    side: str
+    profile: str
+    workload: str
+    tasks: int
+    concurrency: int
+    dwell: float
+    settings: Dict[str, str]
+    exit_code: int = 0
+    timed_out: bool = False
+    attempts: int = 0
+    succeeded: int = 0
+    failed: int = 0
+    wall_s: float = 0.0
+    tasks_per_s: float = 0.0
+    runner_cpu_s: float = 0.0
+    cpu_per_task_s: float = 0.0
+    peak_rss_mib: float = 0.0
+    emulator_cpu_s: float = 0.0
+    calls: Dict[str, int] = field(default_factory=dict)
+    calls_per_attempt: Dict[str, float] = field(default_factory=dict)
+    non_describe_per_attempt: float = 0.0
+    describe_per_task: float = 0.0
+    job_run_s: float = 0.0
+    job_watched_s: float = 0.0
+    describe_per_1000_run_s: Optional[float] = None
+    describe_per_1000_watched_s: Optional[float] = None
+    notice_n: int = 0
+    notice_p50_s: Optional[float] = None
+    notice_p95_s: Optional[float] = None
+    peak_active_jobs: int = 0
+    max_submits_per_s: int = 0
+    throttled: Dict[str, int] = field(default_factory=dict)
+    tps_cap: float = 0.0
+    started_at: float = 0.0
+
+    @property
+    def label(self) -> str:
+        """``side/profile``."""
+        return f"{self.side}/{self.profile}"
+
+    @property
+    def ok(self) -> bool:
+        """The run finished, every task succeeded, nothing failed."""
+        return (
+            self.exit_code == 0
+            and not self.timed_out
+            and self.failed == 0
+            and self.succeeded >= self.tasks
+        )
+
+    def to_dict(self) -> Dict[str, Any]:
+        """JSON-able form."""
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: Dict[str, Any]) -> Measurement:
+        """Inverse of :meth:`to_dict` (unknown keys ignored)."""
+        names = {f.name for f in dataclasses.fields(cls)}
+        return cls(**{k: v for k, v in d.items() if k in names})
+
+
+@dataclass(frozen=True)
+class Options:
+    """Run-wide harness options."""
+
+    work_dir: Path
+    dwell: float
+    timeout: float
+    python: str = sys.executable
+    keep: bool = False
+
+
+def runner_env(
+    side: Side, profile: Profile, workload: Workload, emu: EmulatorProcess, cfg: Path
+) -> Dict[str, str]:
+    """The runner's environment: clean, the side's bin first, the emulator's exports, the
+    workload's concurrency, the profile's settings, and an empty cfg file (no user cfg leaks)."""
+    env = clean_env()
+    env["PATH"] = str(side.bin_dir) + os.pathsep + env.get("PATH", "")
+    env.update(emu.exports)
+    env["MINIWDL_CFG"] = str(cfg)
+    env["MINIWDL__SCHEDULER__CONTAINER_BACKEND"] = "aws_batch_job"
+    # miniwdl 1.16's name for "how many tasks may run at once"
+    env["MINIWDL__SCHEDULER__TASK_CONCURRENCY"] = str(workload.concurrency)
+    env.update(profile.env)
+    return env
+
+
+def measure(side: Side, profile: Profile, workload: Workload, opts: Options) -> Measurement:
+    """Run ``workload`` through ``side`` with ``profile`` against a fresh emulator."""
+    base = opts.work_dir / f"{side.name}-{profile.name}-{workload.name}"
+    if base.exists():
+        shutil.rmtree(base)
+    base.mkdir(parents=True)
+    efs = base / "efs"
+    run_dir = efs / "run"
+    cfg = base / "empty.cfg"
+    cfg.write_text("")
+    m = Measurement(
+        side=side.name,
+        profile=profile.name,
+        workload=workload.name,
+        tasks=workload.tasks,
+        concurrency=workload.concurrency,
+        dwell=opts.dwell,
+        settings=dict(profile.env),
+        tps_cap=workload.tps_cap,
+    )
+    emu = EmulatorProcess(opts.python, str(side.bin_dir), efs, base / "emulator.log", opts.dwell)
+    with emu:
+        if workload.faults:
+            emu.set_faults(workload.faults)
+        emu.reset_stats()
+        cpu0 = emu.cpu_seconds()
+        res = run_measured(
+            miniwdl_command(side.miniwdl, workload.wdl, workload.inputs, run_dir),
+            runner_env(side, profile, workload, emu, cfg),
+            base / "miniwdl.log",
+            opts.timeout,
+        )
+        stats = emu.stats()  # before the harness's own ListJobs calls
+        m.emulator_cpu_s = emu.cpu_seconds() - cpu0
+        if workload.faults:
+            emu.set_faults({})
+        jobs = emu.list_all_jobs(emu.exports["MINIWDL__AWS__TASK_QUEUE"])
+    (base / "stats.json").write_text(json.dumps(stats, indent=1))
+    fill(m, res.wall_s, res.exit_code, res.timed_out, res.cpu_s, res.peak_rss_mib, stats, jobs)
+    m.started_at = res.started_at
+    noticed = metrics.noticed_times_from_dir(run_dir) if run_dir.exists() else {}
+    lat = metrics.notice_latencies(jobs, noticed)
+    m.notice_n = len(lat)
+    m.notice_p50_s = metrics.percentile(lat, 50)
+    m.notice_p95_s = metrics.percentile(lat, 95)
+    if not opts.keep and m.ok:
+        shutil.rmtree(base, ignore_errors=True)
+    return m
+
+
+def fill(
+    m: Measurement,
+    wall_s: float,
+    exit_code: int,
+    timed_out: bool,
+    cpu_s: float,
+    peak_rss_mib: float,
+    stats: Dict[str, Any],
+    jobs: List[Dict[str, Any]],
+) -> None:
+    """Reduce the runner's rusage, the emulator's stats and the job list into ``m``."""
+    m.wall_s, m.exit_code, m.timed_out = wall_s, exit_code, timed_out
+    m.runner_cpu_s, m.peak_rss_mib = cpu_s, peak_rss_mib
+    m.attempts = len(jobs)
+    m.succeeded = sum(1 for j in jobs if j.get("status") == "SUCCEEDED")
+    m.failed = sum(1 for j in jobs if j.get("status") == "FAILED")
+    m.tasks_per_s = m.tasks / wall_s if wall_s > 0 else 0.0
+    m.cpu_per_task_s = cpu_s / m.tasks if m.tasks else 0.0
+    m.calls = metrics.batch_calls(stats)
+    m.throttled = {
+        k: int(v) for k, v in (stats.get("throttled") or {}).items() if k.startswith("batch.")
+    }
+    m.calls_per_attempt = metrics.per_attempt(m.calls, m.attempts)
+    describes = m.calls.get("DescribeJobs", 0)
+    others = sum(n for op, n in m.calls.items() if op != "DescribeJobs")
+    m.non_describe_per_attempt = others / m.attempts if m.attempts else 0.0
+    m.describe_per_task = describes / m.tasks if m.tasks else 0.0
+    m.job_run_s = metrics.job_seconds(jobs, "startedAt")
+    m.job_watched_s = metrics.job_seconds(jobs, "createdAt")
+    if m.job_run_s > 0:
+        m.describe_per_1000_run_s = 1000.0 * describes / m.job_run_s
+    if m.job_watched_s > 0:
+        m.describe_per_1000_watched_s = 1000.0 * describes / m.job_watched_s
+    m.peak_active_jobs = metrics.peak_overlap(metrics.active_intervals(jobs))
+    m.max_submits_per_s = metrics.max_in_window(j["createdAt"] for j in jobs if j.get("createdAt"))

@@ -1,0 +1,274 @@
+"""Tables, ratio lines, the issue's targets, machine facts, and the RESULTS.md section."""
+
+from __future__ import annotations
+
+import os
+import platform
+import time
+from collections import OrderedDict
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Dict, List, Optional, Sequence, Tuple
+
+from .bench import Measurement
+from .sides import OURS, THEIRS
+
+Row = Tuple[str, Callable[[Measurement], str]]
+
+
+def machine() -> Dict[str, str]:
+    """Cores, CPU model, Python and OS of this machine."""
+    model = platform.processor() or "unknown"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return {
+        "cores": str(os.cpu_count() or 0),
+        "cpu": model,
+        "python": platform.python_version(),
+        "os": f"{platform.system()} {platform.release()}",
+    }
+
+
+def _f(x: Optional[float], digits: int = 2) -> str:
+    return "-" if x is None else f"{x:.{digits}f}"
+
+
+def _rows(ops: Sequence[str]) -> List[Row]:
+    rows: List[Row] = [
+        ("status", lambda m: "ok" if m.ok else f"FAIL(exit {m.exit_code}, {m.failed} failed)"),
+        ("wall s", lambda m: _f(m.wall_s, 1)),
+        ("tasks/s", lambda m: _f(m.tasks_per_s)),
+        ("task attempts", lambda m: str(m.attempts)),
+        ("runner CPU s", lambda m: _f(m.runner_cpu_s)),
+        ("runner CPU s / task", lambda m: _f(m.cpu_per_task_s, 3)),
+        ("runner peak RSS MiB", lambda m: _f(m.peak_rss_mib, 0)),
+    ]
+    for op in ops:
+        rows.append(
+            (f"Batch {op} / attempt", lambda m, op=op: _f(m.calls_per_attempt.get(op, 0.0)))
+        )
+    rows += [
+        ("Batch calls besides DescribeJobs / attempt", lambda m: _f(m.non_describe_per_attempt)),
+        ("DescribeJobs / task", lambda m: _f(m.describe_per_task, 3)),
+        ("DescribeJobs / 1000 job-s running", lambda m: _f(m.describe_per_1000_run_s, 0)),
+        ("DescribeJobs / 1000 job-s watched", lambda m: _f(m.describe_per_1000_watched_s, 0)),
+        ("job end -> noticed p50 s", lambda m: _f(m.notice_p50_s)),
+        ("job end -> noticed p95 s", lambda m: _f(m.notice_p95_s)),
+        ("peak active jobs", lambda m: str(m.peak_active_jobs)),
+        ("max SubmitJob accepted in 1 s", lambda m: str(m.max_submits_per_s)),
+        ("throttled Batch calls (429)", lambda m: str(sum(m.throttled.values()))),
+        ("emulator+jobs CPU s", lambda m: _f(m.emulator_cpu_s, 1)),
+    ]
+    return rows
+
+
+def by_workload(ms: Sequence[Measurement]) -> OrderedDict[str, List[Measurement]]:
+    """Measurements grouped by workload, in first-seen order."""
+    out: OrderedDict[str, List[Measurement]] = OrderedDict()
+    for m in ms:
+        out.setdefault(m.workload, []).append(m)
+    return out
+
+
+def _order(ms: List[Measurement]) -> List[Measurement]:
+    rank = {THEIRS: 0, OURS: 1}
+    return sorted(ms, key=lambda m: (rank.get(m.side, 2), m.profile != "default", m.profile))
+
+
+def table(ms: List[Measurement], markdown: bool = False) -> str:
+    """Metric rows x ``side/profile`` columns for one workload."""
+    ms = _order(ms)
+    ops = sorted({op for m in ms for op in m.calls})
+    header = ["metric"] + [m.label for m in ms]
+    body = [[name] + [fn(m) for m in ms] for name, fn in _rows(ops)]
+    if markdown:
+        lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+        lines += ["| " + " | ".join(r) + " |" for r in body]
+        return "\n".join(lines)
+    widths = [max(len(r[i]) for r in [header] + body) for i in range(len(header))]
+
+    def fmt(r: List[str]) -> str:
+        return "  ".join(c.rjust(w) if i else c.ljust(w) for i, (c, w) in enumerate(zip(r, widths)))
+
+    return "\n".join([fmt(header)] + [fmt(r) for r in body])
+
+
+def _ratio(a: float, b: float) -> str:
+    return f"{a / b:.2f}x" if b else "-"
+
+
+def ratio_lines(ms: List[Measurement]) -> List[str]:
+    """``ours/P ÷ 0.12.2/Q`` lines for one workload: tasks/s, CPU per task, peak RSS, Batch calls
+    besides DescribeJobs per attempt, DescribeJobs per task."""
+    ours = [m for m in ms if m.side == OURS]
+    theirs = [m for m in ms if m.side == THEIRS]
+    out = []
+    for o in _order(ours):
+        for t in _order(theirs):
+            out.append(
+                f"{o.label} / {t.label}: tasks/s {_ratio(o.tasks_per_s, t.tasks_per_s)},"
+                f" CPU/task {_ratio(o.cpu_per_task_s, t.cpu_per_task_s)},"
+                f" peak RSS {_ratio(o.peak_rss_mib, t.peak_rss_mib)},"
+                " non-Describe calls/attempt"
+                f" {_ratio(o.non_describe_per_attempt, t.non_describe_per_attempt)},"
+                f" DescribeJobs/task {_ratio(o.describe_per_task, t.describe_per_task)}"
+            )
+    return out
+
+
+@dataclass
+class Verdict:
+    """One issue-8 target: what it asks, what we measured, met or not (None: not measured)."""
+
+    target: str
+    measured: str
+    met: Optional[bool]
+
+    def word(self) -> str:
+        """``met``, ``NOT met`` or ``not measured``."""
+        return {True: "met", False: "NOT met", None: "not measured"}[self.met]
+
+
+def _find(
+    ms: Sequence[Measurement], side: str, profile: str, workload: str
+) -> Optional[Measurement]:
+    for m in ms:
+        if (m.side, m.profile, m.workload) == (side, profile, workload):
+            return m
+    return None
+
+
+def targets(ms: Sequence[Measurement]) -> List[Verdict]:
+    """The issue's section-3 targets, judged on these measurements."""
+    ours = [m for m in ms if m.side == OURS]
+    out: List[Verdict] = []
+
+    worst = max(ours, key=lambda m: m.non_describe_per_attempt, default=None)
+    out.append(
+        Verdict(
+            "Batch calls per task attempt besides DescribeJobs <= 1.05 (0.12.2: 3.0)",
+            f"worst {worst.non_describe_per_attempt:.3f} ({worst.label} {worst.workload})"
+            if worst
+            else "-",
+            None if worst is None else worst.non_describe_per_attempt <= 1.05,
+        )
+    )
+
+    big = [m for m in ours if m.tasks >= 100]
+    worst = max(big, key=lambda m: m.describe_per_task, default=None)
+    out.append(
+        Verdict(
+            "DescribeJobs <= 0.1 per task at >= 100 tasks (0.12.2: 0.24 tuned, 1.0 default)",
+            f"worst {worst.describe_per_task:.3f} ({worst.label} {worst.workload},"
+            f" peak {worst.peak_active_jobs} active jobs)"
+            if worst
+            else "-",
+            None if worst is None else worst.describe_per_task <= 0.1,
+        )
+    )
+
+    for n in (200, 1000):
+        w = f"scatter{n}"
+        for ours_p, theirs_p, need in (("default", "default", 15.0), ("tuned", "tuned", 3.0)):
+            o, t = _find(ms, OURS, ours_p, w), _find(ms, THEIRS, theirs_p, w)
+            ratio = o.tasks_per_s / t.tasks_per_s if o and t and t.tasks_per_s else None
+            out.append(
+                Verdict(
+                    f"{w}: ours/{ours_p} >= {need:g}x the tasks/s of 0.12.2/{theirs_p}",
+                    "-"
+                    if ratio is None or o is None or t is None
+                    else f"{ratio:.1f}x ({o.tasks_per_s:.2f} vs {t.tasks_per_s:.2f} tasks/s)",
+                    None if ratio is None else ratio >= need,
+                )
+            )
+
+    for m in [m for m in ours if m.workload == "scatter200"]:
+        out.append(
+            Verdict(
+                f"scatter200 {m.label}: runner CPU/task <= 0.05 s and peak RSS <= 250 MiB",
+                f"{m.cpu_per_task_s:.3f} s/task, {m.peak_rss_mib:.0f} MiB",
+                m.cpu_per_task_s <= 0.05 and m.peak_rss_mib <= 250,
+            )
+        )
+
+    light = [m for m in ours if m.notice_p50_s is not None and m.peak_active_jobs <= 100]
+    worst = max(light, key=lambda m: m.notice_p50_s or 0.0, default=None)
+    out.append(
+        Verdict(
+            "job-finished -> noticed p50 <= 1.5 s with <= 100 active jobs",
+            f"worst p50 {worst.notice_p50_s:.2f} s ({worst.label} {worst.workload})"
+            if worst and worst.notice_p50_s is not None
+            else "-",
+            None if worst is None or worst.notice_p50_s is None else worst.notice_p50_s <= 1.5,
+        )
+    )
+
+    for m in [m for m in ours if m.workload.startswith("submit")]:
+        floor = m.tasks / m.tps_cap if m.tps_cap else 0.0
+        out.append(
+            Verdict(
+                f"{m.workload} {m.label} under {m.tps_cap:g} TPS: 0 failures, cap never exceeded",
+                f"{m.failed} failed jobs, exit {m.exit_code}, {m.succeeded}/{m.tasks} succeeded,"
+                f" max {m.max_submits_per_s} SubmitJob accepted in 1 s,"
+                f" {sum(m.throttled.values())} throttled calls retried; wall {m.wall_s:.0f} s ="
+                f" {m.wall_s / floor if floor else 0:.2f}x the {floor:.0f} s cap floor;"
+                f" runner CPU {m.runner_cpu_s:.0f} s"
+                f" ({m.runner_cpu_s / m.wall_s if m.wall_s else 0:.2f} of one core)",
+                m.ok and (m.max_submits_per_s <= m.tps_cap if m.tps_cap else True),
+            )
+        )
+    return out
+
+
+def text_report(ms: Sequence[Measurement], header: Dict[str, str]) -> str:
+    """The console report: one table and ratio lines per workload, then the targets."""
+    parts = [" ".join(f"{k}={v}" for k, v in header.items())]
+    for w, group in by_workload(ms).items():
+        m0 = group[0]
+        parts.append(
+            f"\n== {w}: {m0.tasks} tasks, concurrency {m0.concurrency}, dwell {m0.dwell:g} s =="
+        )
+        parts.append(table(group))
+        parts += ["  " + line for line in ratio_lines(group)]
+    parts.append("\n== targets (issue 8) ==")
+    parts += [f"[{v.word()}] {v.target}: {v.measured}" for v in targets(ms)]
+    return "\n".join(parts)
+
+
+def markdown_section(ms: Sequence[Measurement], header: Dict[str, str], notes: List[str]) -> str:
+    """A dated RESULTS.md section for this run."""
+    stamp = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
+    mach = machine()
+    parts = [
+        f"## Run {stamp}",
+        "",
+        f"Machine: {mach['cores']} cores, {mach['cpu']}, Python {mach['python']}, {mach['os']}."
+        + " "
+        + " ".join(f"{k}={v}." for k, v in header.items()),
+    ]
+    parts += [f"- {n}" for n in notes]
+    for w, group in by_workload(ms).items():
+        m0 = group[0]
+        parts += [
+            "",
+            f"### {w} ({m0.tasks} tasks, concurrency {m0.concurrency})",
+            "",
+            table(group, True),
+        ]
+        ratios = ratio_lines(group)
+        if ratios:
+            parts += [""] + [f"- {r}" for r in ratios]
+    parts += ["", "### Targets", "", "| target | measured | verdict |", "|---|---|---|"]
+    parts += [f"| {v.target} | {v.measured} | {v.word()} |" for v in targets(ms)]
+    return "\n".join(parts) + "\n"
+
+
+def append_results(path: Path, section: str) -> None:
+    """Append ``section`` to ``path`` (old rows are kept; the file is created if missing)."""
+    old = path.read_text() if path.exists() else "# Benchmark results\n"
+    path.write_text(old.rstrip("\n") + "\n\n" + section)

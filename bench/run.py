@@ -1,0 +1,236 @@
+#!/usr/bin/env python3
+"""Benchmark miniwdl-aws (this repository) side by side with miniwdl-aws 0.12.2 from PyPI.
+
+Each (side, settings profile, workload) runs ``miniwdl run`` against its own fresh local AWS
+emulator and is measured by the emulator's call counts and job timestamps, the runner's task
+logs, and the kernel's rusage. Prints one table per workload, ratio lines ours/theirs and the
+issue-8 targets, and appends a dated section to bench/RESULTS.md (see that file for the method).
+
+    python bench/run.py                  # everything (0.12.2 venv created on first use)
+    python bench/run.py --quick          # seconds-long smoke run
+    python bench/run.py --ours-only --sizes 200,1000 --no-submission
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Dict, List, Optional
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+
+from mwbench import report, theirs_venv, workloads  # noqa: E402
+from mwbench.bench import Measurement, Options, measure  # noqa: E402
+from mwbench.sides import OURS, THEIRS, Side, profiles_for  # noqa: E402
+
+
+def _ints(text: str) -> List[int]:
+    return [int(x) for x in text.split(",") if x.strip()]
+
+
+def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
+    """The command line."""
+    p = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    p.add_argument(
+        "--quick",
+        action="store_true",
+        help="smoke run: a 3-task scatter, default settings, nothing recorded",
+    )
+    who = p.add_mutually_exclusive_group()
+    who.add_argument(
+        "--ours-only", action="store_true", help="do not run (or create) the 0.12.2 side"
+    )
+    who.add_argument("--theirs-only", action="store_true", help="run only the 0.12.2 side")
+    p.add_argument(
+        "--sizes",
+        type=_ints,
+        default=[10, 100, 200, 1000],
+        help="scatter sizes (default 10,100,200,1000)",
+    )
+    p.add_argument(
+        "--profiles", default="default,tuned", help="settings profiles to run (default,tuned)"
+    )
+    p.add_argument(
+        "--concurrency", type=int, default=80, help="[scheduler] task_concurrency (default 80)"
+    )
+    p.add_argument(
+        "--dwell",
+        type=float,
+        default=0.2,
+        help="emulator seconds per transitional job state (default 0.2)",
+    )
+    p.add_argument("--no-realistic", action="store_true", help="skip the realistic workflow")
+    p.add_argument(
+        "--no-submission", action="store_true", help="skip the 10,000-task submission test"
+    )
+    p.add_argument("--submission-tasks", type=int, default=10000)
+    p.add_argument(
+        "--submission-tps",
+        type=int,
+        default=50,
+        help="Batch TPS cap of the submission test (AWS: 50)",
+    )
+    p.add_argument(
+        "--submission-concurrency",
+        type=int,
+        default=200,
+        help="task_concurrency of the submission test (default 200)",
+    )
+    p.add_argument(
+        "--submission-theirs",
+        action="store_true",
+        help="also run 0.12.2 in the submission test (hours)",
+    )
+    p.add_argument(
+        "--theirs-max-tasks",
+        type=int,
+        default=0,
+        help="skip 0.12.2 default-settings runs above this many tasks (0: no limit;"
+        " its 1000-task scatter takes ~20 min)",
+    )
+    p.add_argument(
+        "--theirs-venv",
+        type=Path,
+        default=None,
+        help="0.12.2 venv (default: $MWBENCH_THEIRS_VENV,"
+        " else ~/.cache/miniwdl-aws-bench/venv-0.12.2)",
+    )
+    p.add_argument(
+        "--theirs-from",
+        type=Path,
+        action="append",
+        default=[],
+        help="reuse 0.12.2 measurements from an earlier --json file",
+    )
+    p.add_argument(
+        "--ours-bin",
+        type=Path,
+        default=Path(sys.executable).parent,
+        help="venv bin with our miniwdl (default: this python's)",
+    )
+    p.add_argument(
+        "--results",
+        type=Path,
+        default=None,
+        help="append the dated section here (default bench/RESULTS.md; --quick: nowhere)",
+    )
+    p.add_argument("--no-record", action="store_true", help="do not append to a results file")
+    p.add_argument("--note", action="append", default=[], help="a line for the RESULTS.md section")
+    p.add_argument("--json", type=Path, default=None, help="also write the raw measurements here")
+    p.add_argument(
+        "--work-dir",
+        type=Path,
+        default=None,
+        help="scratch directory (default: a new temp dir, removed after)",
+    )
+    p.add_argument("--keep", action="store_true", help="keep run directories and emulator logs")
+    p.add_argument("--timeout", type=float, default=3600, help="hang guard per run, seconds")
+    args = p.parse_args(argv)
+    if args.quick:
+        args.sizes, args.profiles = [3], "default"
+        args.no_realistic = args.no_submission = True
+        args.dwell = min(args.dwell, 0.05)
+        args.timeout = min(args.timeout, 120)
+    return args
+
+
+def plan(args: argparse.Namespace, theirs_bin: Optional[Path]) -> List[tuple]:
+    """``(side, profile, workload)`` triples in run order (cheap ones first)."""
+    work: List[workloads.Workload] = [
+        workloads.scatter(n, args.concurrency) for n in sorted(args.sizes)
+    ]
+    if not args.no_realistic:
+        work.insert(min(1, len(work)), workloads.realistic(args.concurrency))
+    sides: List[Side] = []
+    if theirs_bin is not None:
+        sides.append(Side(THEIRS, theirs_bin))
+    if not args.theirs_only:
+        sides.append(Side(OURS, args.ours_bin))
+    names = [n for n in args.profiles.split(",") if n]
+    out = []
+    for w in work:
+        for side in sides:
+            for prof in profiles_for(side.name, names):
+                if (
+                    side.name == THEIRS
+                    and prof.name == "default"
+                    and 0 < args.theirs_max_tasks < w.tasks
+                ):
+                    continue
+                out.append((side, prof, w))
+    if not args.no_submission:
+        sub = workloads.submission(
+            args.submission_tasks, args.submission_tps, args.submission_concurrency
+        )
+        for side in sides:
+            if side.name == THEIRS and not args.submission_theirs:
+                continue
+            for prof in profiles_for(side.name, names):
+                out.append((side, prof, sub))
+    return out
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    """Run the plan, print the report, record it."""
+    args = parse_args(argv)
+    theirs_bin = None
+    if not args.ours_only and not args.theirs_from:
+        theirs_bin = theirs_venv.ensure(args.theirs_venv or theirs_venv.default_path())
+    work_dir = args.work_dir or Path(tempfile.mkdtemp(prefix="mwbench-"))
+    opts = Options(work_dir=work_dir, dwell=args.dwell, timeout=args.timeout, keep=args.keep)
+    header: Dict[str, str] = {
+        "concurrency": str(args.concurrency),
+        "dwell_s": f"{args.dwell:g}",
+    }
+    results: List[Measurement] = []
+    for path in args.theirs_from:
+        results += [
+            Measurement.from_dict(d) for d in json.loads(path.read_text()) if d["side"] == THEIRS
+        ]
+    try:
+        for side, prof, w in plan(args, theirs_bin):
+            print(
+                f"[bench] {time.strftime('%H:%M:%S')} {side.name}/{prof.name} {w.name} ...",
+                file=sys.stderr,
+                flush=True,
+            )
+            m = measure(side, prof, w, opts)
+            status = "ok" if m.ok else "FAILED"
+            print(
+                f"[bench]   {status} wall {m.wall_s:.1f} s, {m.tasks_per_s:.2f} tasks/s",
+                file=sys.stderr,
+                flush=True,
+            )
+            results.append(m)
+            if args.json:  # written as we go, so a long run's partial results survive
+                args.json.write_text(json.dumps([r.to_dict() for r in results], indent=1))
+    finally:
+        if args.work_dir is None and not args.keep:
+            shutil.rmtree(work_dir, ignore_errors=True)
+    print(report.text_report(results, header))
+    target = (
+        None if args.no_record else args.results or (None if args.quick else HERE / "RESULTS.md")
+    )
+    if target is not None:
+        notes = list(args.note)
+        if args.theirs_from:
+            notes.append(
+                "0.12.2 rows reused from "
+                + ", ".join(p.name for p in args.theirs_from)
+                + " (same machine, earlier run)."
+            )
+        report.append_results(target, report.markdown_section(results, header, notes))
+        print(f"[bench] appended to {target}", file=sys.stderr)
+    return 0 if all(m.ok for m in results) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
