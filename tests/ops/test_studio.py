@@ -1,0 +1,208 @@
+"""SageMaker Studio detection with a metadata file and a stubbed SageMaker API."""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any, Dict, List
+
+import boto3
+import pytest
+from botocore.stub import Stubber
+
+from miniwdl_aws._util import AwsClients
+from miniwdl_aws.ops.doctor import OK, PROBLEM, Doctor, Targets
+from miniwdl_aws.ops.studio import STUDIO_QUEUE_TAG, detect_studio
+
+DOMAIN, USER, FS, UID = "d-abc123", "alyssa", "fs-0123456789abcdef0", "200001"
+
+
+@pytest.fixture
+def metadata(tmp_path: Any) -> str:
+    path = tmp_path / "resource-metadata.json"
+    path.write_text(json.dumps({"DomainId": DOMAIN, "UserProfileName": USER, "AppType": "x"}))
+    return str(path)
+
+
+def _stub(clients: AwsClients, service: str) -> Stubber:
+    stub = Stubber(clients(service))
+    stub.activate()
+    return stub
+
+
+def _stub_sagemaker(clients: AwsClients, fs_id: str = FS, uid: str = UID) -> Stubber:
+    sm = _stub(clients, "sagemaker")
+    sm.add_response(
+        "describe_domain", {"DomainId": DOMAIN, "HomeEfsFileSystemId": fs_id}, {"DomainId": DOMAIN}
+    )
+    sm.add_response(
+        "describe_user_profile",
+        {"DomainId": DOMAIN, "UserProfileName": USER, "HomeEfsFileSystemUid": uid},
+        {"DomainId": DOMAIN, "UserProfileName": USER},
+    )
+    return sm
+
+
+def _ap(ap_id: str, path: str, uid: int, state: str = "available") -> Dict[str, Any]:
+    return {
+        "AccessPointId": ap_id,
+        "AccessPointArn": f"arn:aws:elasticfilesystem:us-east-1:123456789012:access-point/{ap_id}",
+        "FileSystemId": FS,
+        "LifeCycleState": state,
+        "PosixUser": {"Uid": uid, "Gid": uid},
+        "RootDirectory": {"Path": path},
+    }
+
+
+def _queue(name: str, tags: Dict[str, str], state: str = "ENABLED") -> Dict[str, Any]:
+    return {
+        "jobQueueName": name,
+        "jobQueueArn": f"arn:aws:batch:us-east-1:123456789012:job-queue/{name}",
+        "state": state,
+        "status": "VALID",
+        "priority": 1,
+        "computeEnvironmentOrder": [],
+        "tags": tags,
+    }
+
+
+def test_not_in_studio_makes_no_calls(tmp_path: Any) -> None:
+    clients = AwsClients("us-east-1")
+    stubs = [_stub(clients, s) for s in ("sagemaker", "efs", "batch")]  # any call would fail
+    assert detect_studio(clients, metadata_file=str(tmp_path / "absent.json")) is None
+    bad = tmp_path / "bad.json"
+    bad.write_text('{"DomainId": ""}')
+    assert detect_studio(clients, metadata_file=str(bad)) is None
+    for stub in stubs:
+        stub.assert_no_pending_responses()
+
+
+def test_detects_home_efs_access_point_and_queue(
+    metadata: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    clients = AwsClients("us-east-1")
+    sm = _stub_sagemaker(clients)
+    efs = _stub(clients, "efs")
+    efs.add_response(
+        "describe_access_points",
+        {
+            "AccessPoints": [
+                _ap("fsap-0wronguid", f"/{UID}", 0),
+                _ap("fsap-0notready", f"/{UID}", 200001, "creating"),
+            ],
+            "NextToken": "page2",
+        },
+        {"FileSystemId": FS, "MaxResults": 100},
+    )
+    efs.add_response(
+        "describe_access_points",
+        {"AccessPoints": [_ap("fsap-0home", f"/{UID}/", 200001)]},
+        {"FileSystemId": FS, "MaxResults": 100, "NextToken": "page2"},
+    )
+    batch = _stub(clients, "batch")
+    batch.add_response(
+        "describe_job_queues",
+        {
+            "jobQueues": [
+                _queue("other-fs", {STUDIO_QUEUE_TAG: "fs-other"}),
+                _queue("default-disabled", {STUDIO_QUEUE_TAG: FS}, state="DISABLED"),
+                _queue("studio-tasks", {STUDIO_QUEUE_TAG: FS}),
+                _queue("default-tasks", {STUDIO_QUEUE_TAG: FS}),
+            ]
+        },
+        {},
+    )
+    logger = logging.getLogger("test-studio")
+    with caplog.at_level(logging.INFO, logger="test-studio"):
+        found = detect_studio(clients, logger, metadata_file=metadata, home="/home/sagemaker-user")
+    for stub in (sm, efs, batch):
+        stub.assert_no_pending_responses()
+    assert found is not None
+    assert (found.domain_id, found.user_profile, found.fs_id, found.uid) == (DOMAIN, USER, FS, UID)
+    assert found.efs_home == f"/{UID}" and found.mount == "/home/sagemaker-user"
+    assert found.fsap == "fsap-0home"
+    assert found.task_queue == "default-tasks"  # default-* preferred among the enabled, tagged
+    assert found.notes == []
+    text = found.describe()
+    for part in (
+        DOMAIN,
+        USER,
+        FS,
+        f"/{UID}",
+        "fsap-0home",
+        "default-tasks",
+        "/home/sagemaker-user",
+    ):
+        assert part in text
+    assert any("detected SageMaker Studio" in r.getMessage() for r in caplog.records)
+
+
+def test_says_what_is_missing(metadata: str) -> None:
+    clients = AwsClients("us-east-1")
+    _stub_sagemaker(clients)
+    efs = _stub(clients, "efs")
+    efs.add_response(
+        "describe_access_points",
+        {"AccessPoints": [_ap("fsap-0other", "/somewhere", 200001)]},
+        {"FileSystemId": FS, "MaxResults": 100},
+    )
+    batch = _stub(clients, "batch")
+    batch.add_response("describe_job_queues", {"jobQueues": [_queue("q", {})]}, {})
+    found = detect_studio(clients, metadata_file=metadata, home="/root")
+    assert found is not None and found.fsap is None and found.task_queue is None
+    assert len(found.notes) == 2
+    assert f"root directory /{UID} and uid {UID}" in found.notes[0]
+    assert f"{STUDIO_QUEUE_TAG}={FS}" in found.notes[1]
+    assert "access point NOT FOUND" in found.describe()
+
+
+def test_domain_error_is_a_warning(metadata: str, caplog: pytest.LogCaptureFixture) -> None:
+    clients = AwsClients("us-east-1")
+    sm = _stub(clients, "sagemaker")
+    sm.add_client_error("describe_domain", "AccessDeniedException", "not allowed")
+    logger = logging.getLogger("test-studio")
+    with caplog.at_level(logging.WARNING, logger="test-studio"):
+        assert detect_studio(clients, logger, metadata_file=metadata) is None
+    assert any("AccessDeniedException" in r.getMessage() for r in caplog.records)
+
+
+def test_root_problem(metadata: str) -> None:
+    clients = AwsClients("us-east-1")
+    _stub_sagemaker(clients)
+    _stub(clients, "efs").add_response(
+        "describe_access_points", {"AccessPoints": []}, {"FileSystemId": FS, "MaxResults": 100}
+    )
+    _stub(clients, "batch").add_response("describe_job_queues", {"jobQueues": []}, {})
+    found = detect_studio(clients, metadata_file=metadata, home="/home/sagemaker-user")
+    assert found is not None
+    assert found.root_problem("/home/sagemaker-user") is None
+    assert found.root_problem("/home/sagemaker-user/miniwdl_run/") is None
+    problem = found.root_problem("/mnt/efs")
+    assert problem and problem.endswith("set it to /home/sagemaker-user")
+    assert found.root_problem("/home/sagemaker-user2") is not None
+
+
+def test_doctor_uses_studio_on_the_local_aws(stack: Any, metadata: str) -> None:
+    """Inside Studio with nothing configured, doctor finds the access point and queue through
+    the (stubbed) SageMaker API and checks them on the local AWS."""
+    efs, batch = boto3.client("efs"), boto3.client("batch")
+    ap = efs.create_access_point(
+        FileSystemId=stack.fs_id,
+        PosixUser={"Uid": int(UID), "Gid": int(UID)},
+        RootDirectory={
+            "Path": f"/{UID}",
+            "CreationInfo": {"OwnerUid": int(UID), "OwnerGid": int(UID), "Permissions": "0755"},
+        },
+    )["AccessPointId"]
+    queue_arn = batch.describe_job_queues(jobQueues=[stack.task_queue])["jobQueues"][0]
+    batch.tag_resource(resourceArn=queue_arn["jobQueueArn"], tags={STUDIO_QUEUE_TAG: stack.fs_id})
+    clients = AwsClients("us-east-1")
+    _stub_sagemaker(clients, fs_id=stack.fs_id)
+    checks = Doctor(clients, Targets(region="us-east-1"), studio_metadata_file=metadata).run()
+    lines: List[str] = [c.line() for c in checks]
+    studio = [c for c in checks if c.name == "SageMaker Studio"]
+    assert len(studio) == 1 and studio[0].status == OK, lines
+    assert ap in studio[0].detail and stack.task_queue in studio[0].detail
+    assert not [c for c in checks if c.status == PROBLEM], lines
+    assert any(c.name == f"EFS access point {ap}" and c.status == OK for c in checks), lines
+    assert any(c.name == f"task queue {stack.task_queue}" and c.status == OK for c in checks)
