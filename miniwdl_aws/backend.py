@@ -172,8 +172,15 @@ class BatchJobBase(WDL.runtime.task_container.TaskContainer):
         cls._fs_mount = fs_mount.rstrip("/")
         services = _shared_services(settings, logger)
         cls._services = services
-        cls._limits = cls._check_queues(services, settings, logger)
-        cls._volumes = [cls._filesystem_volume(services, settings, logger)]
+        # checks are idempotent reads: retry them a few times if throttled
+        cls._limits = services.submitter.call(
+            lambda: cls._check_queues(services, settings, logger), lambda: False, logger, 6
+        )
+        cls._volumes = [
+            services.submitter.call(
+                lambda: cls._filesystem_volume(services, settings, logger), lambda: False, logger, 6
+            )
+        ]
         logger.info(
             _(
                 "initialized AWS Batch backend",
@@ -200,11 +207,12 @@ class BatchJobBase(WDL.runtime.task_container.TaskContainer):
         """Check the task queue(s) exist and are ENABLED; derive per-task resource limits from
         the task queue's compute environments."""
         ce_names: List[str] = []
-        for key in ("task_queue", "task_queue_fallback"):
-            name = getattr(settings, key)
+        wanted = {k: getattr(settings, k) for k in ("task_queue", "task_queue_fallback")}
+        found = services.api.describe_job_queues(sorted({v for v in wanted.values() if v}))
+        for key, name in wanted.items():
             if not name:
                 continue
-            queue = services.api.describe_job_queue(name)
+            queue = found.get(name)
             if queue is None:
                 raise InfrastructureError(f"[aws] {key}: AWS Batch job queue {name!r} not found")
             if queue.get("state") != "ENABLED":
@@ -355,7 +363,14 @@ class BatchJobBase(WDL.runtime.task_container.TaskContainer):
                 self._confirm_previous_terminal(logger)
                 self._check_fits()
                 self._prepare_attempt(command)
-                definition = services.definitions.get(logger, self._container_properties(logger))
+                props = self._container_properties(logger)
+                # through the submitter too: a throttled definition lookup is retried, not fatal
+                try:
+                    definition = services.submitter.call(
+                        lambda: services.definitions.get(logger, props), terminating, logger
+                    )
+                except SubmitAborted:
+                    raise Terminated(quiet=True) from None
                 queue = self._select_queue(logger)
                 request = self._submit_request(definition, queue)
                 logger.debug(
@@ -510,7 +525,13 @@ class BatchJobBase(WDL.runtime.task_container.TaskContainer):
         services = self._services
         assert services is not None
         try:
-            services.api.terminate_job(job_id, outcomes.TERMINATE_REASON)
+            # paced with the submissions, and retried a few times if throttled
+            services.submitter.call(
+                lambda: services.api.terminate_job(job_id, outcomes.TERMINATE_REASON),
+                lambda: False,
+                logger,
+                max_tries=5,
+            )
             logger.info(_("AWS Batch job terminate requested", jobId=job_id))
         except AwsCallError as exn:
             logger.error(_("AWS Batch TerminateJob failed", jobId=job_id, error=str(exn)))

@@ -142,13 +142,17 @@ class BatchApi:
 
     # --- infrastructure checks (global_init) ---
 
-    def describe_job_queue(self, queue: str) -> Optional[Dict[str, Any]]:
-        """The job queue named (or ARN) ``queue``, or None if it does not exist."""
+    def describe_job_queues(self, queues: List[str]) -> Dict[str, Dict[str, Any]]:
+        """The named (or ARN) job queues that exist, in one call, keyed by the name asked for."""
         res = self._call(
-            "batch", "DescribeJobQueues", self._batch.describe_job_queues, jobQueues=[queue]
+            "batch", "DescribeJobQueues", self._batch.describe_job_queues, jobQueues=list(queues)
         )
-        queues = res.get("jobQueues", [])
-        return dict(queues[0]) if queues else None
+        ans: Dict[str, Dict[str, Any]] = {}
+        for q in res.get("jobQueues", []):
+            for asked in queues:
+                if asked in (q.get("jobQueueName"), q.get("jobQueueArn")):
+                    ans[asked] = dict(q)
+        return ans
 
     def describe_compute_environments(self, names: Iterable[str]) -> List[Dict[str, Any]]:
         """Descriptions of the named (or ARN) compute environments that exist."""

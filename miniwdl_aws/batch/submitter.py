@@ -108,8 +108,10 @@ class AdaptiveSubmitter:
         fn: Callable[[], T],
         terminating: Callable[[], bool],
         logger: Optional[logging.Logger] = None,
+        max_tries: Optional[int] = None,
     ) -> T:
-        """Run ``fn`` (e.g. one SubmitJob) when the rate allows, retrying it on :class:`Throttled`.
+        """Run ``fn`` (e.g. one SubmitJob) when the rate allows, retrying it on :class:`Throttled`
+        (without limit unless ``max_tries`` is given).
 
         :raises SubmitAborted: ``terminating()`` became true before ``fn`` succeeded
         """
@@ -122,6 +124,8 @@ class AdaptiveSubmitter:
             try:
                 ans = fn()
             except Throttled as exn:
+                if max_tries is not None and attempt >= max_tries:
+                    raise
                 pause = self._on_throttle()
                 if logger:
                     logger.info(
