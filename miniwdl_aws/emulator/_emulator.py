@@ -19,7 +19,7 @@ from werkzeug.serving import BaseWSGIServer, make_server
 
 from . import _jobs, _patches
 from ._app import CallStats, EmulatorApp
-from ._bootstrap import Stack, bootstrap
+from ._bootstrap import InternalClients, Stack, bootstrap
 from ._executor import Executor
 from ._faults import FaultInjector
 from ._state import Settings
@@ -56,6 +56,7 @@ class Emulator:
         self._executor: Optional[Executor] = None
         self._workdir: Optional[str] = None
         self._endpoint: Optional[str] = None
+        self._clients: Optional[InternalClients] = None
 
     # -- lifecycle ---------------------------------------------------------------------------
 
@@ -102,6 +103,7 @@ class Emulator:
         if self._thread is not None:
             self._thread.join(10)
         self._server = None
+        self._clients = None
         _jobs.EXECUTOR = None
         _patches.uninstall()
         if self._workdir:
@@ -145,9 +147,9 @@ class Emulator:
         if directory is None:
             directory = tempfile.mkdtemp(prefix="miniwdl-aws-efs-")
             self.efs_dir = directory
-        return bootstrap(
-            self.endpoint_url, self.region, directory, task_max_vcpus, workflow_max_vcpus
-        )
+        if self._clients is None:
+            self._clients = InternalClients(self.endpoint_url, self.region)
+        return bootstrap(self._clients, self.region, directory, task_max_vcpus, workflow_max_vcpus)
 
     def reset(self) -> None:
         """Kill every job, wipe all AWS state, clear faults and stats."""

@@ -140,6 +140,13 @@ class Executor:
             out.append((ce, limit - self.usage.get(ce.arn, 0.0)))
         return out
 
+    def capacity_changed(self) -> None:
+        """A compute environment was resized: start whatever now fits."""
+        with self.lock:
+            for jobs in list(self.pending.values()):
+                if jobs:
+                    self._dispatch(jobs[0].job_queue)
+
     def _release(self, job: LocalJob) -> None:
         if job.ce is not None:
             self.usage[job.ce.arn] = max(0.0, self.usage.get(job.ce.arn, 0.0) - job.vcpus)

@@ -68,7 +68,7 @@ class LogShipper:
                 # Per stream, never deliver before an earlier batch (keeps timestamps ordered).
                 due = max(now + lag + jitter, self._last_due.get(key, 0.0))
                 self._last_due[key] = due
-                self._timers.call_later(due - now, self._put, logs_backend, stream, batch)
+                self._timers.call_at(due, self._put, logs_backend, stream, batch)
 
     def _put(self, logs_backend: Any, stream: str, events: List[Dict[str, Any]]) -> None:
         with self._lock:

@@ -6,7 +6,9 @@ every name used here, so a moto upgrade that moves them fails loudly.
 - ``BatchBackend.describe_jobs`` looks jobs up by id (moto scans every job ever submitted) and, in
   strict mode, rejects more than 100 ids as AWS does;
 - ``BatchBackend.cancel_job`` calls ``LocalJob.cancel`` (moto calls ``terminate`` for both);
-- ``BatchBackend.reset`` first kills our job processes.
+- ``BatchBackend.reset`` first kills our job processes;
+- ``BatchBackend.update_compute_environment`` applies ``maxvCpus`` (moto ignores it), so tests
+  can shrink or grow capacity.
 """
 
 from __future__ import annotations
@@ -58,6 +60,26 @@ def _reset(self: Any) -> None:
         executor.forget()
 
 
+def _update_compute_environment(
+    self: Any,
+    compute_environment_name: str,
+    state: Optional[str],
+    compute_resources: Optional[Dict[str, Any]],
+    service_role: Optional[str],
+) -> Any:
+    result = _ORIGINALS["update_compute_environment"](
+        self, compute_environment_name, state, compute_resources, service_role
+    )
+    ce = self.get_compute_environment(compute_environment_name)
+    if ce is not None and compute_resources and ce.compute_resources is not None:
+        for key in ("maxvCpus", "minvCpus", "desiredvCpus"):
+            if compute_resources.get(key) is not None:
+                ce.compute_resources[key] = compute_resources[key]
+        if _jobs.EXECUTOR is not None:
+            _jobs.EXECUTOR.capacity_changed()
+    return result
+
+
 def install() -> None:
     """Patch moto (idempotent)."""
     if _ORIGINALS:
@@ -68,11 +90,13 @@ def install() -> None:
         describe_jobs=backend.describe_jobs,
         cancel_job=backend.cancel_job,
         reset=backend.reset,
+        update_compute_environment=backend.update_compute_environment,
     )
     batch_models.Job = _jobs.LocalJob  # type: ignore[misc]
     backend.describe_jobs = _describe_jobs  # type: ignore[method-assign]
     backend.cancel_job = _cancel_job  # type: ignore[method-assign]
     backend.reset = _reset  # type: ignore[method-assign]
+    backend.update_compute_environment = _update_compute_environment  # type: ignore[method-assign]
 
 
 def uninstall() -> None:
@@ -84,4 +108,5 @@ def uninstall() -> None:
     backend.describe_jobs = _ORIGINALS["describe_jobs"]  # type: ignore[method-assign]
     backend.cancel_job = _ORIGINALS["cancel_job"]  # type: ignore[method-assign]
     backend.reset = _ORIGINALS["reset"]  # type: ignore[method-assign]
+    backend.update_compute_environment = _ORIGINALS["update_compute_environment"]  # type: ignore[method-assign]
     _ORIGINALS.clear()

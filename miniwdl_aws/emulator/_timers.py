@@ -41,12 +41,15 @@ class TimerThread:
         self._thread.start()
 
     def call_later(self, delay: float, fn: Callable[..., Any], *args: Any) -> Timer:
-        """Schedule ``fn(*args)``; returns a cancellable handle."""
+        """Schedule ``fn(*args)`` in ``delay`` seconds; returns a cancellable handle."""
+        return self.call_at(time.monotonic() + max(0.0, delay), fn, *args)
+
+    def call_at(self, when: float, fn: Callable[..., Any], *args: Any) -> Timer:
+        """Schedule ``fn(*args)`` at ``time.monotonic()`` value ``when``; callbacks due at the
+        same time run in the order they were scheduled."""
         timer = Timer()
         with self._cond:
-            heapq.heappush(
-                self._heap, (time.monotonic() + max(0.0, delay), next(self._seq), timer, fn, args)
-            )
+            heapq.heappush(self._heap, (when, next(self._seq), timer, fn, args))
             self._cond.notify()
         return timer
 
