@@ -181,7 +181,7 @@ def build_summary(
         task["queues"] = sorted({e["queue"] for e in entries})
         task["attempts"] = sum(max(1, len(e["attempts"])) for e in entries)
         for field in _SUMMED:
-            task[field] = _round(sum(e[field] for e in entries))
+            task[field] = _round(field, sum(e[field] for e in entries))
     task_list = list(tasks.values())
     all_entries = [e for t in task_list for e in t["jobs"]]
     totals: Dict[str, Any] = {
@@ -191,7 +191,7 @@ def build_summary(
         "statuses": status_counts(all_entries),
     }
     for field in _SUMMED:
-        totals[field] = _round(sum(e[field] for e in all_entries))
+        totals[field] = _round(field, sum(e[field] for e in all_entries))
     summary: Dict[str, Any] = {
         "schema": SCHEMA,
         "run_id": run_id,
@@ -205,8 +205,9 @@ def build_summary(
     return summary
 
 
-def _round(x: float) -> float:
-    return round(x, 6) if isinstance(x, float) else x
+def _round(field: str, x: float) -> float:
+    # seconds to the millisecond (Batch's resolution); resource-hours unrounded
+    return round(x, 3) if field.endswith("_seconds") else x
 
 
 def _dur(seconds: float) -> str:

@@ -1,0 +1,244 @@
+"""The end-of-run summary: the pure builder on synthetic DescribeJobs data, the plugin protocol,
+and real ``miniwdl run``s on the local AWS that must leave ``aws_batch_summary.json`` behind."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from typing import Any, Dict, List, Optional
+
+import boto3
+import pytest
+from WDL.runtime.config import Loader
+
+from miniwdl_aws import naming
+from miniwdl_aws.ops.summary import (
+    SCHEMA,
+    SUMMARY_FILE,
+    build_summary,
+    format_table,
+    workflow_summary_plugin,
+)
+
+from . import runner
+
+RUN = "mw261125T153012-a1b2c3"
+T0 = 1_764_000_000_000  # epoch ms
+
+
+def _job(
+    job_id: str,
+    call: str,
+    status: str,
+    created: int,
+    started: Optional[int],
+    stopped: Optional[int],
+    attempts: List[Dict[str, Any]],
+    miniwdl_attempt: int = 1,
+    vcpus: str = "2",
+    memory: str = "4096",
+    role: str = "task",
+    queue: str = "miniwdl-task",
+    **extra: Any,
+) -> Dict[str, Any]:
+    job: Dict[str, Any] = {
+        "jobId": job_id,
+        "jobName": f"{RUN}-{call}",
+        "jobQueue": f"arn:aws:batch:us-east-1:123456789012:job-queue/{queue}",
+        "status": status,
+        "createdAt": created,
+        "attempts": attempts,
+        "container": {
+            "resourceRequirements": [
+                {"type": "VCPU", "value": vcpus},
+                {"type": "MEMORY", "value": memory},
+            ]
+        },
+        "tags": {
+            naming.TAG_RUN_ID: RUN,
+            naming.TAG_CALL: call,
+            naming.TAG_ATTEMPT: str(miniwdl_attempt),
+            naming.TAG_ROLE: role,
+        },
+    }
+    if started:
+        job["startedAt"] = started
+    if stopped:
+        job["stoppedAt"] = stopped
+    job.update(extra)
+    return job
+
+
+def _attempt(started: int, stopped: int, reason: str = "", exit_code: Optional[int] = 0) -> Dict:
+    container: Dict[str, Any] = {"logStreamName": f"s/{started}"}
+    if exit_code is not None:
+        container["exitCode"] = exit_code
+    return {
+        "startedAt": started,
+        "stoppedAt": stopped,
+        "statusReason": reason,
+        "container": container,
+    }
+
+
+SPOT = "Host EC2 (instance i-0123456789abcdef0) terminated."
+
+
+def test_build_summary_per_task_and_totals() -> None:
+    # task A: first job reclaimed by Spot after 100 s of running (queued 20 s), miniwdl retried
+    # it as a second job on the fallback queue, which queued 5 s and ran 300 s
+    a1 = _job(
+        "a1", "call-a", "FAILED", T0, T0 + 20_000, T0 + 120_000,
+        [_attempt(T0 + 20_000, T0 + 120_000, SPOT, exit_code=None)],
+        statusReason=SPOT,
+    )  # fmt: skip
+    a2 = _job(
+        "a2", "call-a", "SUCCEEDED", T0 + 130_000, T0 + 135_000, T0 + 435_000,
+        [_attempt(T0 + 135_000, T0 + 435_000)], miniwdl_attempt=2, queue="miniwdl-task-fallback",
+    )  # fmt: skip
+    # task B: one job whose Batch retry strategy ran it twice (exit 1, then 0), 1 vCPU, 1 GiB
+    b = _job(
+        "b1", "call-b", "SUCCEEDED", T0 + 1_000, T0 + 11_000, T0 + 81_000,
+        [_attempt(T0 + 11_000, T0 + 41_000, "Essential container in task exited", 1),
+         _attempt(T0 + 51_000, T0 + 81_000)],
+        vcpus="1", memory="1024",
+    )  # fmt: skip
+    # the workflow job (listed apart), still running
+    wf = _job("w1", "workflow", "RUNNING", T0 - 5_000, T0 - 4_000, None, [], role="workflow")
+    now = (T0 + 500_000) / 1000.0
+    summary = build_summary(RUN, [a2, b, wf, a1], now=now, api_calls={"ListJobs": 2})
+
+    assert summary["schema"] == SCHEMA and summary["run_id"] == RUN
+    assert summary["api_calls"] == {"ListJobs": 2}
+    assert [t["task"] for t in summary["tasks"]] == ["call-a", "call-b"]  # first submitted first
+    a, bt = summary["tasks"]
+    assert [j["job_id"] for j in a["jobs"]] == ["a1", "a2"]
+    assert a["status"] == "SUCCEEDED" and a["attempts"] == 2
+    assert a["queues"] == ["miniwdl-task", "miniwdl-task-fallback"]
+    assert a["spot_interruptions"] == 1
+    assert a["jobs"][0]["attempts"][0]["status_reason"] == SPOT
+    assert a["jobs"][1]["miniwdl_attempt"] == 2
+    assert a["running_seconds"] == 100 + 300
+    assert a["queued_seconds"] == 20 + 5
+    assert a["vcpu_hours"] == pytest.approx(2 * 400 / 3600)
+    assert a["gib_hours"] == pytest.approx(4 * 400 / 3600)
+
+    assert bt["attempts"] == 2 and bt["spot_interruptions"] == 0
+    assert bt["running_seconds"] == 30 + 30
+    assert bt["queued_seconds"] == 10 + 10  # before the first attempt and between the two
+    assert bt["vcpu_hours"] == pytest.approx(1 * 60 / 3600)
+    assert bt["jobs"][0]["attempts"][0]["exit_code"] == 1
+
+    assert [j["job_id"] for j in summary["workflow_jobs"]] == ["w1"]
+    w = summary["workflow_jobs"][0]
+    assert w["running_seconds"] == (500_000 + 4_000) / 1000  # still running at `now`
+    assert len(w["attempts"]) == 1 and w["attempts"][0]["stopped_at"] is None
+
+    t = summary["totals"]
+    assert (t["tasks"], t["jobs"], t["attempts"]) == (2, 3, 4)
+    assert t["statuses"] == {"SUCCEEDED": 2, "FAILED": 1}
+    assert t["spot_interruptions"] == 1
+    assert t["vcpu_hours"] == pytest.approx(a["vcpu_hours"] + bt["vcpu_hours"])
+    assert t["gib_hours"] == pytest.approx(a["gib_hours"] + bt["gib_hours"])
+    json.dumps(summary)  # JSON-ready
+
+    table = format_table(summary).splitlines()
+    assert table[0].split()[:4] == ["TASK", "STATUS", "JOBS", "TRIES"]
+    assert table[1].split()[:4] == ["call-a", "SUCCEEDED", "2", "2"]
+    assert table[-1].startswith("TOTAL (2 tasks)")
+
+
+def test_legacy_resources_queued_and_unstarted_jobs() -> None:
+    legacy = _job("l1", "call-l", "SUCCEEDED", T0, T0 + 1_000, T0 + 3_601_000,
+                  [_attempt(T0 + 1_000, T0 + 3_601_000)])  # fmt: skip
+    legacy["container"] = {"vcpus": 4, "memory": 2048}
+    waiting = _job("q1", "call-q", "RUNNABLE", T0, None, None, [])
+    summary = build_summary(RUN, [legacy, waiting], now=(T0 + 60_000) / 1000.0)
+    by_task = {t["task"]: t for t in summary["tasks"]}
+    assert by_task["call-l"]["vcpu_hours"] == pytest.approx(4.0)
+    assert by_task["call-l"]["gib_hours"] == pytest.approx(2.0)
+    assert by_task["call-q"]["queued_seconds"] == 60 and by_task["call-q"]["running_seconds"] == 0
+    assert by_task["call-q"]["attempts"] == 1  # counted though it has not started
+    assert summary["totals"]["statuses"] == {"RUNNABLE": 1, "SUCCEEDED": 1}
+
+
+def _drive(plugin_gen: Any, rounds: List[Dict[str, Any]]) -> List[Dict[str, Any]]:
+    out = [next(plugin_gen)]
+    for value in rounds:
+        out.append(plugin_gen.send(value))
+    plugin_gen.close()
+    return out
+
+
+def test_plugin_passes_values_and_ignores_other_backends(tmp_path: Any) -> None:
+    logger = logging.getLogger("test-summary")
+    cfg = Loader(logger, overrides={"scheduler": {"container_backend": "docker_swarm"}})
+    gen = workflow_summary_plugin(cfg, logger, ["wf"], str(tmp_path), None, inputs={"x": 1})
+    assert _drive(gen, [{"outputs": {"y": 2}}]) == [{"inputs": {"x": 1}}, {"outputs": {"y": 2}}]
+    assert not os.path.exists(tmp_path / SUMMARY_FILE)
+
+
+# --- real runs on the local AWS ---
+
+
+def _run_jobs(run_id: str, queue: str) -> Dict[str, Dict[str, Any]]:
+    batch = boto3.client("batch")
+    listing = batch.list_jobs(
+        jobQueue=queue, filters=[{"name": "JOB_NAME", "values": [f"{run_id}-*"]}]
+    )["jobSummaryList"]
+    ids = [j["jobId"] for j in listing]
+    return {j["jobId"]: j for j in batch.describe_jobs(jobs=ids)["jobs"]} if ids else {}
+
+
+def _load(run_dir: str) -> Dict[str, Any]:
+    with open(os.path.join(run_dir, SUMMARY_FILE)) as f:
+        return dict(json.load(f))
+
+
+def test_workflow_run_writes_summary(emulator: Any, stack: Any) -> None:
+    rc, run_dir, err = runner.run(emulator, stack, "fan.wdl", ["n=3"], "fan_ok")
+    assert rc == 0, err[-3000:]
+    summary = _load(run_dir)
+    jobs = _run_jobs(summary["run_id"], stack.task_queue)
+    assert len(jobs) == 3
+    assert sorted(t["task"] for t in summary["tasks"]) == sorted(
+        j["tags"][naming.TAG_CALL] for j in jobs.values()
+    )
+    for task in summary["tasks"]:
+        (entry,) = task["jobs"]
+        desc = jobs[entry["job_id"]]
+        assert entry["status"] == desc["status"] == "SUCCEEDED"
+        assert entry["queue"] == stack.task_queue
+        assert entry["exit_code"] == 0
+        assert entry["vcpus"] == 2
+        # GiB-hours follow the MEMORY the job really asked Batch for
+        memory = next(
+            float(r["value"])
+            for r in desc["container"]["resourceRequirements"]
+            if r["type"] == "MEMORY"
+        )
+        assert entry["memory_mib"] == memory
+        assert entry["gib_hours"] == pytest.approx(memory / 1024 * entry["running_seconds"] / 3600)
+    totals = summary["totals"]
+    assert totals["statuses"] == {"SUCCEEDED": 3} and totals["spot_interruptions"] == 0
+    # API economy: one ListJobs (one task queue configured) and one DescribeJobs
+    assert summary["api_calls"] == {"ListJobs": 1, "DescribeJobs": 1}
+    # and the table in the log
+    assert "AWS Batch run summary" in err
+    assert "TOTAL (3 tasks)" in err
+
+
+def test_failed_run_and_single_task_run_write_summaries(emulator: Any, stack: Any) -> None:
+    rc, run_dir, err = runner.run(emulator, stack, "fan.wdl", ["n=2", "fail_at=1"], "fan_fail")
+    assert rc != 0
+    summary = _load(run_dir)
+    failed = [t for t in summary["tasks"] if t["status"] == "FAILED"]
+    assert len(failed) == 1 and failed[0]["jobs"][0]["exit_code"] == 3
+    assert "TOTAL (2 tasks)" in err
+
+    rc, run_dir, err = runner.run(emulator, stack, "one.wdl", ["who=Alyssa"], "one_task")
+    assert rc == 0, err[-3000:]
+    summary = _load(run_dir)
+    assert [t["status"] for t in summary["tasks"]] == ["SUCCEEDED"]
+    assert summary["totals"]["jobs"] == 1
