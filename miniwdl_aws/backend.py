@@ -125,6 +125,15 @@ def _tag_value(value: Any) -> str:
     return _TAG_VALUE_BAD.sub("_", str(value))[:256]
 
 
+def _shorten(name: str, budget: int) -> str:
+    """``name`` cut to ``budget`` characters by dropping its middle: the end of a call's run id
+    holds the scatter index and tag, which tell sibling jobs apart."""
+    if len(name) <= budget:
+        return name
+    tail = min(32, budget // 2)
+    return name[: budget - tail - 1] + "_" + name[-tail:]
+
+
 def _workflow_name(host_dir: str) -> str:
     """Best-effort workflow (or task) name from a miniwdl run directory path: the first parent
     that isn't a call directory, without miniwdl's ``YYYYMMDD_HHMMSS_`` timestamp."""
@@ -696,7 +705,10 @@ class BatchJobBase(WDL.runtime.task_container.TaskContainer):
         assert services is not None
         call = self.run_id[5:] if self.run_id.startswith("call-") else self.run_id
         suffix = f"-try{self.try_counter}" if self.try_counter > 1 else ""
-        job_name = naming.sanitize_job_name(call + suffix, prefix=services.run_id)
+        job_name = naming.sanitize_job_name(
+            _shorten(call, naming.JOB_NAME_MAX - len(services.run_id) - 1 - len(suffix)) + suffix,
+            prefix=services.run_id,
+        )
         tags = dict(self._settings.user_tags)
         tags.update(
             {
