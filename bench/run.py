@@ -27,7 +27,7 @@ sys.path.insert(0, str(HERE))
 
 from mwbench import report, theirs_venv, workloads  # noqa: E402
 from mwbench.bench import Measurement, Options, measure  # noqa: E402
-from mwbench.sides import OURS, THEIRS, Side, profiles_for  # noqa: E402
+from mwbench.sides import FLOOR, OURS, THEIRS, Side, profiles_for  # noqa: E402
 
 
 def _ints(text: str) -> List[int]:
@@ -68,6 +68,11 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
         help="emulator seconds per transitional job state (default 0.2)",
     )
     p.add_argument("--no-realistic", action="store_true", help="skip the realistic workflow")
+    p.add_argument(
+        "--no-floor",
+        action="store_true",
+        help="skip the boto3 floor (the same jobs by a minimal boto3 client, no runner)",
+    )
     p.add_argument(
         "--no-submission", action="store_true", help="skip the 10,000-task submission test"
     )
@@ -136,7 +141,7 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     args = p.parse_args(argv)
     if args.quick:
         args.sizes, args.profiles = [3], "default"
-        args.no_realistic = args.no_submission = True
+        args.no_realistic = args.no_submission = args.no_floor = True
         args.dwell = min(args.dwell, 0.05)
         args.timeout = min(args.timeout, 120)
     return args
@@ -166,6 +171,8 @@ def plan(args: argparse.Namespace, theirs_bin: Optional[Path]) -> List[tuple]:
                 ):
                     continue
                 out.append((side, prof, w))
+        if not args.no_floor and w.wdl == workloads.SCATTER_WDL:
+            out.append((Side(FLOOR, args.ours_bin), profiles_for(FLOOR, ["min"])[0], w))
     if not args.no_submission:
         sub = workloads.submission(
             args.submission_tasks, args.submission_tps, args.submission_concurrency

@@ -15,7 +15,7 @@ from typing import Any, Dict, List, Optional
 from . import metrics
 from .emulator_proc import EmulatorProcess, clean_env
 from .runner import miniwdl_command, run_measured
-from .sides import Profile, Side
+from .sides import FLOOR, Profile, Side
 from .workloads import Workload
 
 
@@ -52,6 +52,8 @@ class Measurement:
     notice_n: int = 0
     notice_p50_s: Optional[float] = None
     notice_p95_s: Optional[float] = None
+    submit_delay_p50_s: Optional[float] = None
+    submit_delay_p95_s: Optional[float] = None
     peak_active_jobs: int = 0
     max_submits_per_s: int = 0
     throttled: Dict[str, int] = field(default_factory=dict)
@@ -111,6 +113,22 @@ def runner_env(
     return env
 
 
+def command(side: Side, workload: Workload, run_dir: Path) -> List[str]:
+    """``miniwdl run`` for a runner side; the boto3 floor script for the floor side."""
+    if side.name == FLOOR:
+        return [
+            str(side.bin_dir / "python"),
+            str(Path(__file__).with_name("floor.py")),
+            "--n",
+            str(workload.tasks),
+            "--concurrency",
+            str(workload.concurrency),
+            "--run-dir",
+            str(run_dir),
+        ]
+    return miniwdl_command(side.miniwdl, workload.wdl, workload.inputs, run_dir)
+
+
 def measure(side: Side, profile: Profile, workload: Workload, opts: Options) -> Measurement:
     """Run ``workload`` through ``side`` with ``profile`` against a fresh emulator."""
     base = opts.work_dir / f"{side.name}-{profile.name}-{workload.name}"
@@ -138,7 +156,7 @@ def measure(side: Side, profile: Profile, workload: Workload, opts: Options) -> 
         emu.reset_stats()
         cpu0 = emu.cpu_seconds()
         res = run_measured(
-            miniwdl_command(side.miniwdl, workload.wdl, workload.inputs, run_dir),
+            command(side, workload, run_dir),
             runner_env(side, profile, workload, emu, cfg),
             base / "miniwdl.log",
             opts.timeout,
@@ -149,13 +167,17 @@ def measure(side: Side, profile: Profile, workload: Workload, opts: Options) -> 
             emu.set_faults({})
         jobs = emu.list_all_jobs(emu.exports["MINIWDL__AWS__TASK_QUEUE"])
     (base / "stats.json").write_text(json.dumps(stats, indent=1))
+    (base / "jobs.json").write_text(json.dumps(jobs, indent=1))
     fill(m, res.wall_s, res.exit_code, res.timed_out, res.cpu_s, res.peak_rss_mib, stats, jobs)
     m.started_at = res.started_at
-    noticed = metrics.noticed_times_from_dir(run_dir) if run_dir.exists() else {}
+    noticed, started = metrics.task_log_times(run_dir) if run_dir.exists() else ({}, {})
     lat = metrics.notice_latencies(jobs, noticed)
     m.notice_n = len(lat)
     m.notice_p50_s = metrics.percentile(lat, 50)
     m.notice_p95_s = metrics.percentile(lat, 95)
+    delays = metrics.submit_delays(jobs, started)
+    m.submit_delay_p50_s = metrics.percentile(delays, 50)
+    m.submit_delay_p95_s = metrics.percentile(delays, 95)
     if not opts.keep and m.ok:
         shutil.rmtree(base, ignore_errors=True)
     return m

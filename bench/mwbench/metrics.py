@@ -18,6 +18,8 @@ _JOB_ID = re.compile(r"\b[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f
 _TERMINAL = re.compile(r"\b(SUCCEEDED|FAILED)\b")
 # miniwdl's own line once the task (outputs included) is finished: the fallback notice
 _DONE = re.compile(r" NOTICE done$")
+# miniwdl's lines where an attempt starts: the task's first line, or a retry decision
+_ATTEMPT_START = re.compile(r" NOTICE task setup\b| will be retried\b")
 
 
 def log_line_time(line: str) -> Optional[float]:
@@ -48,12 +50,38 @@ def noticed_times(log_text: str) -> Dict[str, float]:
     return out
 
 
+def attempt_start_times(log_text: str) -> Dict[str, float]:
+    """``{job id: when miniwdl started the attempt}`` from one task's ``task.log``: the last
+    ``task setup`` or ``... will be retried`` line before the job id first appears. With the
+    job's ``createdAt`` this isolates the runner's own submission pipeline (queueing for rate
+    slots, job-definition lookup, preparing the task directory)."""
+    out: Dict[str, float] = {}
+    start: Optional[float] = None
+    for line in log_text.splitlines():
+        ts = log_line_time(line)
+        if ts is not None and _ATTEMPT_START.search(line):
+            start = ts
+        for job in _JOB_ID.findall(line):
+            if job not in out and start is not None:
+                out[job] = start
+    return out
+
+
+def task_log_times(run_dir: Path) -> Tuple[Dict[str, float], Dict[str, float]]:
+    """(:func:`noticed_times`, :func:`attempt_start_times`) over every ``task.log`` under
+    ``run_dir``."""
+    noticed: Dict[str, float] = {}
+    started: Dict[str, float] = {}
+    for path in run_dir.rglob("task.log"):
+        text = path.read_text(errors="replace")
+        noticed.update(noticed_times(text))
+        started.update(attempt_start_times(text))
+    return noticed, started
+
+
 def noticed_times_from_dir(run_dir: Path) -> Dict[str, float]:
     """:func:`noticed_times` over every ``task.log`` under ``run_dir``."""
-    out: Dict[str, float] = {}
-    for path in run_dir.rglob("task.log"):
-        out.update(noticed_times(path.read_text(errors="replace")))
-    return out
+    return task_log_times(run_dir)[0]
 
 
 def percentile(values: Sequence[float], p: float) -> Optional[float]:
@@ -74,6 +102,16 @@ def notice_latencies(jobs: Iterable[Dict[str, Any]], noticed: Dict[str, float]) 
         seen = noticed.get(job["jobId"])
         if stopped and seen is not None:
             out.append(seen - stopped / 1000.0)
+    return out
+
+
+def submit_delays(jobs: Iterable[Dict[str, Any]], started: Dict[str, float]) -> List[float]:
+    """Seconds from miniwdl starting each attempt to its job's ``createdAt``."""
+    out = []
+    for job in jobs:
+        t = started.get(job["jobId"])
+        if t is not None and job.get("createdAt"):
+            out.append(job["createdAt"] / 1000.0 - t)
     return out
 
 

@@ -11,9 +11,10 @@ from pathlib import Path
 from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
 from .bench import Measurement
-from .sides import OURS, THEIRS
+from .sides import FLOOR, OURS, THEIRS
 
 Row = Tuple[str, Callable[[Measurement], str]]
+_PER_ATTEMPT_OPS = ("SubmitJob", "DescribeJobs")
 
 
 def machine() -> Dict[str, str]:
@@ -57,6 +58,8 @@ def _rows(ops: Sequence[str]) -> List[Row]:
         ("DescribeJobs / task", lambda m: _f(m.describe_per_task, 3)),
         ("DescribeJobs / 1000 job-s running", lambda m: _f(m.describe_per_1000_run_s, 0)),
         ("DescribeJobs / 1000 job-s watched", lambda m: _f(m.describe_per_1000_watched_s, 0)),
+        ("attempt start -> job created p50 s", lambda m: _f(m.submit_delay_p50_s)),
+        ("attempt start -> job created p95 s", lambda m: _f(m.submit_delay_p95_s)),
         ("job end -> noticed p50 s", lambda m: _f(m.notice_p50_s)),
         ("job end -> noticed p95 s", lambda m: _f(m.notice_p95_s)),
         ("peak active jobs", lambda m: str(m.peak_active_jobs)),
@@ -76,7 +79,7 @@ def by_workload(ms: Sequence[Measurement]) -> OrderedDict[str, List[Measurement]
 
 
 def _order(ms: List[Measurement]) -> List[Measurement]:
-    rank = {THEIRS: 0, OURS: 1}
+    rank = {THEIRS: 0, OURS: 1, FLOOR: 2}
     return sorted(ms, key=lambda m: (rank.get(m.side, 2), m.profile != "default", m.profile))
 
 
@@ -148,11 +151,19 @@ def targets(ms: Sequence[Measurement]) -> List[Verdict]:
     ours = [m for m in ms if m.side == OURS]
     out: List[Verdict] = []
 
-    worst = max(ours, key=lambda m: m.non_describe_per_attempt, default=None)
+    # per-run one-time calls (queue/CE/definition lookups) dominate a 10-task run: judge the
+    # per-attempt cost where it is a per-attempt cost, on runs of >= 100 tasks
+    big = [m for m in ours if m.tasks >= 100]
+    worst = max(big, key=lambda m: m.non_describe_per_attempt, default=None)
+    fixed = max(
+        (sum(n for op, n in m.calls.items() if op not in _PER_ATTEMPT_OPS) for m in ours),
+        default=0,
+    )
     out.append(
         Verdict(
-            "Batch calls per task attempt besides DescribeJobs <= 1.05 (0.12.2: 3.0)",
-            f"worst {worst.non_describe_per_attempt:.3f} ({worst.label} {worst.workload})"
+            "Batch calls per task attempt besides DescribeJobs <= 1.05 (0.12.2: 3.0), >= 100 tasks",
+            f"worst {worst.non_describe_per_attempt:.3f} ({worst.label} {worst.workload});"
+            f" at most {fixed} calls per run besides SubmitJob and DescribeJobs"
             if worst
             else "-",
             None if worst is None else worst.non_describe_per_attempt <= 1.05,

@@ -14,6 +14,8 @@ from typing import Dict, List
 
 OURS = "ours"
 THEIRS = "0.12.2"
+# not a runner: a minimal boto3 client pushing the same jobs through the emulator (floor.py)
+FLOOR = "boto3-floor"
 
 # miniwdl-aws 0.12.2: its defaults are submit_period 1.0 s and describe_period 1.0 s; these are
 # the fastest settings it documents (and retry_wait 0 instead of 20 s before each retry).
@@ -35,6 +37,7 @@ OURS_TUNED = {
 PROFILES: Dict[str, Dict[str, Dict[str, str]]] = {
     OURS: {"default": {}, "tuned": OURS_TUNED},
     THEIRS: {"default": {}, "tuned": THEIRS_TUNED},
+    FLOOR: {"min": {}},
 }
 
 

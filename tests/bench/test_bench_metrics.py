@@ -188,3 +188,22 @@ def test_realistic_workload_task_count_matches_wdl() -> None:
     scatters = [s for s in doc.workflow.body if isinstance(s, WDL.Tree.Scatter)]
     per_shard = sum(1 for c in scatters[0].body if isinstance(c, WDL.Tree.Call))
     assert REALISTIC_TASKS == len(singles) + per_shard * REALISTIC_SHARDS
+
+
+def test_attempt_start_times_and_submit_delays() -> None:
+    t0 = 1_790_000_200.0
+    log = "\n".join(
+        [
+            f"{_stamp(t0)} wdl.t NOTICE task setup :: name: noop",
+            f'{_stamp(t0 + 0.5)} wdl.t NOTICE job submitted :: jobId: "{JOB_A}"',
+            f'{_stamp(t0 + 1)} wdl.t NOTICE job change :: status: "FAILED", jobId: "{JOB_A}"',
+            f"{_stamp(t0 + 2)} wdl.t ERROR failed task will be retried :: prev_retries: 0",
+            f'{_stamp(t0 + 2.25)} wdl.t NOTICE job submitted :: jobId: "{JOB_B}"',
+        ]
+    )
+    started = metrics.attempt_start_times(log)
+    assert started[JOB_A] == pytest.approx(t0, abs=1e-3)
+    assert started[JOB_B] == pytest.approx(t0 + 2, abs=1e-3)
+    jobs = [{"jobId": JOB_A, "createdAt": int((t0 + 0.4) * 1000)}, {"jobId": "other"}]
+    (delay,) = metrics.submit_delays(jobs, started)
+    assert delay == pytest.approx(0.4, abs=2e-3)
