@@ -1,0 +1,71 @@
+"""``miniwdl-aws`` errors: one line on stderr, a non-zero exit status, never a traceback."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from typing import Any, Dict, List
+
+import pytest
+
+MINIWDL_AWS = os.path.join(os.path.dirname(sys.executable), "miniwdl-aws")
+
+
+def _run(args: List[str], env: Dict[str, str]) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [MINIWDL_AWS, *args], env=env, capture_output=True, text=True, timeout=120
+    )
+
+
+@pytest.fixture
+def env(emulator: Any, stack: Any) -> Dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("MINIWDL", "AWS_"))}
+    env.update(emulator.env())
+    return env
+
+
+CASES = {
+    "unknown command": (["bogus"], {}, 2, "invalid choice"),
+    "bad number": (["runs", "--since", "soon"], {}, 2, "invalid float value"),
+    "bad run id": (["runs", "not/a*run"], {}, 2, "not a run id"),
+    "unknown run": (["runs", "mw200101T000000-abcdef"], {}, 2, "no jobs found for run"),
+    "bad config value": (
+        ["doctor"],
+        {"MINIWDL__AWS__FSAP": "not-an-access-point"},
+        2,
+        "[aws] fsap (MINIWDL__AWS__FSAP) must be an EFS access point id",
+    ),
+    "unknown queue": (["cleanup", "mw200101T000000-abcdef", "--queue", "nope"], {}, 2, "ListJobs"),
+    "AWS unreachable": (
+        ["runs"],
+        {"AWS_ENDPOINT_URL": "http://127.0.0.1:9"},
+        2,
+        "Could not connect to the endpoint URL",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_one_line_errors(env: Dict[str, str], case: str) -> None:
+    args, extra, code, needle = CASES[case]
+    done = _run(args, {**env, **extra})
+    assert done.returncode == code, done.stdout + done.stderr
+    assert needle in done.stderr
+    assert done.stderr.count("\n") == 1, done.stderr
+    assert "Traceback" not in done.stderr + done.stdout
+
+
+def test_no_command_prints_help(env: Dict[str, str]) -> None:
+    done = _run([], env)
+    assert done.returncode == 2 and "doctor" in done.stderr and "cleanup" in done.stderr
+
+
+def test_doctor_exit_status_follows_problems(env: Dict[str, str], stack: Any) -> None:
+    ok = _run(["doctor", "--workflow-queue", stack.workflow_queue], env)
+    assert ok.returncode == 0, ok.stdout + ok.stderr
+    assert ok.stdout.rstrip().endswith("no problems found")
+    bad = _run(["doctor", "--workflow-queue", stack.workflow_queue, "--fsap", "fsap-00000000"], env)
+    assert bad.returncode == 1
+    assert bad.stdout.rstrip().endswith("1 problem(s) found")
+    assert bad.stderr == ""
