@@ -18,6 +18,7 @@ import tempfile
 from dataclasses import dataclass, field
 from typing import Any, Dict, List, Optional, Tuple
 
+from boto3.exceptions import Boto3Error
 from boto3.s3.transfer import TransferConfig
 from botocore.exceptions import BotoCoreError, ClientError
 
@@ -83,7 +84,7 @@ class S3Uploader:
         try:
             self._s3.upload_file(path, bucket, key, Config=cfg)
             head = self._s3.head_object(Bucket=bucket, Key=key)
-        except (ClientError, BotoCoreError, OSError) as exn:
+        except (ClientError, BotoCoreError, Boto3Error, OSError) as exn:
             raise UploadError(f"upload of {path} to {uri} failed: {exn}") from None
         etag = str(head.get("ETag", "")).strip('"')
         want = expected_etag(path, chunk)
@@ -105,7 +106,7 @@ class S3Uploader:
         bucket, key = parse_s3_uri(uri)
         try:
             self._s3.download_file(bucket, key, dest)
-        except (ClientError, BotoCoreError, OSError) as exn:
+        except (ClientError, BotoCoreError, Boto3Error, OSError) as exn:
             raise UploadError(f"download of {uri} failed: {exn}") from None
 
 

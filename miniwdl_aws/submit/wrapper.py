@@ -127,6 +127,8 @@ def run(args: argparse.Namespace, child: _Child) -> int:
             return 128 + child.signalled
         say("running: " + " ".join(cmd))
         child.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE)
+        if child.signalled is not None:  # arrived while the child was being started
+            child.proc.send_signal(child.signalled)
         out, _ = child.proc.communicate()
         rc = child.proc.returncode
         code = rc if rc >= 0 else 128 - rc
