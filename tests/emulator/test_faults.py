@@ -1,4 +1,4 @@
-"""Fault injection: throttling, TPS caps, server errors, spot loss, image pull, log lag/disorder, S3."""
+"""Fault injection: throttling, TPS caps, 5xx, spot loss, image pull, log lag/disorder, S3."""
 
 from __future__ import annotations
 
@@ -22,9 +22,8 @@ def _outcomes(client: Any, n: int) -> List[str]:
             client.list_jobs(jobQueue="miniwdl-task")
             out.append("ok")
         except ClientError as exc:
-            out.append(
-                f"{exc.response['ResponseMetadata']['HTTPStatusCode']} {exc.response['Error']['Code']}"
-            )
+            status = exc.response["ResponseMetadata"]["HTTPStatusCode"]
+            out.append(f"{status} {exc.response['Error']['Code']}")
     return out
 
 

@@ -1,0 +1,170 @@
+"""Pins the moto internals the emulator relies on, so a moto upgrade that moves them fails here
+(with a clear message) instead of deep inside a job. See ``miniwdl_aws/emulator/_patches.py``."""
+
+from __future__ import annotations
+
+import inspect
+
+import pytest
+
+moto = pytest.importorskip("moto")
+
+from moto.batch import models as batch_models  # noqa: E402
+from moto.logs import models as logs_models  # noqa: E402
+
+
+def _params(fn) -> list:
+    return list(inspect.signature(fn).parameters)
+
+
+def test_moto_version_is_the_pinned_range() -> None:
+    major, minor = (int(x) for x in moto.__version__.split(".")[:2])
+    assert (major, minor) == (5, 2), "re-check every pin below, then widen setup.py's moto range"
+
+
+def test_submit_job_instantiates_the_module_global_job() -> None:
+    source = inspect.getsource(batch_models.BatchBackend.submit_job)
+    assert "Job(" in source and ".start()" in source
+    assert "self._jobs[job.job_id] = job" in source
+
+
+def test_job_constructor_and_helpers() -> None:
+    job_cls = batch_models.Job
+    assert _params(job_cls.__init__)[:14] == [
+        "self",
+        "name",
+        "job_def",
+        "job_queue",
+        "backend",
+        "log_backend",
+        "container_overrides",
+        "eks_properties_override",
+        "depends_on",
+        "parameters",
+        "all_jobs",
+        "timeout",
+        "array_properties",
+        "provided_job_id",
+    ]
+    for name in (
+        "run",
+        "start",
+        "terminate",
+        "describe",
+        "describe_short",
+        "_get_container_property",
+        "_add_parameters_to_command",
+        "_get_attempt_duration",
+        "_container_details",
+    ):
+        assert callable(getattr(job_cls, name, None)), f"moto Job.{name} is gone"
+    source = inspect.getsource(job_cls.__init__)
+    for attr in (
+        "self.job_definition",
+        "self.container_overrides",
+        "self.job_queue",
+        "self.backend",
+        "self._log_backend",
+        "self.depends_on",
+        "self.parameters",
+        "self.timeout",
+        "self.array_properties",
+        "self.job_stopped",
+        "self.job_stopped_at",
+        "self.job_stopped_reason",
+        "self.exit_code",
+        "self.log_stream_name",
+        "self._child_jobs",
+        "self.job_created_at",
+        "self.job_started_at",
+        "self.arn",
+    ):
+        assert attr in source, f"moto Job no longer sets {attr}"
+
+
+def test_backend_methods_we_wrap_or_call() -> None:
+    backend = batch_models.BatchBackend
+    assert _params(backend.describe_jobs) == ["self", "jobs"]
+    assert _params(backend.cancel_job) == ["self", "job_id", "reason"]
+    assert _params(backend.terminate_job) == ["self", "job_id", "reason"]
+    assert _params(backend.reset) == ["self"]
+    assert _params(backend.update_compute_environment) == [
+        "self",
+        "compute_environment_name",
+        "state",
+        "compute_resources",
+        "service_role",
+    ]
+    for name in (
+        "get_job_by_id",
+        "get_job_definition",
+        "get_compute_environment",
+        "list_tags_for_resource",
+    ):
+        assert callable(getattr(backend, name, None)), name
+    assert "job.terminate(reason)" in inspect.getsource(backend.terminate_job)
+    assert "self._jobs" in inspect.getsource(backend.__init__)
+
+
+def test_job_definition_and_queue_attributes() -> None:
+    jd_source = inspect.getsource(batch_models.JobDefinition.__init__)
+    for attr in (
+        "self.retry_strategy",
+        "self.propagate_tags",
+        "self.platform_capabilities",
+        "self.container_properties",
+        "self.timeout",
+        "self.parameters",
+        "self.name",
+        "self.arn",
+    ):
+        assert attr in jd_source, attr
+    queue_source = inspect.getsource(batch_models.JobQueue.__init__)
+    assert "self.environments" in queue_source and "self.arn" in queue_source
+    ce_source = inspect.getsource(batch_models.ComputeEnvironment.__init__)
+    assert "self.compute_resources" in ce_source and "self.arn" in ce_source
+
+
+def test_logs_backend_api() -> None:
+    backend = logs_models.LogsBackend
+    assert _params(backend.ensure_log_group) == ["self", "log_group_name"]
+    assert _params(backend.ensure_log_stream) == ["self", "log_group_name", "log_stream_name"]
+    assert _params(backend.put_log_events) == [
+        "self",
+        "log_group_name",
+        "log_stream_name",
+        "log_events",
+    ]
+
+
+def test_efs_backend_attributes() -> None:
+    from moto.efs import models as efs_models
+
+    source = inspect.getsource(efs_models.EFSBackend.__init__)
+    assert "self.access_points" in source and "self.file_systems_by_id" in source
+    assert "self.file_system_id" in inspect.getsource(efs_models.AccessPoint.__init__)
+
+
+def test_server_pieces() -> None:
+    from moto.moto_server import werkzeug_app
+
+    for name in ("DomainDispatcherApplication", "MotoRequestHandler", "create_backend_app"):
+        assert hasattr(werkzeug_app, name), name
+    from moto.moto_api import state_manager
+
+    assert state_manager.get_transition("batch::job")["progression"] == "manual"
+
+
+def test_install_swaps_and_uninstall_restores() -> None:
+    from miniwdl_aws.emulator import _jobs, _patches
+
+    if _patches._ORIGINALS:
+        pytest.skip("an emulator is running in this process")
+    original = batch_models.Job
+    _patches.install()
+    try:
+        assert batch_models.Job is _jobs.LocalJob
+        assert issubclass(_jobs.LocalJob, original)
+    finally:
+        _patches.uninstall()
+    assert batch_models.Job is original

@@ -1,0 +1,158 @@
+"""Call counting, the /_emulator side channel, and live, ordered log streaming."""
+
+from __future__ import annotations
+
+import os
+import time
+import urllib.error
+
+import boto3
+import pytest
+
+from .helpers import batch, http, job_definition, log_messages, submit, wait_status
+
+
+def test_stats_count_every_service_and_operation(aws, emulator) -> None:
+    emulator.reset_stats()
+    b = batch()
+    for _ in range(3):
+        b.list_jobs(jobQueue=aws.task_queue)
+    b.describe_jobs(jobs=["nope"])
+    b.describe_job_queues()
+    boto3.client("logs").describe_log_groups()
+    s3 = boto3.client("s3")
+    s3.list_buckets()
+    s3.put_object(Bucket=aws.bucket, Key="a/b.txt", Body=b"hi")
+    s3.head_object(Bucket=aws.bucket, Key="a/b.txt")
+    s3.get_object(Bucket=aws.bucket, Key="a/b.txt")["Body"].read()
+    s3.list_objects_v2(Bucket=aws.bucket)
+    mpu = s3.create_multipart_upload(Bucket=aws.bucket, Key="big")
+    part = s3.upload_part(
+        Bucket=aws.bucket, Key="big", UploadId=mpu["UploadId"], PartNumber=1, Body=b"x"
+    )
+    s3.complete_multipart_upload(
+        Bucket=aws.bucket,
+        Key="big",
+        UploadId=mpu["UploadId"],
+        MultipartUpload={"Parts": [{"ETag": part["ETag"], "PartNumber": 1}]},
+    )
+    boto3.client("efs").describe_access_points(AccessPointId=aws.fsap)
+    boto3.client("ec2").describe_subnets()
+    boto3.client("iam").list_roles()
+    boto3.client("sts").get_caller_identity()
+    expected = {
+        "batch.ListJobs": 3,
+        "batch.DescribeJobs": 1,
+        "batch.DescribeJobQueues": 1,
+        "logs.DescribeLogGroups": 1,
+        "s3.ListBuckets": 1,
+        "s3.PutObject": 1,
+        "s3.HeadObject": 1,
+        "s3.GetObject": 1,
+        "s3.ListObjectsV2": 1,
+        "s3.CreateMultipartUpload": 1,
+        "s3.UploadPart": 1,
+        "s3.CompleteMultipartUpload": 1,
+        "efs.DescribeAccessPoints": 1,
+        "ec2.DescribeSubnets": 1,
+        "iam.ListRoles": 1,
+        "sts.GetCallerIdentity": 1,
+    }
+    assert emulator.stats() == {"calls": expected}
+    assert http(emulator.endpoint_url, "/_emulator/stats") == {"calls": expected}
+    assert http(emulator.endpoint_url, "/_emulator/stats/reset", {}) == {"calls": {}}
+    assert emulator.stats() == {"calls": {}}
+
+
+def test_bootstrap_calls_are_not_counted(emulator, aws) -> None:
+    assert emulator.stats() == {"calls": {}}
+
+
+def test_jobs_and_config_endpoints(aws, emulator) -> None:
+    url = emulator.endpoint_url
+    flag = os.path.join(aws.efs_dir, "go")
+    jd = job_definition(aws, ["sh", "-c", f"while [ ! -e {flag} ]; do sleep 0.02; done"])
+    job_id = submit(aws, jd, name="held")
+    wait_status(job_id, ["RUNNING"])
+    assert http(url, "/_emulator/jobs") == {"active": {job_id: "RUNNING"}}
+    assert emulator.active_jobs() == [job_id]
+    open(flag, "w").close()
+    emulator.assert_no_active_jobs(timeout=10)
+    assert http(url, "/_emulator/jobs") == {"active": {}}
+    cfg = http(url, "/_emulator/config", {"dwell": 0.05, "kill_grace": 1})
+    assert cfg["dwell"] == 0.05 and cfg["kill_grace"] == 1.0 and cfg["strict"] is True
+    assert emulator.settings.dwell == 0.05
+    with pytest.raises(urllib.error.HTTPError) as err:
+        http(url, "/_emulator/config", {"bogus": 1})
+    assert err.value.code == 400
+    with pytest.raises(urllib.error.HTTPError) as err:
+        http(url, "/_emulator/nothing")
+    assert err.value.code == 404
+
+
+def test_assert_no_active_jobs_names_the_leak(aws, emulator) -> None:
+    jd = job_definition(aws, ["sleep", "600"])
+    job_id = submit(aws, jd, name="leak")
+    wait_status(job_id, ["RUNNING"])
+    with pytest.raises(AssertionError, match=job_id):
+        emulator.assert_no_active_jobs(timeout=0.1)
+    batch().terminate_job(jobId=job_id, reason="done")
+    emulator.assert_no_active_jobs(timeout=10)
+
+
+def test_logs_stream_live_in_order(aws) -> None:
+    flag = os.path.join(aws.efs_dir, "more")
+    script = (
+        "echo first; echo to-stderr >&2; printf 'no newline yet'; echo; "
+        f"while [ ! -e {flag} ]; do sleep 0.02; done; "
+        "for i in 1 2 3 4 5; do echo after-$i; done; printf tail-without-newline"
+    )
+    jd = job_definition(aws, ["sh", "-c", script])
+    job_id = submit(aws, jd, name="talker")
+    desc = wait_status(job_id, ["RUNNING"])
+    stream = desc["container"]["logStreamName"]
+    deadline = time.monotonic() + 10
+    while len(log_messages(stream)) < 3 and time.monotonic() < deadline:
+        time.sleep(0.02)
+    # visible while the job is still running
+    assert log_messages(stream) == ["first", "to-stderr", "no newline yet"]
+    assert wait_status(job_id, ["RUNNING", "SUCCEEDED"])["status"] == "RUNNING"
+    open(flag, "w").close()
+    assert wait_status(job_id)["status"] == "SUCCEEDED"
+    assert log_messages(stream) == [
+        "first",
+        "to-stderr",
+        "no newline yet",
+        *[f"after-{i}" for i in range(1, 6)],
+        "tail-without-newline",
+    ]
+    events = boto3.client("logs").get_log_events(
+        logGroupName="/aws/batch/job", logStreamName=stream, startFromHead=True
+    )["events"]
+    stamps = [e["timestamp"] for e in events]
+    assert stamps == sorted(stamps)
+
+
+def test_follow_with_next_forward_token(aws) -> None:
+    """A follower paging with nextForwardToken sees every line exactly once."""
+    jd = job_definition(aws, ["sh", "-c", "for i in $(seq 1 200); do echo n$i; done"])
+    job_id = submit(aws, jd, name="pager")
+    stream = wait_status(job_id, ["RUNNING", "SUCCEEDED"])["container"]["logStreamName"]
+    logs = boto3.client("logs")
+    seen = []
+    token = None
+    deadline = time.monotonic() + 20
+    while len(seen) < 200 and time.monotonic() < deadline:
+        kwargs = {
+            "logGroupName": "/aws/batch/job",
+            "logStreamName": stream,
+            "startFromHead": True,
+            "limit": 7,
+        }
+        if token:
+            kwargs["nextToken"] = token
+        resp = logs.get_log_events(**kwargs)
+        seen.extend(e["message"] for e in resp["events"])
+        token = resp["nextForwardToken"]
+    assert seen == [f"n{i}" for i in range(1, 201)]
+    wait_status(job_id)

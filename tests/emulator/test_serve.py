@@ -1,0 +1,199 @@
+"""``python -m miniwdl_aws.emulator serve``: exports, the issue's "Done when" scenario with plain
+boto3, and clean shutdown (no job process survives SIGTERM of the server)."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from typing import Dict, Iterator, Tuple
+
+import boto3
+import pytest
+
+
+def _start_serve(tmp_path) -> Tuple[subprocess.Popen, Dict[str, str]]:
+    efs = tmp_path / "efs"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "miniwdl_aws.emulator",
+            "serve",
+            "--bootstrap",
+            "--efs-dir",
+            str(efs),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+    exports: Dict[str, str] = {}
+    assert proc.stdout is not None
+    for line in proc.stdout:
+        assert line.startswith("export "), line
+        key, value = line[len("export ") :].rstrip("\n").split("=", 1)
+        exports[key] = value
+        if key == "MINIWDL_AWS_DEMO_BUCKET":
+            break
+    return proc, exports
+
+
+@pytest.fixture
+def served(tmp_path, monkeypatch) -> Iterator[Tuple[subprocess.Popen, Dict[str, str]]]:
+    proc, exports = _start_serve(tmp_path)
+    try:
+        for key, value in exports.items():
+            monkeypatch.setenv(key, value)
+        yield proc, exports
+    finally:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+            proc.wait(30)
+
+
+def _wait(batch, job_id: str, statuses=("SUCCEEDED", "FAILED")) -> dict:
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        desc = batch.describe_jobs(jobs=[job_id])["jobs"][0]
+        if desc["status"] in statuses:
+            return desc
+        time.sleep(0.05)
+    raise AssertionError(f"{job_id} did not reach {statuses}")
+
+
+def test_done_when_scenario(served, tmp_path) -> None:
+    """Issue 2's acceptance scenario, using only the printed exports and plain boto3."""
+    _, exports = served
+    assert set(exports) == {
+        "AWS_ENDPOINT_URL",
+        "AWS_ACCESS_KEY_ID",
+        "AWS_SECRET_ACCESS_KEY",
+        "AWS_DEFAULT_REGION",
+        "AWS_REGION",
+        "AWS_EC2_METADATA_DISABLED",
+        "MINIWDL__AWS__TASK_QUEUE",
+        "MINIWDL__AWS__WORKFLOW_QUEUE",
+        "MINIWDL__AWS__FSAP",
+        "MINIWDL__FILE_IO__ROOT",
+        "MINIWDL_AWS_DEMO_BUCKET",
+    }
+    assert exports["AWS_ENDPOINT_URL"].startswith("http://127.0.0.1:")
+    assert exports["MINIWDL__FILE_IO__ROOT"] == os.path.realpath(tmp_path / "efs")
+    efs_dir = exports["MINIWDL__FILE_IO__ROOT"]
+    batch = boto3.client("batch")
+    queue = batch.describe_job_queues(jobQueues=[exports["MINIWDL__AWS__WORKFLOW_QUEUE"]])[
+        "jobQueues"
+    ][0]
+    assert queue["tags"]["DefaultTaskQueue"] == exports["MINIWDL__AWS__TASK_QUEUE"]
+    assert queue["tags"]["DefaultFsap"] == exports["MINIWDL__AWS__FSAP"]
+    ap = boto3.client("efs").describe_access_points(AccessPointId=exports["MINIWDL__AWS__FSAP"])[
+        "AccessPoints"
+    ][0]
+
+    def register(name: str, command: list) -> str:
+        return batch.register_job_definition(
+            jobDefinitionName=name,
+            type="container",
+            containerProperties={
+                "image": "ubuntu:22.04",
+                "command": command,
+                "resourceRequirements": [
+                    {"type": "VCPU", "value": "1"},
+                    {"type": "MEMORY", "value": "1024"},
+                ],
+                "volumes": [
+                    {
+                        "name": "efs",
+                        "efsVolumeConfiguration": {
+                            "fileSystemId": ap["FileSystemId"],
+                            "transitEncryption": "ENABLED",
+                            "authorizationConfig": {"accessPointId": ap["AccessPointId"]},
+                        },
+                    }
+                ],
+                "mountPoints": [{"sourceVolume": "efs", "containerPath": efs_dir}],
+            },
+        )["jobDefinitionArn"]
+
+    out = os.path.join(efs_dir, "result.txt")
+    ok = batch.submit_job(
+        jobName="writes-file",
+        jobQueue=exports["MINIWDL__AWS__TASK_QUEUE"],
+        jobDefinition=register("writer", ["sh", "-c", f"echo 42 > {out}; echo wrote it"]),
+    )["jobId"]
+    desc = _wait(batch, ok)
+    assert desc["status"] == "SUCCEEDED" and desc["container"]["exitCode"] == 0
+    with open(out) as f:
+        assert f.read() == "42\n"
+    events = boto3.client("logs").get_log_events(
+        logGroupName="/aws/batch/job",
+        logStreamName=desc["container"]["logStreamName"],
+        startFromHead=True,
+    )["events"]
+    assert [e["message"] for e in events] == ["wrote it"]
+
+    bad = batch.submit_job(
+        jobName="fails",
+        jobQueue=exports["MINIWDL__AWS__TASK_QUEUE"],
+        jobDefinition=register("failer", ["sh", "-c", "exit 4"]),
+    )["jobId"]
+    desc = _wait(batch, bad)
+    assert desc["status"] == "FAILED" and desc["container"]["exitCode"] == 4
+
+    with urllib.request.urlopen(exports["AWS_ENDPOINT_URL"] + "/_emulator/stats") as resp:
+        calls = json.loads(resp.read())["calls"]
+    assert calls["batch.SubmitJob"] == 2
+    assert calls["batch.RegisterJobDefinition"] == 2
+    assert calls["logs.GetLogEvents"] == 1
+
+
+def test_sigterm_kills_every_job_process(served) -> None:
+    proc, exports = served
+    efs_dir = exports["MINIWDL__FILE_IO__ROOT"]
+    batch = boto3.client("batch")
+    pidfile = os.path.join(efs_dir, "pids")
+    jd = batch.register_job_definition(
+        jobDefinitionName="sleeper",
+        type="container",
+        containerProperties={
+            "image": "x",
+            # a job process and a background grandchild, both trying to outlive the server
+            "command": ["sh", "-c", f"sleep 600 & echo $$ $! > {pidfile}; trap '' TERM; wait"],
+            "resourceRequirements": [
+                {"type": "VCPU", "value": "1"},
+                {"type": "MEMORY", "value": "512"},
+            ],
+        },
+    )["jobDefinitionArn"]
+    job_id = batch.submit_job(
+        jobName="sleeper", jobQueue=exports["MINIWDL__AWS__TASK_QUEUE"], jobDefinition=jd
+    )["jobId"]
+    _wait(batch, job_id, ("RUNNING",))
+    deadline = time.monotonic() + 10
+    while (
+        not (os.path.exists(pidfile) and open(pidfile).read().strip())
+        and time.monotonic() < deadline
+    ):
+        time.sleep(0.02)
+    pids = [int(p) for p in open(pidfile).read().split()]
+    for pid in pids:
+        os.kill(pid, 0)  # alive
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(30) == 0
+    for pid in pids:
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline:
+            try:
+                os.kill(pid, 0)
+            except ProcessLookupError:
+                break
+            time.sleep(0.02)
+        else:
+            pytest.fail(f"job process {pid} survived the emulator")
