@@ -1,0 +1,91 @@
+"""End-to-end task features: resource/GPU/timeout/queue shapes, resource limits from the compute
+environments, RUNNABLE warning, --verbose stderr tailing, and the no-EFS backend."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from conftest import batch_client, jobs_of_run, run_miniwdl
+
+
+def test_resource_gpu_timeout_queue_and_properties_shapes(emulator: Any, aws: Any) -> None:
+    res = run_miniwdl(emulator, aws, "resources.wdl", [f"queue={aws.task_queue_fallback}"])
+    assert res.returncode == 0, res.stderr[-3000:]
+    assert jobs_of_run(aws.task_queue, "mw") == []
+    (job,) = jobs_of_run(aws.task_queue_fallback, "mw")
+    req = {r["type"]: r["value"] for r in job["container"]["resourceRequirements"]}
+    assert req == {"VCPU": "3", "MEMORY": str(5 * 1024 - 33), "GPU": "2"}
+    assert job["timeout"] == {"attemptDurationSeconds": 7200}
+    assert job["container"]["linuxParameters"] == {"sharedMemorySize": 256}
+    (jobdef,) = batch_client().describe_job_definitions(jobDefinitions=[job["jobDefinition"]])[
+        "jobDefinitions"
+    ]
+    props = jobdef["containerProperties"]
+    assert props["image"] == "nvidia/cuda:12.2.0-base-ubuntu22.04"
+    assert {"type": "GPU", "value": "2"} in props["resourceRequirements"]
+    (volume,) = props["volumes"]
+    assert volume["efsVolumeConfiguration"]["authorizationConfig"]["accessPointId"] == aws.fsap
+    assert props["mountPoints"] == [{"containerPath": aws.efs_dir, "sourceVolume": volume["name"]}]
+
+
+def test_task_that_cannot_fit_fails_fast(emulator: Any, aws: Any) -> None:
+    res = run_miniwdl(
+        emulator,
+        aws,
+        "queueing.wdl",
+        ["cpu=300"],
+        extra_env={"MINIWDL__TASK_RUNTIME__CPU_MAX": "-1"},
+    )
+    assert res.returncode != 0
+    assert "at most 256 vCPU" in res.stderr
+    assert emulator.stats()["calls"].get("batch.SubmitJob", 0) == 0
+
+
+def test_cpu_clamped_to_queue_limit_by_default(emulator: Any, aws: Any) -> None:
+    # miniwdl's clamping uses our detect_resource_limits (256 vCPU on the emulator's queue)
+    res = run_miniwdl(emulator, aws, "queueing.wdl", ["cpu=300"], "clamped")
+    assert res.returncode == 0, res.stderr[-3000:]
+    assert "runtime.cpu adjusted to host limit" in res.stderr
+    for job in jobs_of_run(aws.task_queue, "mw"):
+        if "first" in job["jobName"] or "second" in job["jobName"]:
+            req = {r["type"]: r["value"] for r in job["container"]["resourceRequirements"]}
+            assert req["VCPU"] == "256"
+
+
+def test_runnable_warning_and_verbose_stderr(emulator: Any, aws: Any) -> None:
+    res = run_miniwdl(
+        emulator,
+        aws,
+        "queueing.wdl",
+        [],
+        extra_env={"MINIWDL__AWS__RUNNABLE_WARNING": "0.5"},
+        args=["--verbose"],
+    )
+    assert res.returncode == 0, res.stderr[-3000:]
+    assert "has been RUNNABLE for long" in res.stderr
+    warned = [ln for ln in res.stderr.splitlines() if "RUNNABLE for long" in ln]
+    assert len(warned) == 1  # whichever job waited for the other's vCPUs, warned once
+    # --verbose: the task's stderr lines appear in the log, both before and after the sleep
+    assert "line one to stderr" in res.stderr and "line two to stderr" in res.stderr
+    assert "stderr" in next(ln for ln in res.stderr.splitlines() if "line two to stderr" in ln)
+
+
+def test_no_efs_backend_uses_host_volume(emulator: Any, aws: Any) -> None:
+    res = run_miniwdl(
+        emulator,
+        aws,
+        "scatter.wdl",
+        ["n=2"],
+        extra_env={
+            "MINIWDL__SCHEDULER__CONTAINER_BACKEND": "aws_batch_job_no_efs",
+            "MINIWDL__AWS__FSAP": "",
+        },
+    )
+    assert res.returncode == 0, res.stderr[-3000:]
+    assert res.outputs["scatter_n.squares"] == [0, 1]
+    job = jobs_of_run(aws.task_queue, "mw")[0]
+    (jobdef,) = batch_client().describe_job_definitions(jobDefinitions=[job["jobDefinition"]])[
+        "jobDefinitions"
+    ]
+    (volume,) = jobdef["containerProperties"]["volumes"]
+    assert volume["host"] == {"sourcePath": aws.efs_dir}
