@@ -299,12 +299,7 @@ def _error_line(text: str, needles: Sequence[str]) -> Optional[str]:
 
 
 def _bucket(aws: LocalAws) -> str:
-    for key, value in aws.exports.items():
-        if "BUCKET" in key:
-            return value
-        if key == "MINIWDL__AWS__S3_UPLOAD_FOLDER":
-            return value[len("s3://") :].split("/")[0]
-    return "bucket"
+    return str(aws.stack.get("bucket") or "bucket")
 
 
 def run_case(aws: LocalAws, case: BadInput, index: int) -> Outcome:

@@ -13,6 +13,8 @@ import json
 import os
 import shlex
 import signal
+import socket
+import struct
 import subprocess
 import sys
 import tempfile
@@ -226,6 +228,7 @@ class Proc:
                 self.cmd, env=env, cwd=cwd, stdout=out, stderr=err, stdin=subprocess.DEVNULL
             )
         self.started = time.monotonic()
+        self.run_id = ""  # miniwdl-aws run id, when the scenario set one
 
     @property
     def pid(self) -> int:
@@ -276,18 +279,31 @@ def scratch(prefix: str = "rel-") -> str:
 class ResetProxy:
     """A loopback TCP proxy in front of the emulator that resets a seeded fraction of requests.
 
-    Each chunk a client sends opens a new request (botocore sends a request's head in one
-    write); for a drawn fraction of them the client connection is closed with an RST
-    (``SO_LINGER`` 0) *before* the bytes reach the emulator, so the call was never executed:
-    the client sees ``ConnectionResetError``, as with a dropped load-balancer connection.
+    Each chunk a client sends that starts with an HTTP method opens a new request (botocore
+    sends a request's head in one write). For a drawn fraction of them the client connection is
+    closed with an RST (``SO_LINGER`` 0), so the client sees ``ConnectionResetError``:
+
+    - ``after=False``: before the bytes reach the emulator (the call never happened);
+    - ``after=True``: after the emulator got the request, instead of relaying its response (the
+      call happened, its answer was lost, as when a load balancer drops a connection late).
+
+    ``only`` limits the draw to requests whose request line contains it (e.g. ``/v1/submitjob``).
     """
 
-    def __init__(self, upstream_port: int, fraction: float, seed: int = 1) -> None:
+    def __init__(
+        self,
+        upstream_port: int,
+        fraction: float,
+        seed: int = 1,
+        after: bool = False,
+        only: bytes = b"",
+    ) -> None:
         import random
-        import socket
 
+        self.only = only.lower()
         self.upstream_port = upstream_port
         self.fraction = fraction
+        self.after = after
         self.resets = 0
         self.requests = 0
         self._random = random.Random(seed)
@@ -303,8 +319,6 @@ class ResetProxy:
         return f"http://127.0.0.1:{self.port}"
 
     def _accept(self) -> None:
-        import socket
-
         while not self._stopped:
             try:
                 client, _ = self._server.accept()
@@ -315,8 +329,9 @@ class ResetProxy:
             except OSError:
                 client.close()
                 continue
-            threading.Thread(target=self._pump_up, args=(client, upstream), daemon=True).start()
-            threading.Thread(target=self._pump_down, args=(upstream, client), daemon=True).start()
+            conn = _Conn(client, upstream)
+            threading.Thread(target=self._pump_up, args=(conn,), daemon=True).start()
+            threading.Thread(target=self._pump_down, args=(conn,), daemon=True).start()
 
     def _draw_reset(self) -> bool:
         with self._lock:
@@ -326,50 +341,85 @@ class ResetProxy:
                 return True
             return False
 
-    def _pump_up(self, client: Any, upstream: Any) -> None:
-        import socket
-        import struct
-
+    def _pump_up(self, conn: _Conn) -> None:
         try:
             while True:
-                data = client.recv(65536)
+                data = conn.client.recv(65536)
                 if not data:
                     break
-                # a chunk that starts with an HTTP method begins a new request
-                if data[:8].split(b" ", 1)[0] in (b"GET", b"POST", b"PUT", b"HEAD", b"DELETE"):
-                    if self._draw_reset():
-                        client.setsockopt(
-                            socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0)
-                        )
-                        break
-                upstream.sendall(data)
+                first = data.split(b"\r\n", 1)[0]
+                eligible = first.split(b" ", 1)[0] in _HTTP_METHODS and self.only in first.lower()
+                if eligible and self._draw_reset():
+                    if not self.after:
+                        conn.reset()
+                        return
+                    conn.doomed.set()
+                conn.upstream.sendall(data)
         except OSError:
             pass
-        for sock in (client, upstream):
-            try:
-                sock.close()
-            except OSError:
-                pass
+        conn.half_close(conn.upstream)
 
-    def _pump_down(self, upstream: Any, client: Any) -> None:
+    def _pump_down(self, conn: _Conn) -> None:
         try:
             while True:
-                data = upstream.recv(65536)
+                data = conn.upstream.recv(65536)
+                if data and conn.doomed.is_set():
+                    conn.reset()
+                    return
                 if not data:
                     break
-                client.sendall(data)
+                conn.client.sendall(data)
         except OSError:
             pass
-        for sock in (client, upstream):
-            try:
-                sock.close()
-            except OSError:
-                pass
+        conn.half_close(conn.client)
 
     def close(self) -> None:
         """Stop accepting connections."""
         self._stopped = True
         self._server.close()
+
+
+_HTTP_METHODS = (b"GET", b"POST", b"PUT", b"HEAD", b"DELETE")
+
+
+class _Conn:
+    """One proxied connection: its two sockets, closed once both directions are done."""
+
+    def __init__(self, client: socket.socket, upstream: socket.socket) -> None:
+        self.client = client
+        self.upstream = upstream
+        self.doomed = threading.Event()  # set: reset instead of relaying the next response
+        self._done = 0
+        self._lock = threading.Lock()
+
+    def half_close(self, dst: socket.socket) -> None:
+        """One direction ended normally: pass the end on, close when both have."""
+        try:
+            dst.shutdown(socket.SHUT_WR)
+        except OSError:
+            pass
+        with self._lock:
+            self._done += 1
+            last = self._done == 2
+        if last:
+            self.client.close()
+            self.upstream.close()
+
+    def reset(self) -> None:
+        """Abort: RST to the client (linger 0), wake the other pump, close both."""
+        try:
+            self.client.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            # SHUT_RD sends nothing but wakes the pump blocked in recv on this socket, so the
+            # close below really releases it and the kernel sends the RST
+            self.client.shutdown(socket.SHUT_RD)
+        except OSError:
+            pass
+        try:
+            self.upstream.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+        self.client.close()
+        self.upstream.close()
 
 
 class ServedAws(LocalAws):
@@ -417,6 +467,12 @@ class ServedAws(LocalAws):
         else:
             raise RuntimeError(f"emulator did not start in {timeout}s: {self.log_tail()}")
         self.port = int(self.endpoint.rsplit(":", 1)[1].split("/")[0])
+        self.stack = {
+            "task_queue": self.exports.get("MINIWDL__AWS__TASK_QUEUE", ""),
+            "workflow_queue": self.exports.get("MINIWDL__AWS__WORKFLOW_QUEUE", ""),
+            "fsap": self.exports.get("MINIWDL__AWS__FSAP", ""),
+            "bucket": self.exports.get("MINIWDL_AWS_DEMO_BUCKET", ""),
+        }
         self._clients = {}
         return self
 

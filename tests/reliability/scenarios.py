@@ -130,13 +130,14 @@ def throttling(aws: LocalAws, n: int, fraction: float = 0.3) -> List[Row]:
             aws.set_faults({})
         calls = aws.calls()
         batch_calls = sum(v for k, v in calls.items() if k.startswith("batch."))
+        submits = calls.get("batch.SubmitJob", 0)
         ok = res["code"] == 0 and res["correct"] and not res["failed"] and res["left"] == 0
         figure = f"tasks failed = {len(res['failed'])}" + (
             "" if res["code"] == 0 else " (run failed)"
         )
         detail = (
             f"exit {res['code']}, outputs correct {res['correct']}, active left {res['left']},"
-            f" Batch calls {batch_calls} (~{int(batch_calls * fraction)} throttled);"
+            f" Batch calls {batch_calls}, SubmitJob calls {submits} for {n} jobs;"
             f" {_tail(res['stderr'])}"
         )
         return [judged(name, figure, "0", ok, detail)]
@@ -147,10 +148,10 @@ def throttling(aws: LocalAws, n: int, fraction: float = 0.3) -> List[Row]:
 # --- 2. spot interruptions -----------------------------------------------------------------
 
 
-def _attempt_history(aws: LocalAws) -> Dict[str, List[Dict[str, Any]]]:
-    """Jobs of each call, oldest first (by creation time), from the jobs' own tags."""
+def _attempt_history(aws: LocalAws, run_id: str) -> Dict[str, List[Dict[str, Any]]]:
+    """Jobs of each call of one run, oldest first (by creation time), from the jobs' tags."""
     by_call: Dict[str, List[Dict[str, Any]]] = collections.defaultdict(list)
-    for job in aws.all_jobs():
+    for job in aws.all_jobs(prefix=run_id + "-"):
         tags = job.get("tags") or {}
         call = tags.get("MiniwdlCall") or re.sub(r"-\d+$", "", job["jobName"])
         by_call[call].append(job)
@@ -177,7 +178,7 @@ def spot(aws: LocalAws, n: int, fraction: float = 0.2, preemptible: int = 2) -> 
             res = _scatter_result(aws, "spot", proc, n)
         finally:
             aws.set_faults({})
-        history = _attempt_history(aws)
+        history = _attempt_history(aws, proc.run_id)
         interruptions = sum(1 for jobs in history.values() for j in jobs if _interrupted(j))
         within, past, past_on_fallback = 0, 0, 0
         failed_within = 0
@@ -197,7 +198,9 @@ def spot(aws: LocalAws, n: int, fraction: float = 0.2, preemptible: int = 2) -> 
             f" run failed calls {res['failed']}; {_tail(res['stderr'])}"
         )
         ok1 = failed_within == 0 and res["left"] == 0 and len(history) == n
-        rows = [judged(name, f"failed within budget = {failed_within}", "0", ok1, detail)]
+        failed_all = sum(1 for jobs in history.values() if jobs[-1].get("status") != "SUCCEEDED")
+        figure = f"{failed_all} failed, {failed_within} within budget"
+        rows = [judged(name, figure, "0 within budget", ok1, detail)]
         if past:
             rows.append(
                 judged(
@@ -225,23 +228,25 @@ def fallback_forced(aws: LocalAws, preemptible: int = 1) -> Row:
     fallback = aws.stack["task_queue_fallback"]
     task_queue = aws.stack["task_queue"]
     env = runner_env(aws, task_queue_fallback=fallback)
-    # Interrupt only jobs on the spot queue: the fault matches job names, so this relies on
-    # nothing but the attempt number; attempts 1..preemptible are interrupted.
-    attempts = list(range(1, preemptible + 1))
-    aws.set_faults({"seed": 1, "spot": {"job_name": ".*", "attempts": attempts, "after": 0.2}})
+    # Interrupt the first `preemptible` tries of every task, whatever their queue: retries are
+    # new jobs named <run>-<call>-try<N>, so the fault is targeted by name. Any try after the
+    # budget runs uninterrupted and must be on the fallback queue.
+    tries = "|".join(["-work-\\d+"] + [f"-try{t}" for t in range(2, preemptible + 1)])
+    aws.set_faults({"seed": 1, "spot": {"job_name": f"({tries})$", "after": 0.2}})
     try:
         proc = _start_scatter(aws, "fallback", 2, sleep_s=1, preemptible=preemptible, env=env)
         res = _scatter_result(aws, "fallback", proc, 2)
     finally:
         aws.set_faults({})
-    history = _attempt_history(aws)
+    history = _attempt_history(aws, proc.run_id)
     finals = [jobs[-1] for jobs in history.values()]
     on_fallback = sum(
         1 for j in finals if _queue_name(j) == fallback and j["status"] == "SUCCEEDED"
     )
     queues = {c: [_queue_name(j) for j in jobs] for c, jobs in history.items()}
     detail = f"exit {res['code']}; queues per call {queues} (task queue {task_queue})"
-    ok = res["code"] == 0 and on_fallback == len(finals) == 2
+    spent = all(sum(1 for j in jobs if _interrupted(j)) == preemptible for jobs in history.values())
+    ok = res["code"] == 0 and on_fallback == len(finals) == 2 and spent
     return judged(name, f"{on_fallback}/{len(finals)} finished on fallback", "all", ok, detail)
 
 
@@ -358,10 +363,11 @@ def sigkill_cleanup(aws: LocalAws, n: int) -> List[Row]:
 # --- 5. transient endpoint errors ---------------------------------------------------------
 
 
-def transient(aws: LocalAws, n: int, server_error: float = 0.05, resets: float = 0.05) -> List[Row]:
-    """5xx on ``server_error`` of the calls to every service, plus connection resets on
-    ``resets`` of the requests: the run's outcome must be that of a fault-free run."""
-    name = f"5xx on {server_error:.0%} of all calls + {resets:.0%} conn. resets, {n} tasks"
+def transient(aws: LocalAws, n: int, server_error: float = 0.2, resets: float = 0.1) -> List[Row]:
+    """5xx on ``server_error`` of the calls to every service plus connection resets (before the
+    request reaches AWS) on ``resets`` of the requests, for ``miniwdl run`` and, when it exists,
+    the submitter's whole path (logs, S3): the outcome must be that of a fault-free run."""
+    name = f"5xx on {server_error:.0%} of calls + {resets:.0%} conn. resets ({n} tasks)"
     goal = "unchanged"
 
     def body() -> List[Row]:
@@ -369,21 +375,73 @@ def transient(aws: LocalAws, n: int, server_error: float = 0.05, resets: float =
         env = runner_env(aws)
         env["AWS_ENDPOINT_URL"] = proxy.endpoint
         aws.set_faults({"seed": 9, "server_error": {"*": server_error}})
+        sub_note, sub_ok = "submitter not run (part missing)", True
         try:
-            res = _scatter_result(aws, "transient", _start_scatter(aws, "transient", n, env=env), n)
+            proc = _start_scatter(aws, "transient", n, env=env)
+            res = _scatter_result(aws, "transient", proc, n)
+            if part_missing(SUBMITTER, WRAPPER) is None:
+                sub_ok, sub_note = _submit_with_upload(aws, "transient-submit", 3, proxy.endpoint)
         finally:
             aws.set_faults({})
             proxy.close()
         services = sorted({k.split(".")[0] for k in aws.calls()})
-        jobs = len(aws.all_jobs())
-        changed = res["code"] != 0 or not res["correct"] or jobs != n
+        jobs = len(aws.all_jobs(prefix=proc.run_id + "-"))
+        changed = res["code"] != 0 or not res["correct"] or jobs != n or not sub_ok
         detail = (
-            f"exit {res['code']}, outputs correct {res['correct']}, {jobs} jobs for {n} tasks,"
-            f" {proxy.resets}/{proxy.requests} requests reset, services {services};"
-            f" {_tail(res['stderr'])}"
+            f"miniwdl run exit {res['code']}, outputs correct {res['correct']}, {jobs} jobs for"
+            f" {n} tasks; {sub_note}; {proxy.resets}/{proxy.requests} requests reset;"
+            f" services called {services}; {_tail(res['stderr'], 2)}"
         )
         figure = "unchanged" if not changed else "CHANGED"
-        return [judged(name, figure, goal, not changed and res["left"] == 0, detail)]
+        return [judged(name, figure, goal, not changed and _settle(aws) == 0, detail)]
+
+    return guarded(name, goal, [BACKEND], body)
+
+
+def _submit_with_upload(aws: LocalAws, name: str, n: int, endpoint: str) -> tuple:
+    """Submitter ``--follow --s3upload`` of an ``n``-task scatter through ``endpoint``:
+    ``(ok, note)`` where ok means exit 0 and every task's result uploaded to S3."""
+    work = os.path.join(aws.workdir, name)
+    wdl = write(os.path.join(work, "wf.wdl"), SCATTER_WDL)
+    bucket = aws.stack["bucket"]
+    env = _submitter_env(aws)
+    env["AWS_ENDPOINT_URL"] = endpoint
+    cmd = _submit_cmd(aws, wdl, f"n={n}", "--follow", "--s3upload", f"s3://{bucket}/{name}/")
+    proc = Proc(cmd, env, work, "submit")
+    code = proc.wait(RUN_GUARD)
+    uploaded = _result_objects(aws, bucket, prefix=f"{name}/")
+    ok = code == 0 and uploaded >= {f"result-{i}" for i in range(n)}
+    return ok, f"submitter exit {code}, {len(uploaded)}/{n} results in S3"
+
+
+def lost_responses(aws: LocalAws, n: int, fraction: float = 0.2) -> List[Row]:
+    """Connections reset *after* a SubmitJob request reached AWS, on ``fraction`` of them: the
+    job was created but the answer was lost, and the client retries. SubmitJob has no
+    idempotency token, so a blind retry starts a second job; the figure is jobs beyond one per
+    task (each an orphan nobody waits for)."""
+    name = f"{fraction:.0%} of SubmitJob responses lost, {n} tasks"
+    goal = "0 extra jobs"
+
+    def body() -> List[Row]:
+        port = int(aws.endpoint.rsplit(":", 1)[1])
+        proxy = ResetProxy(port, fraction, seed=4, after=True, only=b"/v1/submitjob")
+        env = runner_env(aws)
+        env["AWS_ENDPOINT_URL"] = proxy.endpoint
+        try:
+            proc = _start_scatter(aws, "lost", n, env=env)
+            res = _scatter_result(aws, "lost", proc, n)
+        finally:
+            proxy.close()
+        jobs = aws.all_jobs(prefix=proc.run_id + "-")
+        extra = len(jobs) - n
+        left = _settle(aws)
+        detail = (
+            f"exit {res['code']}, outputs correct {res['correct']}, {len(jobs)} jobs for {n}"
+            f" tasks, {proxy.resets}/{proxy.requests} responses lost, active left {left};"
+            f" {_tail(res['stderr'], 2)}"
+        )
+        ok = extra == 0 and res["code"] == 0 and res["correct"] and left == 0
+        return [judged(name, f"{extra} extra jobs", goal, ok, detail)]
 
     return guarded(name, goal, [BACKEND], body)
 
@@ -440,16 +498,20 @@ def follow(aws: LocalAws, n: int, lag: float = 1.0) -> List[Row]:
                 judged(name, "no workflow job", goal, False, f"exit {code}; {_tail(proc.stderr)}")
             ]
         stream = wf_jobs[0]["container"]["logStreamName"]
-        truth = _stream_messages(aws, "/aws/batch/job", stream)
+        from miniwdl_aws.submit import END_OF_LOG
+
+        # the end-of-log marker is the follower's own signal to stop, not a line for the user
+        truth = [m for m in _stream_messages(aws, "/aws/batch/job", stream) if m != END_OF_LOG]
         printed = (proc.stderr + proc.stdout).splitlines()
         truth_count = collections.Counter(truth)
         printed_count = collections.Counter(line for line in printed if line in truth_count)
         lost = sum(max(0, c - printed_count[line]) for line, c in truth_count.items())
         dup = sum(max(0, printed_count[line] - c) for line, c in truth_count.items())
         in_order = [line for line in printed if line in truth_count] == truth
+        missing = [line for line, c in truth_count.items() if printed_count[line] < c]
         detail = (
             f"exit {code}, {len(truth)} lines in the stream, in order {in_order}, active left"
-            f" {left}; {_tail(proc.stderr)}"
+            f" {left}; first lost: {missing[:2]!r}; {_tail(proc.stderr)}"
         )
         ok = lost == 0 and dup == 0 and in_order and code == 0 and len(truth) > n
         return [judged(name, f"{lost} lost, {dup} dup", goal, ok, detail)]
@@ -506,10 +568,10 @@ def _result_files(root: str) -> set:
     return found
 
 
-def _result_objects(aws: LocalAws, bucket: str) -> set:
+def _result_objects(aws: LocalAws, bucket: str, prefix: str = "") -> set:
     s3 = aws.client("s3")
     found = set()
-    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket):
+    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
         for obj in page.get("Contents", []):
             if obj["Key"].endswith("result.txt"):
                 found.add(
@@ -646,6 +708,7 @@ PLAN: List[tuple] = [
     ("sigterm", lambda aws, z: signal_stop(aws, signal.SIGTERM, z.signal_tasks)),
     ("sigkill", lambda aws, z: sigkill_cleanup(aws, z.kill_tasks)),
     ("transient", lambda aws, z: transient(aws, z.transient_tasks)),
+    ("lost", lambda aws, z: lost_responses(aws, z.transient_tasks)),
     ("s3fail", lambda aws, z: s3_failure(aws)),
     ("restart", None),
     ("bad_inputs", lambda aws, z: bad_input_table(aws)),

@@ -61,3 +61,12 @@ def test_proxy_resets_the_drawn_fraction(upstream: int) -> None:
         assert 0 < proxy.resets < 40
     finally:
         proxy.close()
+
+
+def test_proxy_after_mode_executes_then_resets(upstream: int) -> None:
+    proxy = ResetProxy(upstream, 1.0, after=True)
+    try:
+        assert not _get(proxy.endpoint)
+        assert proxy.resets == 1
+    finally:
+        proxy.close()

@@ -26,6 +26,7 @@ workflow scat {
   }
   output {
     Array[String] results = work.result
+    Array[File] files = work.result_file
   }
 }
 
@@ -43,6 +44,7 @@ task work {
   >>>
   output {
     String result = read_string("result.txt")
+    File result_file = "result.txt"
   }
   runtime {
     docker: "ubuntu:22.04"
@@ -100,11 +102,18 @@ def start_miniwdl(
     extra: Sequence[str] = (),
 ) -> Proc:
     """Start ``miniwdl run`` on a WDL source text; the run directory is :func:`run_dir`."""
+    from miniwdl_aws.naming import new_run_id
+
     work = os.path.join(aws.workdir, name)
     os.makedirs(work, exist_ok=True)
     wdl_path = write(os.path.join(work, "wf.wdl"), wdl)
     cmd = [PYTHON, "-m", "WDL", "run", wdl_path, *inputs, "--dir", run_dir(aws, name) + "/."]
-    return Proc(cmd + ["--no-color", *extra], env, work, "miniwdl")
+    # a known run id: every job of this run is then found by its name prefix
+    env = dict(env)
+    env.setdefault("MINIWDL_AWS_RUN_ID", new_run_id())
+    proc = Proc(cmd + ["--no-color", *extra], env, work, "miniwdl")
+    proc.run_id = env["MINIWDL_AWS_RUN_ID"]
+    return proc
 
 
 def outputs(aws: LocalAws, name: str) -> Optional[Dict[str, Any]]:

@@ -1,0 +1,80 @@
+"""CI variants of every scorecard row: same goals as ``bench/reliability.py``, smaller sizes.
+
+Each test runs one scenario against the session's local AWS (reset and bootstrapped per test by
+the ``aws`` fixture) and asserts its row passed. A scenario whose product part is missing is
+skipped with the reason, so it is visible, and never counted as passed.
+"""
+
+from __future__ import annotations
+
+import signal
+from typing import Any, List
+
+import pytest
+
+from . import scenarios
+from .harness import LocalAws
+from .scorecard import Row, Status
+
+SIZES = scenarios.CI
+
+
+@pytest.fixture
+def local(emulator: Any, aws: Any, tmp_path: Any) -> LocalAws:
+    """The per-test local AWS as the scenarios see it."""
+    return LocalAws.in_process(emulator, aws, str(tmp_path))
+
+
+def _check(rows: List[Row]) -> None:
+    assert rows, "scenario produced no row"
+    for row in rows:
+        if row.status is Status.NOT_RUN:
+            pytest.skip(f"{row.name}: {row.detail}")
+    failed = [f"{r.name}: {r.figure} (goal {r.goal}) -- {r.detail}" for r in rows if not r.passed]
+    assert not failed, "\n".join(failed)
+
+
+def test_throttling_fails_no_task(local: LocalAws) -> None:
+    _check(scenarios.throttling(local, SIZES.throttle_tasks))
+
+
+def test_spot_within_budget_and_fallback(local: LocalAws) -> None:
+    _check(scenarios.spot(local, SIZES.spot_tasks))
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+def test_signal_leaves_every_job_terminal(local: LocalAws, sig: int) -> None:
+    # the 10 s goal is judged on the scorecard; here only that every job ends (no timing)
+    _check(scenarios.signal_stop(local, sig, SIZES.signal_tasks, limit=None))
+
+
+def test_sigkill_then_cleanup_leaves_no_job(local: LocalAws) -> None:
+    _check(scenarios.sigkill_cleanup(local, SIZES.kill_tasks))
+
+
+def test_transient_errors_change_nothing(local: LocalAws) -> None:
+    _check(scenarios.transient(local, SIZES.transient_tasks))
+
+
+def test_follow_loses_and_duplicates_no_line(local: LocalAws) -> None:
+    _check(scenarios.follow(local, SIZES.follow_tasks))
+
+
+def test_s3_failure_loses_no_byte(local: LocalAws) -> None:
+    _check(scenarios.s3_failure(local))
+
+
+def test_bad_inputs(local: LocalAws) -> None:
+    _check(scenarios.bad_input_table(local))
+
+
+def test_no_credentials_anywhere(local: LocalAws) -> None:
+    _check(scenarios.secrets(local))
+
+
+def test_endpoint_restart(tmp_path: Any) -> None:
+    _check(scenarios.endpoint_restart(str(tmp_path)))
+
+
+def test_lost_responses_start_no_extra_job(local: LocalAws) -> None:
+    _check(scenarios.lost_responses(local, SIZES.transient_tasks))
