@@ -76,7 +76,8 @@ class JobWaiter:
             desc = self._batch.describe_jobs(jobs=[job_id])["jobs"][0]
             if desc["status"] != status:
                 status = desc["status"]
-                self._note(f"{status}\t{job_id}")
+                if status not in TERMINAL or not follow:
+                    self._note(f"{status}\t{job_id}")
             stream = desc.get("container", {}).get("logStreamName")
             if follow and stream and self.follower is None:
                 self.follower = LogFollower(self._logs, stream)
@@ -95,6 +96,8 @@ class JobWaiter:
                     "WARNING: end-of-log marker not seen; more lines may still appear in log"
                     f" stream {self.follower.stream}"
                 )
+        if follow:  # after the log's last lines, not in the middle of them
+            self._note(f"{status}\t{job_id}")
         reason = desc.get("statusReason") or desc.get("container", {}).get("reason")
         code = exit_code_of(desc)
         if status == "FAILED" and "exitCode" not in desc.get("container", {}):

@@ -22,7 +22,7 @@ from typing import Any, Dict, List, Optional, Sequence
 from miniwdl_aws.errors import MiniwdlAwsError
 from miniwdl_aws.submit import END_OF_LOG
 from miniwdl_aws.submit.args import DELETE_AFTER_CHOICES
-from miniwdl_aws.submit.shipping import materialize
+from miniwdl_aws.submit.shipping import ENV_INPUTS, ENV_WDL_ZIP, materialize
 from miniwdl_aws.submit.upload import (
     S3Uploader,
     UploadError,
@@ -126,7 +126,9 @@ def run(args: argparse.Namespace, child: _Child) -> int:
         if child.signalled is not None:
             return 128 + child.signalled
         say("running: " + " ".join(cmd))
-        child.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE)
+        # the payloads are consumed; miniwdl would only warn about them as unused settings
+        env = {k: v for k, v in os.environ.items() if k not in (ENV_WDL_ZIP, ENV_INPUTS)}
+        child.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, env=env)
         if child.signalled is not None:  # arrived while the child was being started
             child.proc.send_signal(child.signalled)
         out, _ = child.proc.communicate()

@@ -1,0 +1,192 @@
+"""End to end on the local AWS: laptop (submitter process) → workflow job on the Fargate queue
+(the wrapper running the real `miniwdl run`) → task jobs on the task queue → S3."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from tests.submit.conftest import (
+    EXAMPLES,
+    ROOT,
+    client,
+    describe,
+    followed_lines,
+    stack_env,
+    stream_messages,
+    submit,
+)
+
+from miniwdl_aws.submit import END_OF_LOG
+from miniwdl_aws.submit.wrapper import EXIT_UPLOAD_FAILED
+
+HELLO = str(EXAMPLES / "hello_scatter.wdl")
+HELLO_INPUTS = str(EXAMPLES / "hello_scatter.inputs.json")
+SECRETS = {
+    "AWS_SECRET_ACCESS_KEY": "fakeSecretKeyValue0123456789",
+    "AWS_SESSION_TOKEN": "fakeSessionTokenValue0123456789",
+    "MINIWDL__DOWNLOAD__API_TOKEN": "fakeApiTokenValue0123456789",
+}
+
+
+def _keys(bucket: str, prefix: str) -> list:
+    resp = client("s3").list_objects_v2(Bucket=bucket, Prefix=prefix)
+    return sorted(o["Key"] for o in resp.get("Contents", []))
+
+
+def _get(bucket: str, key: str) -> bytes:
+    return client("s3").get_object(Bucket=bucket, Key=key)["Body"].read()
+
+
+def test_follow_upload_delete_env_and_secrets(aws: Any, emulator: Any) -> None:
+    """The main path, with late and bursty log delivery: --follow prints the workflow job's
+    log line for line; outputs land in S3 with a rewritten outputs.json; --delete-after success
+    removes the run directory; MINIWDL__ settings pass through, secrets never do."""
+    emulator.set_faults({"log_lag": 0.3, "log_disorder": True})
+    env = stack_env(aws, MINIWDL__SCHEDULER__CALL_CONCURRENCY="3", **SECRETS)
+    folder = f"s3://{aws.bucket}/e2e/"
+    args = [HELLO, "-i", HELLO_INPUTS, "--follow", "--s3upload", folder]
+    res = submit(aws, args + ["--delete-after", "success", "--tag", "team=genomics"], env)
+    assert res.returncode == 0, res.stderr[-3000:]
+    job_id = res.stdout.strip()
+
+    # --follow output == the workflow job's CloudWatch stream, line for line, marker last
+    desc = describe(job_id)
+    stream = stream_messages(desc["container"]["logStreamName"])
+    assert stream[-1] == END_OF_LOG
+    assert followed_lines(res.stderr) == stream[:-1]
+    assert any("NOTICE done" in ln for ln in stream)
+
+    # outputs and outputs.json in S3
+    keys = _keys(aws.bucket, "e2e/")
+    assert "e2e/workflow.log" in keys and "e2e/summary/summary.txt" in keys
+    outputs = json.loads(_get(aws.bucket, "e2e/outputs.json"))
+    assert outputs["hello_scatter.lines"] == 3
+    names = json.load(open(HELLO_INPUTS))["hello_scatter.names"]
+    for name, uri in zip(names, outputs["hello_scatter.greetings"]):
+        assert uri.startswith(folder)
+        assert _get(aws.bucket, uri[len(f"s3://{aws.bucket}/") :]) == f"Hello, {name}!\n".encode()
+    # --delete-after success: the run directory is gone, the mount itself is not
+    run_root = Path(aws.efs_dir) / "miniwdl_run"
+    assert run_root.is_dir() and not [p for p in run_root.iterdir() if p.is_dir()]
+
+    # env passthrough present, credentials absent (job, job definition, tags)
+    job_env = {e["name"]: e["value"] for e in desc["container"]["environment"]}
+    assert job_env["MINIWDL__SCHEDULER__CALL_CONCURRENCY"] == "3"
+    assert desc["tags"]["team"] == "genomics"
+    jobdef = client("batch").describe_job_definitions(jobDefinitions=[desc["jobDefinition"]])
+    blob = json.dumps([desc, jobdef["jobDefinitions"]])
+    for value in SECRETS.values():
+        assert value not in blob
+    assert "MINIWDL__DOWNLOAD__API_TOKEN" not in blob
+    # task jobs carry the run id prefix and the user tag
+    run_id = desc["tags"]["MiniwdlRunId"]
+    task_jobs = client("batch").list_jobs(
+        jobQueue=aws.task_queue, filters=[{"name": "JOB_NAME", "values": [run_id + "*"]}]
+    )["jobSummaryList"]
+    assert len(task_jobs) == len(names) + 1
+    assert describe(task_jobs[0]["jobId"])["tags"].get("team") == "genomics"
+
+
+def test_failing_task_exit_code_and_error_upload(aws: Any, wdl_dir: Path) -> None:
+    folder = f"s3://{aws.bucket}/fail/"
+    res = submit(aws, [str(wdl_dir / "fail.wdl"), "--wait", "--s3upload", folder])
+    assert res.returncode == 3, res.stderr[-3000:]  # the task's exit status, via miniwdl
+    keys = _keys(aws.bucket, "fail/")
+    assert "fail/error.json" in keys and "fail/CommandFailed_stderr.txt" in keys
+    assert b"about to fail" in _get(aws.bucket, "fail/CommandFailed_stderr.txt")
+    err = json.loads(_get(aws.bucket, "fail/error.json"))
+    assert err["cause"]["stderr_s3file"] == folder + "CommandFailed_stderr.txt"
+
+
+def test_error_before_the_run_starts_is_mirrored_and_uploaded(aws: Any) -> None:
+    """The WDL is valid but its required inputs are missing: miniwdl fails inside the job
+    before running anything; its exit code comes back and error.json is uploaded."""
+    folder = f"s3://{aws.bucket}/noinputs/"
+    res = submit(aws, [HELLO, "--follow", "--s3upload", folder])
+    assert res.returncode == 2, res.stderr[-3000:]
+    assert "missing required inputs" in res.stderr.lower() or "required" in res.stderr.lower()
+    assert "noinputs/error.json" in _keys(aws.bucket, "noinputs/")
+
+
+def test_upload_failure_keeps_the_run_directory(aws: Any, emulator: Any) -> None:
+    emulator.set_faults({"s3_fail": {"key": r"outputs\.json$"}})
+    folder = f"s3://{aws.bucket}/broken/"
+    res = submit(aws, [HELLO, "-i", HELLO_INPUTS, "--follow", "--s3upload", folder,
+                       "--delete-after", "success"])  # fmt: skip
+    assert res.returncode == EXIT_UPLOAD_FAILED, res.stderr[-3000:]
+    assert "UPLOAD FAILED" in res.stderr and "nothing was deleted" in res.stderr
+    runs = [p for p in (Path(aws.efs_dir) / "miniwdl_run").iterdir() if p.is_dir()]
+    assert len(runs) == 1 and (runs[0] / "out").is_dir() and (runs[0] / "workflow.log").is_file()
+    assert "broken/outputs.json" not in _keys(aws.bucket, "broken/")
+
+
+def test_large_wdl_is_staged_in_s3(aws: Any, tmp_path: Path) -> None:
+    # incompressible filler: far beyond the 8,192-character overrides limit once encoded
+    filler = "\n".join("# " + os.urandom(48).hex() for _ in range(200))
+    big = tmp_path / "big.wdl"
+    big.write_text(f"version 1.0\n{filler}\nworkflow big {{\n  output {{ Int n = 7 }}\n}}\n")
+    folder = f"s3://{aws.bucket}/big/"
+    res = submit(aws, [str(big), "--wait", "--s3upload", folder])
+    assert res.returncode == 0, res.stderr[-3000:]
+    assert "staged s3://" in res.stderr
+    staged = _keys(aws.bucket, "big/_miniwdl_aws_submit/")
+    assert [k.rsplit("/", 1)[-1] for k in staged] == ["source.zip"]
+    assert json.loads(_get(aws.bucket, "big/outputs.json")) == {"big.n": 7}
+
+
+def test_self_test(aws: Any) -> None:
+    res = submit(aws, ["--self-test"])
+    assert res.returncode == 0, res.stderr[-3000:]
+    assert '"self_test.count": 3' in res.stderr
+
+
+def test_ctrl_c_leaves_the_workflow_running(aws: Any, wdl_dir: Path) -> None:
+    cmd = [sys.executable, "-m", "miniwdl_aws", str(wdl_dir / "sleep.wdl"), "--follow"]
+    proc = subprocess.Popen(
+        cmd + ["--poll-seconds", "0.2"],
+        env=stack_env(aws),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=str(ROOT),
+    )
+    assert proc.stdout is not None and proc.stderr is not None
+    job_id = proc.stdout.readline().strip()
+    for line in proc.stderr:  # wait until miniwdl inside the job has submitted its task
+        if "AWS Batch job submitted" in line:
+            break
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130
+    assert f"aws batch terminate-job --job-id {job_id} --reason" in err
+    assert describe(job_id)["status"] == "RUNNING"
+    # clean up the way the message says; miniwdl then terminates its task job too
+    client("batch").terminate_job(jobId=job_id, reason="test cleanup")
+    deadline = time.monotonic() + 30
+    while describe(job_id)["status"] != "FAILED" and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert describe(job_id)["status"] == "FAILED"
+
+
+def test_demo_script(tmp_path: Path) -> None:
+    """examples/demo.py as the README runs it: its own emulator process, end to end."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MINIWDL")}
+    env.pop("AWS_ENDPOINT_URL", None)
+    res = subprocess.run(
+        [sys.executable, str(EXAMPLES / "demo.py")],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=240,
+        cwd=str(tmp_path),
+    )
+    assert res.returncode == 0, res.stdout[-2000:] + res.stderr[-3000:]
+    assert "outputs.json" in res.stdout and "s3://" in res.stdout
+    assert "Hello, " in res.stdout  # the demo prints an output file's content from S3
