@@ -42,7 +42,7 @@ from WDL.runtime.error import Interrupted, Terminated
 from . import naming
 from ._util import AwsClients, _
 from .batch import outcomes, specs
-from .batch.api import TERMINAL_STATES, BatchApi
+from .batch.api import TERMINAL_STATES, BatchApi, Throttled
 from .batch.job_definitions import JobDefinitionCache
 from .batch.poller import JobWatch, StatusPoller
 from .batch.submitter import AdaptiveSubmitter, SubmitAborted
@@ -373,13 +373,16 @@ class BatchJobBase(WDL.runtime.task_container.TaskContainer):
                 self._check_fits()
                 self._prepare_attempt(command)
                 props = self._container_properties(logger)
-                # through the submitter too: a throttled definition lookup is retried, not fatal
                 try:
-                    definition = services.submitter.call(
-                        lambda: services.definitions.get(logger, props), terminating, logger
-                    )
-                except SubmitAborted:
-                    raise Terminated(quiet=True) from None
+                    definition = services.definitions.get(logger, props)  # cached: no call
+                except Throttled:
+                    # rare (once per distinct definition): retry it through the paced submitter
+                    try:
+                        definition = services.submitter.call(
+                            lambda: services.definitions.get(logger, props), terminating, logger
+                        )
+                    except SubmitAborted:
+                        raise Terminated(quiet=True) from None
                 queue = self._select_queue(logger)
                 request = self._submit_request(definition, queue)
                 logger.debug(

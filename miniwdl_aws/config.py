@@ -240,7 +240,7 @@ OPTIONS: Tuple[Option, ...] = (
     # --- API economy and resilience ---
     Option(
         "submit_period",
-        0.04,
+        0.025,
         "float",
         "Minimum seconds between SubmitJob calls at full speed (so at most 1/submit_period"
         " submissions per second, shared by all tasks of the process). On throttling the"
@@ -250,7 +250,7 @@ OPTIONS: Tuple[Option, ...] = (
     ),
     Option(
         "submit_burst",
-        10,
+        20,
         "int",
         "SubmitJob calls that may go out back to back before submit_period applies.",
         check=_at_least(1),
