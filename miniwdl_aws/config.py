@@ -269,7 +269,7 @@ OPTIONS: Tuple[Option, ...] = (
         5.0,
         "float",
         "Longest interval, in seconds, between status checks of a job that has stayed in one"
-        " state for a long time (the poller backs off to a tenth of that time, up to this).",
+        " state for a long time (the poller backs off to a fifth of that time, up to this).",
         check=_positive,
     ),
     Option(
