@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import random
 import re
 import shutil
 from concurrent.futures import ThreadPoolExecutor
@@ -33,12 +34,25 @@ task greet {
 }
 """
 
-REQUIRED_INPUT_WDL = HELLO_WDL.replace('String who = "world"', "String how_many_greetings")
+REQUIRED_INPUT_WDL = HELLO_WDL.replace('String who = "world"', "String who_to_greet").replace(
+    "input: who = who", "input: who = who_to_greet"
+)
 SYNTAX_WDL = HELLO_WDL.replace("call greet {", "call greet {{")
-TYPE_WDL = HELLO_WDL.replace('String who = "world"', 'Int who_count = "many"\n    String who = "x"')
+TYPE_WDL = HELLO_WDL.replace(
+    'String who = "world"', 'String who = "world"\n    Int n = length(who)'
+)
+
+
+def _huge_wdl() -> str:
+    """A valid WDL too large to pass inline even compressed (Batch: 8,192-character container
+    overrides, 30 KiB per SubmitJob): 40 KiB of pseudo-random comment text."""
+    rnd = random.Random(0)
+    lines = ("# " + "".join(rnd.choice("0123456789abcdef") for _ in range(78)) for _ in range(512))
+    return HELLO_WDL + "\n".join(lines) + "\n"
+
+
+HUGE_WDL = _huge_wdl()
 IMPORT_WDL = 'version 1.0\nimport "nope_import.wdl" as nope\n' + HELLO_WDL.split("\n", 1)[1]
-# Larger than Batch accepts inline (8,192-character container overrides, 30 KiB per job).
-HUGE_WDL = HELLO_WDL + "".join(f"# padding line {i:05d} {'x' * 60}\n" for i in range(700))
 
 # Words that make a line read as an error report rather than an echo of settings.
 _ERROR_WORDS = re.compile(
@@ -129,7 +143,7 @@ CASES: List[BadInput] = [
         "wdl",
         "miniwdl",
         ("{dir}/type.wdl",),
-        ("who_count", "Int", "type"),
+        ("length", "Expected Array", "type"),
         files=(("type.wdl", TYPE_WDL),),
     ),
     BadInput(
@@ -137,7 +151,7 @@ CASES: List[BadInput] = [
         "wdl",
         "miniwdl",
         ("{dir}/req.wdl",),
-        ("how_many_greetings",),
+        ("who_to_greet",),
         files=(("req.wdl", REQUIRED_INPUT_WDL),),
     ),
     # --- submitter command line ---
@@ -184,7 +198,8 @@ CASES: List[BadInput] = [
         "--dir",
         "/elsewhere-rel",
     ),
-    _s("--mount missing", ["{wdl}", "--mount", "/no-such-mount-rel"], "no-such-mount-rel", "mount"),
+    _s("--timeout under Batch's 60 s", ["{wdl}", "--timeout", "10"], "timeout"),
+    _s("--timeout not a duration", ["{wdl}", "--timeout", "soonish"], "timeout", "soonish"),
     _s("--tag without =", ["{wdl}", "--tag", "novalue"], "tag", "novalue"),
     _s(
         "bad [aws] env for the submitter",
@@ -221,8 +236,8 @@ CASES: List[BadInput] = [
     _s(
         "WDL type error",
         ["{dir}/type.wdl"],
-        "who_count",
-        "Int",
+        "length",
+        "Expected Array",
         "type",
         kind="wdl",
         files=(("type.wdl", TYPE_WDL),),
@@ -237,7 +252,7 @@ CASES: List[BadInput] = [
     _s(
         "required input missing",
         ["{dir}/req.wdl"],
-        "how_many_greetings",
+        "who_to_greet",
         kind="wdl",
         files=(("req.wdl", REQUIRED_INPUT_WDL),),
     ),
@@ -325,11 +340,14 @@ def run_case(aws: LocalAws, case: BadInput, index: int) -> Outcome:
             env.pop(key, None)
         else:
             env[key] = value
+    # Any job the case starts can be traced back to it: task jobs by the run id in their
+    # names, the submitter's workflow job by its --name.
     if case.tool == "miniwdl":
         rundir = os.path.join(aws.efs_dir, "runs", "bad", f"{index:02d}", ".")
         cmd = [PYTHON, "-m", "WDL", "run", *args, "--dir", rundir, "--no-color"]
+        env["MINIWDL_AWS_RUN_ID"] = _tag(index)
     else:
-        cmd = [os.path.join(BIN, "miniwdl_submit_awsbatch"), *args]
+        cmd = [os.path.join(BIN, "miniwdl_submit_awsbatch"), *args, "--name", _tag(index)]
         cmd += ["--mount", aws.efs_dir] if "--mount" not in args else []
     code, out, err = run(cmd, env, folder, "case", timeout=120)
     text = out + "\n" + err
@@ -338,19 +356,40 @@ def run_case(aws: LocalAws, case: BadInput, index: int) -> Outcome:
     )
 
 
+def _tag(index: int) -> str:
+    return f"relcase{index:02d}"
+
+
+def jobs_by_case(aws: LocalAws) -> Dict[int, int]:
+    """Jobs started by each case index, from job names and run-id tags (a submitted workflow
+    job's task jobs share its run id)."""
+    jobs = aws.all_jobs()
+    run_to_case: Dict[str, int] = {}
+    for job in jobs:
+        m = re.search(r"relcase(\d\d)$", job["jobName"])
+        if m:
+            run_to_case[(job.get("tags") or {}).get("MiniwdlRunId", "")] = int(m.group(1))
+    counts: Dict[int, int] = {}
+    for job in jobs:
+        m = re.match(r"relcase(\d\d)-", job["jobName"])
+        idx = (
+            int(m.group(1))
+            if m
+            else run_to_case.get((job.get("tags") or {}).get("MiniwdlRunId", ""), -1)
+        )
+        counts[idx] = counts.get(idx, 0) + 1
+    return counts
+
+
 def run_all(
     aws: LocalAws, cases: Sequence[BadInput] = CASES, workers: int = 2
 ) -> Tuple[List[Outcome], Dict[str, int]]:
-    """Run every case (``workers`` at a time) and return the outcomes plus the SubmitJob count
-    attributed to each case name. Cases run in parallel, so when the total is not zero the
-    cases are re-run one by one to find which submitted."""
-    before = aws.calls().get("batch.SubmitJob", 0)
+    """Run every case (``workers`` at a time) and return the outcomes plus the jobs each case
+    started (index -1: jobs no case can be tied to, also a failure)."""
     with ThreadPoolExecutor(workers) as pool:
         outcomes = list(pool.map(lambda ic: run_case(aws, ic[1], ic[0]), enumerate(cases)))
-    submitted = {c.name: 0 for c in cases}
-    if aws.calls().get("batch.SubmitJob", 0) != before:
-        for i, case in enumerate(cases):
-            n0 = aws.calls().get("batch.SubmitJob", 0)
-            run_case(aws, case, i)
-            submitted[case.name] = aws.calls().get("batch.SubmitJob", 0) - n0
+    counts = jobs_by_case(aws)
+    submitted = {c.name: counts.get(i, 0) for i, c in enumerate(cases)}
+    if counts.get(-1):
+        submitted["(unattributed)"] = counts[-1]
     return outcomes, submitted

@@ -635,7 +635,11 @@ def bad_input_table(aws: LocalAws) -> List[Row]:
 
     def body() -> List[Row]:
         outcomes, submitted = bad_inputs.run_all(aws, cases)
-        bad = []
+        bad = (
+            [f"{submitted['(unattributed)']} job(s) from no known case"]
+            if "(unattributed)" in submitted
+            else []
+        )
         for o in outcomes:
             problems = o.problems + (
                 [f"{submitted[o.case.name]} job(s)"] if submitted[o.case.name] else []
