@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import resource
 import shutil
 import tempfile
 import threading
@@ -67,6 +68,7 @@ class Emulator:
         if _jobs.EXECUTOR is not None:
             raise RuntimeError("another Emulator is already running in this process")
         logging.getLogger("werkzeug").setLevel(logging.ERROR)
+        _raise_fd_limit()
         _patches.install()
         self._workdir = tempfile.mkdtemp(prefix="miniwdl-aws-emulator-")
         executor = Executor(self.settings, self.faults, self.env, self._workdir)
@@ -86,8 +88,12 @@ class Emulator:
         self._endpoint = f"http://127.0.0.1:{self._server.server_port}"
         self._executor = executor
         _jobs.EXECUTOR = executor
+        # A short poll interval makes stop() quick (shutdown waits for the next poll).
         self._thread = threading.Thread(
-            target=self._server.serve_forever, name="emulator-http", daemon=True
+            target=self._server.serve_forever,
+            kwargs={"poll_interval": 0.05},
+            name="emulator-http",
+            daemon=True,
         )
         self._thread.start()
         return self
@@ -208,6 +214,17 @@ class Emulator:
             if time.monotonic() >= deadline:
                 raise AssertionError(f"jobs still active after {timeout:g}s: {active}")
             time.sleep(0.05)
+
+
+def _raise_fd_limit() -> None:
+    """A large scatter holds two descriptors per running job plus client sockets."""
+    try:
+        soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+        wanted = 65536 if hard == resource.RLIM_INFINITY else hard
+        if soft != resource.RLIM_INFINITY and soft < wanted:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (wanted, hard))
+    except (ValueError, OSError):
+        pass
 
 
 def default_efs_dir() -> str:

@@ -281,12 +281,16 @@ class Executor:
         pidfd = os.pidfd_open(proc.pid)
         exited = False
         buf = b""
+        # poll, not select: a big scatter has well over FD_SETSIZE (1024) descriptors open
+        poller = select.poll()
+        poller.register(fd, select.POLLIN)
+        poller.register(pidfd, select.POLLIN)
         try:
             while True:
-                watch = [fd] if exited else [fd, pidfd]
-                ready, _, _ = select.select(watch, [], [])
+                ready = {rfd for rfd, _ in poller.poll()}
                 if pidfd in ready and not exited:
                     exited = True
+                    poller.unregister(pidfd)
                     # The main process is gone (a zombie until reaped, so the group id is still
                     # ours): like a container stopping, take every leftover process with it.
                     self._signal_group(proc, signal.SIGKILL, reaped_ok=True)
@@ -301,7 +305,9 @@ class Executor:
             if buf:
                 self.logs.ship(job._log_backend, job.current_stream or "", [buf])
             if not exited:
-                select.select([pidfd], [], [])
+                waiter = select.poll()
+                waiter.register(pidfd, select.POLLIN)
+                waiter.poll()
         finally:
             os.close(pidfd)
             proc.stdout.close()
@@ -374,14 +380,19 @@ class Executor:
         if job.kill_reason == SPOT_REASON:
             exit_code = None
         status_reason = job.kill_reason or EXITED_REASON
-        record = job.attempt_records[-1]
-        record["container"]["exitCode"] = exit_code
-        if exit_code is None:
-            del record["container"]["exitCode"]
+        # Replace the record rather than mutating it: DescribeJobs may be copying it right now.
+        old = job.attempt_records[-1]
+        container = dict(old["container"])
+        if exit_code is not None:
+            container["exitCode"] = exit_code
         if container_reason:
-            record["container"]["reason"] = container_reason
-        record["stoppedAt"] = now_ms()
-        record["statusReason"] = status_reason
+            container["reason"] = container_reason
+        job.attempt_records[-1] = {
+            **old,
+            "container": container,
+            "stoppedAt": now_ms(),
+            "statusReason": status_reason,
+        }
         job.container_reason = container_reason
         job.exit_code = exit_code
         job.proc = None

@@ -116,6 +116,22 @@ def log_messages(stream: str) -> List[str]:
         token = resp["nextForwardToken"]
 
 
+def process_gone(pid: int, timeout: float = 10.0) -> bool:
+    """Wait until ``pid`` no longer runs (gone, or a zombie awaiting its reaper)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            with open(f"/proc/{pid}/stat") as f:
+                state = f.read().rsplit(")", 1)[1].split()[0]
+        except (FileNotFoundError, ProcessLookupError):
+            return True
+        if state in ("Z", "X"):
+            return True
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.01)
+
+
 def http(endpoint: str, path: str, payload: Any = None) -> Any:
     """GET (or POST ``payload`` as JSON) an emulator side-channel path; returns parsed JSON."""
     data = None if payload is None else json.dumps(payload).encode()

@@ -6,13 +6,13 @@ import os
 import time
 
 import boto3
-import pytest
 
 from .helpers import (
     batch,
     describe,
     job_definition,
     log_messages,
+    process_gone,
     submit,
     wait_status,
     watch_statuses,
@@ -174,8 +174,7 @@ def test_terminate_running_job(aws, emulator) -> None:
     assert desc["status"] == "FAILED"
     assert desc["statusReason"] == "stop it"
     assert desc["container"]["exitCode"] == 128 + 15  # SIGTERM, as docker reports it
-    with pytest.raises(ProcessLookupError):
-        os.kill(pid, 0)
+    assert process_gone(pid)
 
 
 def test_terminate_escalates_to_sigkill(aws, emulator) -> None:
@@ -235,15 +234,7 @@ def test_leftover_background_processes_are_killed(aws) -> None:
     desc = wait_status(submit(aws, jd, name="bg"))
     assert desc["status"] == "SUCCEEDED"
     pid = int(open(pidfile).read())
-    deadline = time.monotonic() + 5
-    while time.monotonic() < deadline:
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
-            break
-        time.sleep(0.02)
-    else:
-        pytest.fail("background process of a finished job survived")
+    assert process_gone(pid), "background process of a finished job survived"
 
 
 def test_job_can_call_the_emulator(aws) -> None:

@@ -15,6 +15,8 @@ from typing import Dict, Iterator, Tuple
 import boto3
 import pytest
 
+from .helpers import process_gone
+
 
 def _start_serve(tmp_path) -> Tuple[subprocess.Popen, Dict[str, str]]:
     efs = tmp_path / "efs"
@@ -188,12 +190,4 @@ def test_sigterm_kills_every_job_process(served) -> None:
     proc.send_signal(signal.SIGTERM)
     assert proc.wait(30) == 0
     for pid in pids:
-        deadline = time.monotonic() + 5
-        while time.monotonic() < deadline:
-            try:
-                os.kill(pid, 0)
-            except ProcessLookupError:
-                break
-            time.sleep(0.02)
-        else:
-            pytest.fail(f"job process {pid} survived the emulator")
+        assert process_gone(pid), f"job process {pid} survived the emulator"
