@@ -138,7 +138,7 @@ class LocalDeployer:
     def _sub(self, arg: Any) -> str:
         text, extra = (arg, {}) if isinstance(arg, str) else (arg[0], self._eval(arg[1]))
 
-        def one(m: "re.Match[str]") -> str:
+        def one(m: re.Match[str]) -> str:
             name = m.group(1)
             if name in extra:
                 return str(extra[name])
@@ -159,7 +159,7 @@ class LocalDeployer:
         zones = self.ec2.describe_availability_zones()["AvailabilityZones"]
         return sorted(z["ZoneName"] for z in zones)
 
-    _FUNCTIONS: Dict[str, Callable[["LocalDeployer", Any], Any]] = {
+    _FUNCTIONS: Dict[str, Callable[[LocalDeployer, Any], Any]] = {
         "Ref": lambda self, a: self._ref(a),
         "Fn::GetAtt": lambda self, a: self._get_att(a),
         "Fn::Sub": lambda self, a: self._sub(a),
