@@ -21,7 +21,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from typing import Dict
+from typing import Dict, Tuple
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 WDL = os.path.join(HERE, "hello_scatter.wdl")
@@ -34,7 +34,7 @@ FAST = {
 }
 
 
-def start_local_aws(workdir: str) -> "tuple[subprocess.Popen[str], Dict[str, str]]":
+def start_local_aws(workdir: str) -> Tuple[subprocess.Popen, Dict[str, str]]:
     """Start the emulator; return it and the settings it exported."""
     efs = os.path.join(workdir, "efs")
     os.makedirs(efs)

@@ -56,6 +56,7 @@ class Submitter:
         self.stdout = stdout
         self.stderr = stderr
         self.environ = dict(os.environ if environ is None else environ)
+        self.passed_env: List[str] = []
 
     def note(self, msg: str) -> None:
         """A status line of ours on stderr."""
@@ -134,8 +135,6 @@ class Submitter:
                 raise ConfigError(f"staging the WDL/inputs in S3 failed: {exn}") from None
 
         shipment = shipping.plan(files, fits, validate.stage_folder(args, run_id), put)
-        for uri in shipment.staged:
-            self.note(f"staged {uri}")
         spec.env.update(shipment.env)
         spec.command = base_cmd[:1] + shipment.wrapper_args + base_cmd[1:]
 
@@ -151,6 +150,10 @@ class Submitter:
             job_id = batch.submit_job(**request)["jobId"]
         except Exception as exn:  # one line, no traceback; nothing else was submitted
             raise ConfigError(f"SubmitJob failed: {exn}") from None
+        for uri in shipment.staged:
+            self.note(f"staged {uri}")
+        if self.passed_env:
+            self.note("passed through (--no-env to stop): " + " ".join(self.passed_env))
         self.note(f"submitted {spec.job_name} to {spec.queue}; run id {run_id}")
         print(job_id, file=self.stdout, flush=True)
         if not args.wait:
@@ -220,8 +223,8 @@ class Submitter:
             env["MINIWDL__AWS__FS"] = fs_id or ""
         if tags:
             env["MINIWDL__AWS__JOB_TAGS"] = json.dumps(tags, separators=(",", ":"))
-        if passed:
-            self.note("passing through (--no-env to stop): " + " ".join(passed))
+        # told after submitting: before that, stderr is reserved for a one-line error
+        self.passed_env = passed
         return env
 
     def _wrapper_command(self, args: Any, wdl_arg: Optional[str]) -> List[str]:

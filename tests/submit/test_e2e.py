@@ -12,7 +12,10 @@ import time
 from pathlib import Path
 from typing import Any
 
-from tests.submit.conftest import (
+from miniwdl_aws.submit import END_OF_LOG
+from miniwdl_aws.submit.wrapper import EXIT_UPLOAD_FAILED
+
+from .helpers import (
     EXAMPLES,
     ROOT,
     client,
@@ -22,9 +25,6 @@ from tests.submit.conftest import (
     stream_messages,
     submit,
 )
-
-from miniwdl_aws.submit import END_OF_LOG
-from miniwdl_aws.submit.wrapper import EXIT_UPLOAD_FAILED
 
 HELLO = str(EXAMPLES / "hello_scatter.wdl")
 HELLO_INPUTS = str(EXAMPLES / "hello_scatter.inputs.json")
@@ -74,7 +74,7 @@ def test_follow_upload_delete_env_and_secrets(aws: Any, emulator: Any) -> None:
         assert _get(aws.bucket, uri[len(f"s3://{aws.bucket}/") :]) == f"Hello, {name}!\n".encode()
     # --delete-after success: the run directory is gone, the mount itself is not
     run_root = Path(aws.efs_dir) / "miniwdl_run"
-    assert run_root.is_dir() and not [p for p in run_root.iterdir() if p.is_dir()]
+    assert run_root.is_dir() and not [p for p in run_root.iterdir() if not p.is_symlink()]
 
     # env passthrough present, credentials absent (job, job definition, tags)
     job_env = {e["name"]: e["value"] for e in desc["container"]["environment"]}
@@ -122,7 +122,11 @@ def test_upload_failure_keeps_the_run_directory(aws: Any, emulator: Any) -> None
                        "--delete-after", "success"])  # fmt: skip
     assert res.returncode == EXIT_UPLOAD_FAILED, res.stderr[-3000:]
     assert "UPLOAD FAILED" in res.stderr and "nothing was deleted" in res.stderr
-    runs = [p for p in (Path(aws.efs_dir) / "miniwdl_run").iterdir() if p.is_dir()]
+    runs = [
+        p
+        for p in (Path(aws.efs_dir) / "miniwdl_run").iterdir()
+        if p.is_dir() and not p.is_symlink()
+    ]
     assert len(runs) == 1 and (runs[0] / "out").is_dir() and (runs[0] / "workflow.log").is_file()
     assert "broken/outputs.json" not in _keys(aws.bucket, "broken/")
 
