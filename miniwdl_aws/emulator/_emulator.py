@@ -11,6 +11,7 @@ import time
 import urllib.request
 from typing import Any, Dict, List, Optional
 
+from moto.moto_api._internal import moto_api_backend
 from moto.moto_server.werkzeug_app import (
     DomainDispatcherApplication,
     MotoRequestHandler,
@@ -70,6 +71,8 @@ class Emulator:
         logging.getLogger("werkzeug").setLevel(logging.ERROR)
         _raise_fd_limit()
         _patches.install()
+        # moto's state is process-global: start from nothing even if an earlier Emulator ran here.
+        moto_api_backend.reset()
         self._workdir = tempfile.mkdtemp(prefix="miniwdl-aws-emulator-")
         executor = Executor(self.settings, self.faults, self.env, self._workdir)
         app = EmulatorApp(

@@ -375,6 +375,8 @@ class Executor:
         self._end_attempt(job, None, reason, reason, retryable=True)
 
     def _attempt_finished(self, job: LocalJob, rc: int) -> None:
+        if job.status in TERMINAL:  # already finalized (kill_all gave up waiting for us)
+            return
         exit_code: Optional[int] = rc if rc >= 0 else 128 - rc  # killed by signal N -> 128+N
         container_reason = job.kill_container_reason
         if job.kill_reason == SPOT_REASON:

@@ -7,6 +7,7 @@ every name used here, so a moto upgrade that moves them fails loudly.
   strict mode, rejects more than 100 ids as AWS does;
 - ``BatchBackend.cancel_job`` calls ``LocalJob.cancel`` (moto calls ``terminate`` for both);
 - ``BatchBackend.reset`` first kills our job processes;
+- ``moto.moto_api._internal.moto_api_backend.reset()`` wipes every backend (``Emulator.start``);
 - ``BatchBackend.update_compute_environment`` applies ``maxvCpus`` (moto ignores it), so tests
   can shrink or grow capacity.
 """

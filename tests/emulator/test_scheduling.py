@@ -159,3 +159,15 @@ def test_many_jobs_with_limited_capacity(aws) -> None:
         running += 1 if sign == "+" else -1
         peak = max(peak, running)
     assert 1 <= peak <= 4
+
+
+def test_array_job_children_run_with_their_index(aws) -> None:
+    out = os.path.join(aws.efs_dir, "idx")
+    jd = job_definition(aws, ["sh", "-c", f"touch {out}-$AWS_BATCH_JOB_ARRAY_INDEX"])
+    parent = submit(aws, jd, name="arr", arrayProperties={"size": 3})
+    children = [f"{parent}:{i}" for i in range(3)]
+    assert [wait_status(c)["status"] for c in children] == ["SUCCEEDED"] * 3
+    assert sorted(os.listdir(aws.efs_dir)) == ["idx-0", "idx-1", "idx-2"]
+    desc = describe(parent)
+    assert desc["status"] == "SUCCEEDED"
+    assert desc["arrayProperties"]["statusSummary"]["SUCCEEDED"] == 3
