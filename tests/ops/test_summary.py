@@ -242,3 +242,34 @@ def test_failed_run_and_single_task_run_write_summaries(emulator: Any, stack: An
     summary = _load(run_dir)
     assert [t["status"] for t in summary["tasks"]] == ["SUCCEEDED"]
     assert summary["totals"]["jobs"] == 1
+
+
+def test_spot_interruption_and_fallback_in_summary(emulator: Any, stack: Any) -> None:
+    """The first job of task 0 loses its Spot host; miniwdl retries it (runtime.preemptible = 1)
+    on the fallback queue. The summary shows both jobs, the interruption and both queues."""
+    emulator.set_faults(
+        {"spot": {"job_name": "-work-0$", "fraction": 1.0, "attempts": [1], "after": 0.2}}
+    )
+    rc, run_dir, err = runner.run(
+        emulator,
+        stack,
+        "fan.wdl",
+        ["n=2", "sleep_s=1", "preemptible=1"],
+        "fan_spot",
+        extra_env={"MINIWDL__AWS__TASK_QUEUE_FALLBACK": stack.task_queue_fallback},
+    )
+    assert rc == 0, err[-3000:]
+    summary = _load(run_dir)
+    tasks = {t["task"]: t for t in summary["tasks"]}
+    hit, calm = tasks["call-work-0"], tasks["call-work-1"]
+    assert [j["status"] for j in hit["jobs"]] == ["FAILED", "SUCCEEDED"]
+    assert [j["miniwdl_attempt"] for j in hit["jobs"]] == [1, 2]
+    assert hit["queues"] == sorted([stack.task_queue, stack.task_queue_fallback])
+    assert hit["jobs"][1]["queue"] == stack.task_queue_fallback
+    assert hit["spot_interruptions"] == 1 and hit["attempts"] == 2
+    assert hit["jobs"][0]["attempts"][0]["status_reason"].startswith("Host EC2 (instance ")
+    assert calm["spot_interruptions"] == 0 and len(calm["jobs"]) == 1
+    assert summary["totals"]["spot_interruptions"] == 1
+    assert summary["totals"]["statuses"] == {"SUCCEEDED": 2, "FAILED": 1}
+    # both task queues listed once each
+    assert summary["api_calls"] == {"ListJobs": 2, "DescribeJobs": 1}

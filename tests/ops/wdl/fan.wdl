@@ -5,9 +5,10 @@ workflow fan {
     Int n = 3
     Int fail_at = -1
     Int sleep_s = 0
+    Int preemptible = 0
   }
   scatter (i in range(n)) {
-    call work { input: i = i, fail_at = fail_at, sleep_s = sleep_s }
+    call work { input: i = i, fail_at = fail_at, sleep_s = sleep_s, preemptible = preemptible }
   }
   output {
     Array[Int] out = work.out
@@ -19,6 +20,7 @@ task work {
     Int i
     Int fail_at
     Int sleep_s
+    Int preemptible
   }
   command <<<
     sleep ~{sleep_s}
@@ -32,5 +34,6 @@ task work {
     docker: "ubuntu:22.04"
     cpu: 2
     memory: "2 GiB"
+    preemptible: preemptible
   }
 }
