@@ -582,13 +582,21 @@ def _result_objects(aws: LocalAws, bucket: str, prefix: str = "") -> set:
 
 # --- 8. emulator killed and restarted ---------------------------------------------------------
 
-_HINT = re.compile(r"cleanup|re-?run|retry|try again|check|make sure|endpoint", re.IGNORECASE)
+# What counts as telling the user what to do next.
+_HINT = re.compile(r"cleanup|miniwdl-aws runs|re-?run|retry|try again|check|make sure", re.I)
 
 
-def endpoint_restart(workdir: str, n: int = 4, down_s: float = 5.0) -> List[Row]:
-    """The local AWS dies mid-run (SIGKILL: no goodbye) and comes back ``down_s`` later on the
-    same port with fresh state: the runner must fail clearly, and leave no job running."""
-    name = "local AWS killed + restarted mid-run"
+def endpoint_restart(
+    workdir: str, n: int = 4, down_s: float = 5.0, terminate_wait: Optional[float] = None
+) -> List[Row]:
+    """The local AWS goes away mid-run and comes back ``down_s`` later on the same port with
+    fresh state (its jobs and their records are gone, as after losing the endpoint and the
+    hosts): the runner must fail clearly, say what to do, and leave no job running.
+
+    :param terminate_wait: ``[aws] terminate_wait`` for the runner (None: product default);
+        CI lowers it, since it bounds how long the runner waits for jobs that no longer exist
+    """
+    name = "local AWS stopped + restarted mid-run"
     goal = "exit!=0, 0 left, hint"
 
     def body() -> List[Row]:
@@ -600,24 +608,30 @@ def endpoint_restart(workdir: str, n: int = 4, down_s: float = 5.0) -> List[Row]
             return [not_run(name, goal, "part missing: python -m miniwdl_aws.emulator serve")]
         served = ServedAws(workdir).start()
         try:
-            proc = _start_scatter(served, "restart", n, sleep_s=600)
+            env = runner_env(served)
+            if terminate_wait is not None:
+                env["MINIWDL__AWS__TERMINATE_WAIT"] = str(terminate_wait)
+            proc = _start_scatter(served, "restart", n, sleep_s=600, env=env)
             if not _wait_running(served, proc, n):
                 proc.signal(signal.SIGKILL)
                 return [judged(name, "never reached", goal, False, _tail(proc.stderr))]
             # SIGTERM: the emulator kills its job processes (as if AWS lost the hosts); its
             # endpoint vanishes mid-conversation like a SIGKILL'd server's would.
             served.stop(signal.SIGTERM)
+            t0 = time.monotonic()
             time.sleep(down_s)
             served.restart()
             code = proc.wait(RUN_GUARD)
+            took = time.monotonic() - t0
             left = served.active_count()
-            errors = [ln for ln in proc.stderr.splitlines() if "error" in ln.lower()]
+            errors = [ln for ln in proc.stderr.splitlines() if " ERROR " in ln]
             last = errors[-1] if errors else _tail(proc.stderr, 1)
             hint = bool(_HINT.search(" ".join(errors[-5:])))
             traceback = "Traceback (most recent" in proc.stderr
             ok = code not in (0, None) and left == 0 and hint and not traceback
             figure = f"exit {code}, {left} left, hint {'yes' if hint else 'no'}"
-            return [judged(name, figure, goal, ok, f"last error: {last}")]
+            detail = f"runner ended {took:.0f} s after the endpoint went away; last error: {last}"
+            return [judged(name, figure, goal, ok, detail)]
         finally:
             served.stop()
 
@@ -674,9 +688,11 @@ def secrets(aws: LocalAws, n: int = 2) -> List[Row]:
         creds = marked_credentials()
         env = runner_env(aws)
         env.update(creds)
-        proc = _start_scatter(aws, "secrets", n, env=env, extra=["--debug"])
-        code = proc.wait(RUN_GUARD)
-        ran = [f"miniwdl run --debug exit {code}"]
+        verbose = _start_scatter(aws, "secrets-verbose", n, env=env, extra=["--verbose"])
+        code = verbose.wait(RUN_GUARD)
+        proc = _start_scatter(aws, "secrets-debug", n, env=env, extra=["--debug"])
+        code = max(code or 0, proc.wait(RUN_GUARD) or 0)
+        ran = [f"miniwdl run --verbose and --debug: max exit {code}"]
         if part_missing(SUBMITTER, WRAPPER) is None:
             work = os.path.join(aws.workdir, "secrets-submit")
             wdl = write(os.path.join(work, "wf.wdl"), SCATTER_WDL)

@@ -73,7 +73,7 @@ def test_no_credentials_anywhere(local: LocalAws) -> None:
 
 
 def test_endpoint_restart(tmp_path: Any) -> None:
-    _check(scenarios.endpoint_restart(str(tmp_path)))
+    _check(scenarios.endpoint_restart(str(tmp_path), terminate_wait=5))
 
 
 def test_lost_responses_start_no_extra_job(local: LocalAws) -> None:
