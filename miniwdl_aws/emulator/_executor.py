@@ -39,6 +39,7 @@ PULL_REASON = (
     "repository does not exist or may require 'docker login'"
 )
 EXITED_REASON = "Essential container in task exited"
+MAX_LINE = 16 * 1024
 
 
 class Executor:
@@ -293,7 +294,7 @@ class Executor:
                     poller.unregister(pidfd)
                     # The main process is gone (a zombie until reaped, so the group id is still
                     # ours): like a container stopping, take every leftover process with it.
-                    self._signal_group(proc, signal.SIGKILL, reaped_ok=True)
+                    self._signal_group(proc, signal.SIGKILL)
                     continue
                 data = os.read(fd, 65536)
                 if not data:
@@ -302,6 +303,9 @@ class Executor:
                 if b"\n" in buf:
                     *lines, buf = buf.split(b"\n")
                     self.logs.ship(job._log_backend, job.current_stream or "", lines)
+                while len(buf) >= MAX_LINE:  # docker's awslogs driver splits long lines so
+                    self.logs.ship(job._log_backend, job.current_stream or "", [buf[:MAX_LINE]])
+                    buf = buf[MAX_LINE:]
             if buf:
                 self.logs.ship(job._log_backend, job.current_stream or "", [buf])
             if not exited:
@@ -317,7 +321,7 @@ class Executor:
             self.runners.pop(job.job_id, None)
             self._attempt_finished(job, rc)
 
-    def _signal_group(self, proc: subprocess.Popen, sig: int, reaped_ok: bool = False) -> None:
+    def _signal_group(self, proc: subprocess.Popen, sig: int) -> None:
         try:
             os.killpg(proc.pid, sig)
         except (ProcessLookupError, PermissionError):

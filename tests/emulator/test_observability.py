@@ -156,3 +156,11 @@ def test_follow_with_next_forward_token(aws) -> None:
         token = resp["nextForwardToken"]
     assert seen == [f"n{i}" for i in range(1, 201)]
     wait_status(job_id)
+
+
+def test_long_lines_are_split_like_the_awslogs_driver(aws) -> None:
+    jd = job_definition(aws, ["python", "-c", "print('x' * 40000); print('end')"])
+    desc = wait_status(submit(aws, jd, name="longline"))
+    messages = log_messages(desc["container"]["logStreamName"])
+    assert [len(m) for m in messages] == [16384, 16384, 40000 - 2 * 16384, 3]
+    assert "".join(messages[:3]) == "x" * 40000
