@@ -202,17 +202,18 @@ def list_runs(
         if run_id not in by_run:
             to_describe.append(job["jobId"])
         by_run.setdefault(run_id, []).append(job)
+    listed = {j["jobId"]: j for j in summaries}
     tags_of: Dict[str, Dict[str, str]] = {}
     for job in client.describe(to_describe):
         tags = job.get("tags") or {}
         tags_of[job["jobId"]] = tags
         run_id = run_id_of_job(job.get("jobName", ""), tags)
         if run_id and run_id_of_job(job.get("jobName", "")) is None:
-            by_run.setdefault(run_id, []).append(job)
+            by_run.setdefault(run_id, []).append(listed[job["jobId"]])
     runs: List[RunOverview] = []
     for run_id, jobs in by_run.items():
-        run = RunOverview(run_id, created_at=jobs[0].get("createdAt", 0))
-        for job in jobs:
+        run = RunOverview(run_id)
+        for job in sorted(jobs, key=lambda j: j.get("createdAt", 0)):
             _add_to_overview(run, job, tags_of.get(job["jobId"], {}))
         runs.append(run)
     return sorted(runs, key=lambda r: (r.created_at, r.run_id), reverse=True)

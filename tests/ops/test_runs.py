@@ -13,7 +13,7 @@ from botocore.stub import Stubber
 
 from miniwdl_aws import naming
 from miniwdl_aws.ops.cli import main
-from miniwdl_aws.ops.runs import BatchRunClient, cleanup_run, find_run_jobs
+from miniwdl_aws.ops.runs import BatchRunClient, cleanup_run, find_run_jobs, list_runs
 
 TERMINAL = ("SUCCEEDED", "FAILED")
 
@@ -304,3 +304,58 @@ def test_cleanup_gives_up_after_wait() -> None:
         )
     assert result.still_active == ["t1"]
     assert sleeps == [2.0, 1.0]  # the last sleep is cut to the deadline
+
+
+def test_list_runs_groups_by_name_and_tags() -> None:
+    """Generated run ids are read from job names (one DescribeJobs per run, for its tags); other
+    names need their MiniwdlRunId tag; untagged foreign jobs are left out."""
+    batch, stub = _stubbed()
+    now = 1_800_000_000.0
+    after = str(int((now - 3600) * 1000))
+    gen = "mw261125T153012-a1b2c3"
+    created = int(now * 1000) - 60_000
+
+    def summary(job_id: str, name: str, status: str, age_ms: int = 0) -> Dict[str, Any]:
+        return {"jobId": job_id, "jobName": name, "status": status, "createdAt": created - age_ms}
+
+    stub.add_response(
+        "list_jobs",
+        {
+            "jobSummaryList": [
+                summary("g2", f"{gen}-call-b", "RUNNING"),
+                summary("g1", f"{gen}-workflow", "RUNNING", age_ms=1000),
+                summary("g3", f"{gen}-call-c", "FAILED"),
+                summary("c1", "custom-run-call-a", "SUCCEEDED"),
+                summary("f1", "nightly-etl", "SUCCEEDED"),
+                summary("old", f"{gen}-call-z", "SUCCEEDED", age_ms=7_200_000),  # too old
+            ]
+        },
+        {"jobQueue": "q", "filters": [{"name": "AFTER_CREATED_AT", "values": [after]}]},
+    )
+    stub.add_response(
+        "describe_jobs",
+        {
+            "jobs": [
+                _desc(
+                    "g1",
+                    f"{gen}-workflow",
+                    tags={naming.TAG_WORKFLOW: "wf", naming.TAG_ROLE: "workflow"},
+                ),
+                _desc(
+                    "c1", "custom-run-call-a", "SUCCEEDED", tags={naming.TAG_RUN_ID: "custom-run"}
+                ),
+                _desc("f1", "nightly-etl", "SUCCEEDED"),
+            ]
+        },
+        {"jobs": ["g1", "c1", "f1"]},
+    )
+    with stub:
+        client = BatchRunClient(batch)
+        runs = list_runs(client, ["q"], since=3600.0, now=now)
+    stub.assert_no_pending_responses()
+    assert [r.run_id for r in runs] == ["custom-run", gen]  # newest first
+    custom, generated = runs
+    assert generated.statuses == {"RUNNING": 2, "FAILED": 1} and generated.active == 2
+    assert (generated.workflow, generated.workflow_job_id) == ("wf", "g1")
+    assert custom.statuses == {"SUCCEEDED": 1} and custom.active == 0
+    assert client.calls == {"ListJobs": 1, "DescribeJobs": 1}
