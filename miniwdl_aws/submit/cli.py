@@ -15,7 +15,7 @@ from importlib import resources
 from typing import Any, Callable, Dict, List, Optional, Sequence, TextIO, Tuple
 
 from miniwdl_aws import naming
-from miniwdl_aws._util import AwsClients
+from miniwdl_aws._util import AwsClients, _
 from miniwdl_aws.config import read_option
 from miniwdl_aws.errors import ConfigError, MiniwdlAwsError
 from miniwdl_aws.submit import args as cli_args
@@ -73,7 +73,10 @@ class Submitter:
         logger = logging.getLogger(cli_args.PROG)
         cfg = Loader(logger)
         option: Callable[[str], Any] = lambda name: read_option(cfg, name)  # noqa: E731
-        args = cli_args.parse(argv, option, cfg["file_io"]["root"], self.environ)
+        # The mount defaults from the env var only, never from a miniwdl.cfg file: a laptop's cfg
+        # root is a local directory, meaningless inside the workflow job.
+        root = self.environ.get(cli_args.ENV_FILE_IO_ROOT, "")
+        args = cli_args.parse(argv, option, root, self.environ)
 
         # 1. everything checkable without AWS
         memory_mib = validate.check_local(args)
@@ -142,9 +145,9 @@ class Submitter:
         batch = clients("batch")
         jobdef = self._job_definition(batch, spec)
         request = job.submit_request(spec, jobdef)
+        # no env values in logs (they may hold settings users consider private)
         logger.debug(
-            "SubmitJob %s",
-            json.dumps({k: v for k, v in request.items() if k != "containerOverrides"}),
+            _("SubmitJob", **{k: v for k, v in request.items() if k != "containerOverrides"})
         )
         try:
             job_id = batch.submit_job(**request)["jobId"]
