@@ -42,6 +42,14 @@ EXITED_REASON = "Essential container in task exited"
 MAX_LINE = 16 * 1024
 
 
+def _split_long(lines: List[bytes]) -> List[bytes]:
+    """Cut lines longer than 16 KiB into pieces, as docker's awslogs driver does."""
+    out: List[bytes] = []
+    for line in lines:
+        out.extend(line[i : i + MAX_LINE] for i in range(0, max(len(line), 1), MAX_LINE))
+    return out
+
+
 class Executor:
     """Runs admitted :class:`LocalJob` objects. ``env_provider`` gives the AWS_* variables that
     let a job call the emulator back."""
@@ -300,12 +308,14 @@ class Executor:
                 if not data:
                     break
                 buf += data
+                lines = []
                 if b"\n" in buf:
                     *lines, buf = buf.split(b"\n")
-                    self.logs.ship(job._log_backend, job.current_stream or "", lines)
-                while len(buf) >= MAX_LINE:  # docker's awslogs driver splits long lines so
-                    self.logs.ship(job._log_backend, job.current_stream or "", [buf[:MAX_LINE]])
+                while len(buf) >= MAX_LINE:
+                    lines.append(buf[:MAX_LINE])
                     buf = buf[MAX_LINE:]
+                if lines:
+                    self.logs.ship(job._log_backend, job.current_stream or "", _split_long(lines))
             if buf:
                 self.logs.ship(job._log_backend, job.current_stream or "", [buf])
             if not exited:
