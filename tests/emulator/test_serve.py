@@ -47,17 +47,25 @@ def _start_serve(tmp_path) -> Tuple[subprocess.Popen, Dict[str, str]]:
     return proc, exports
 
 
-@pytest.fixture
-def served(tmp_path, monkeypatch) -> Iterator[Tuple[subprocess.Popen, Dict[str, str]]]:
-    proc, exports = _start_serve(tmp_path)
+@pytest.fixture(scope="module")
+def server(tmp_path_factory) -> Iterator[Tuple[subprocess.Popen, Dict[str, str]]]:
+    """One ``serve --bootstrap`` process for this module (the last test SIGTERMs it)."""
+    proc, exports = _start_serve(tmp_path_factory.mktemp("serve"))
     try:
-        for key, value in exports.items():
-            monkeypatch.setenv(key, value)
         yield proc, exports
     finally:
         if proc.poll() is None:
             proc.send_signal(signal.SIGTERM)
             proc.wait(30)
+
+
+@pytest.fixture
+def served(server, monkeypatch) -> Tuple[subprocess.Popen, Dict[str, str]]:
+    proc, exports = server
+    assert proc.poll() is None, "the serve process is gone"
+    for key, value in exports.items():
+        monkeypatch.setenv(key, value)
+    return proc, exports
 
 
 def _wait(batch, job_id: str, statuses=("SUCCEEDED", "FAILED")) -> dict:
@@ -70,7 +78,7 @@ def _wait(batch, job_id: str, statuses=("SUCCEEDED", "FAILED")) -> dict:
     raise AssertionError(f"{job_id} did not reach {statuses}")
 
 
-def test_done_when_scenario(served, tmp_path) -> None:
+def test_done_when_scenario(served) -> None:
     """Issue 2's acceptance scenario, using only the printed exports and plain boto3."""
     _, exports = served
     assert set(exports) == {
@@ -87,7 +95,8 @@ def test_done_when_scenario(served, tmp_path) -> None:
         "MINIWDL_AWS_DEMO_BUCKET",
     }
     assert exports["AWS_ENDPOINT_URL"].startswith("http://127.0.0.1:")
-    assert exports["MINIWDL__FILE_IO__ROOT"] == os.path.realpath(tmp_path / "efs")
+    assert os.path.isdir(exports["MINIWDL__FILE_IO__ROOT"])
+    assert exports["MINIWDL__FILE_IO__ROOT"].endswith("/efs")  # the --efs-dir we passed
     efs_dir = exports["MINIWDL__FILE_IO__ROOT"]
     batch = boto3.client("batch")
     queue = batch.describe_job_queues(jobQueues=[exports["MINIWDL__AWS__WORKFLOW_QUEUE"]])[
@@ -157,6 +166,7 @@ def test_done_when_scenario(served, tmp_path) -> None:
 
 
 def test_sigterm_kills_every_job_process(served) -> None:
+    """Runs last in this module: it stops the shared server."""
     proc, exports = served
     efs_dir = exports["MINIWDL__FILE_IO__ROOT"]
     batch = boto3.client("batch")
