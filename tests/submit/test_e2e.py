@@ -188,6 +188,12 @@ def test_ctrl_c_leaves_the_workflow_running(aws: Any, wdl_dir: Path) -> None:
     while describe(job_id)["status"] != "FAILED" and time.monotonic() < deadline:
         time.sleep(0.2)
     assert describe(job_id)["status"] == "FAILED"
+    # the wrapper forwarded SIGTERM to miniwdl, which terminated its task job
+    run_id = describe(job_id)["tags"]["MiniwdlRunId"]
+    tasks = client("batch").list_jobs(
+        jobQueue=aws.task_queue, filters=[{"name": "JOB_NAME", "values": [run_id + "*"]}]
+    )["jobSummaryList"]
+    assert len(tasks) == 1 and tasks[0]["status"] == "FAILED"
 
 
 def test_demo_script(tmp_path: Path) -> None:
