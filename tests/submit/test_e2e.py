@@ -162,7 +162,9 @@ def test_self_test(aws: Any) -> None:
     assert '"self_test.count": 3' in res.stderr
 
 
-def test_ctrl_c_leaves_the_workflow_running(aws: Any, wdl_dir: Path) -> None:
+def test_ctrl_c_leaves_the_workflow_running(aws: Any, emulator: Any, wdl_dir: Path) -> None:
+    # ECS waits 30 s between SIGTERM and SIGKILL; leave miniwdl time to stop its task job
+    emulator.configure(kill_grace=10.0)
     cmd = [sys.executable, "-m", "miniwdl_aws", str(wdl_dir / "sleep.wdl"), "--follow"]
     proc = subprocess.Popen(
         cmd + ["--poll-seconds", "0.2"],
