@@ -42,7 +42,7 @@ from WDL.runtime.error import Interrupted, Terminated
 from . import naming
 from ._util import AwsClients, _
 from .batch import outcomes, specs
-from .batch.api import TERMINAL_STATES, BatchApi, Throttled
+from .batch.api import TERMINAL_STATES, Ambiguous, BatchApi, Throttled
 from .batch.job_definitions import JobDefinitionCache
 from .batch.poller import JobWatch, StatusPoller
 from .batch.submitter import AdaptiveSubmitter, SubmitAborted
@@ -71,7 +71,11 @@ class _Services:
             retry_mode=settings.boto3_retry_mode,
             max_pool_connections=64,
         )
-        self.api = BatchApi(self.clients)
+        # SubmitJob is not idempotent: no blind botocore retries for it (see BatchApi)
+        self.submit_clients = AwsClients(
+            region=settings.region or None, max_attempts=1, max_pool_connections=64
+        )
+        self.api = BatchApi(self.clients, self.submit_clients)
         self.definitions = JobDefinitionCache(
             self.api, settings.job_definition_prefix, settings.user_tags
         )
@@ -167,6 +171,12 @@ class BatchJobBase(WDL.runtime.task_container.TaskContainer):
     @classmethod
     def _global_init_checked(cls, cfg: WDL.runtime.config.Loader, logger: logging.Logger) -> None:
         settings = load_settings(cfg)
+        if naming.ENV_RUN_ID in os.environ:
+            # read by naming.process_run_id, not through the Loader; keep miniwdl from warning
+            # that this MINIWDL_* variable went unused
+            used_env = getattr(cfg, "_used_env", None)
+            if isinstance(used_env, set):
+                used_env.add(naming.ENV_RUN_ID)
         fs_mount = cfg.get("file_io", "root")
         if not fs_mount.startswith("/") or fs_mount.rstrip("/") == "":
             raise ConfigError(
@@ -393,7 +403,7 @@ class BatchJobBase(WDL.runtime.task_container.TaskContainer):
                 )
                 try:
                     job_id = services.submitter.call(
-                        lambda: services.api.submit_job(request), terminating, logger
+                        self._submit_once(logger, request), terminating, logger
                     )
                 except SubmitAborted:
                     raise Terminated(quiet=True) from None
@@ -419,6 +429,29 @@ class BatchJobBase(WDL.runtime.task_container.TaskContainer):
         except MiniwdlAwsError as exn:
             logger.error(_("AWS Batch error", error=str(exn)))
             raise WDL.Error.RuntimeError(str(exn), more_info=self._failure_info()) from None
+
+    def _submit_once(self, logger: logging.Logger, request: Dict[str, Any]) -> Callable[[], str]:
+        """SubmitJob for the submitter to retry. After an ambiguous failure (the response was
+        lost), the next try first looks for the job by name, so a retry never starts a twin."""
+        services = self._services
+        assert services is not None
+        since_ms = int(time.time() * 1000) - 5000  # slack for clock skew
+        ambiguous = [False]
+
+        def attempt() -> str:
+            if ambiguous[0]:
+                time.sleep(1.0)  # ListJobs is eventually consistent
+                found = services.api.find_job(request["jobQueue"], request["jobName"], since_ms)
+                if found:
+                    logger.warning(_("SubmitJob response was lost; found the job", jobId=found))
+                    return found
+            try:
+                return services.api.submit_job(request)
+            except Ambiguous:
+                ambiguous[0] = True
+                raise
+
+        return attempt
 
     def _await(
         self,

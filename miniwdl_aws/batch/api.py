@@ -4,6 +4,11 @@
 the end-of-run summary can check API economy), and turns ``ClientError`` into
 :class:`~miniwdl_aws.errors.AwsCallError`; throttling and 5xx responses become :class:`Throttled`
 so the submitter can slow down and retry them.
+
+SubmitJob has no idempotency token, so a retry after a *lost response* (connection reset or
+read timeout once the request was sent, or a 5xx) may start a second job. SubmitJob therefore
+goes through a client without botocore retries, and such failures raise :class:`Ambiguous`: the
+caller looks the job up by name (:meth:`BatchApi.find_job`) before submitting again.
 """
 
 from __future__ import annotations
@@ -17,7 +22,7 @@ import botocore.exceptions
 from .._util import AwsClients
 from ..errors import AwsCallError
 
-__all__ = ["BatchApi", "Throttled", "DESCRIBE_JOBS_MAX", "TERMINAL_STATES"]
+__all__ = ["BatchApi", "Throttled", "Ambiguous", "DESCRIBE_JOBS_MAX", "TERMINAL_STATES"]
 
 DESCRIBE_JOBS_MAX = 100  # DescribeJobs takes "up to 100 job IDs"
 TERMINAL_STATES = frozenset({"SUCCEEDED", "FAILED"})
@@ -44,27 +49,45 @@ class Throttled(AwsCallError):
     """A call refused for rate (``TooManyRequestsException``) or a transient 5xx: retryable."""
 
 
+class Ambiguous(Throttled):
+    """A transient failure after which the request may or may not have taken effect (lost
+    response, 5xx): retryable, but check first for a call that creates something."""
+
+
+# failures before the request left this host: it certainly had no effect
+_NOT_SENT = (
+    botocore.exceptions.EndpointConnectionError,
+    botocore.exceptions.ConnectTimeoutError,
+)
+
+
 def _translate(operation: str, exn: Exception) -> AwsCallError:
     if isinstance(exn, botocore.exceptions.ClientError):
         err = exn.response.get("Error", {})
         code = err.get("Code")
         status = exn.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0) or 0
         message = err.get("Message") or str(exn)
-        if code in _THROTTLE_CODES or status == 429 or status >= 500:
+        if status >= 500 and code != "TooManyRequestsException":
+            return Ambiguous(operation, code, message)
+        if code in _THROTTLE_CODES or status == 429:
             return Throttled(operation, code, message)
         return AwsCallError(operation, code, message)
-    # connection resets, read timeouts... after botocore's own retries: transient too
-    return Throttled(operation, type(exn).__name__, str(exn))
+    if isinstance(exn, _NOT_SENT):
+        return Throttled(operation, type(exn).__name__, str(exn))
+    # connection reset or read timeout after sending: the call may have happened
+    return Ambiguous(operation, type(exn).__name__, str(exn))
 
 
 class BatchApi:
     """Batch and EFS calls used by miniwdl-aws, thread-safe and counted.
 
     :param clients: the process's shared :class:`~miniwdl_aws._util.AwsClients`
+    :param submit_clients: clients without botocore retries, for SubmitJob (default: ``clients``)
     """
 
-    def __init__(self, clients: AwsClients) -> None:
+    def __init__(self, clients: AwsClients, submit_clients: Optional[AwsClients] = None) -> None:
         self._clients = clients
+        self._submit_clients = submit_clients or clients
         self._counts: collections.Counter[str] = collections.Counter()
         self._lock = threading.Lock()
 
@@ -112,9 +135,32 @@ class BatchApi:
     # --- jobs ---
 
     def submit_job(self, request: Dict[str, Any]) -> str:
-        """Submit a job; returns its job id."""
-        res = self._call("batch", "SubmitJob", self._batch.submit_job, **request)
+        """Submit a job; returns its job id.
+
+        :raises Ambiguous: the job may have been created; see :meth:`find_job`
+        """
+        client = self._submit_clients("batch")
+        res = self._call("batch", "SubmitJob", client.submit_job, **request)
         return str(res["jobId"])
+
+    def find_job(self, job_queue: str, job_name: str, created_after_ms: int) -> Optional[str]:
+        """Id of the newest job named exactly ``job_name`` in ``job_queue`` created at or after
+        ``created_after_ms`` (epoch milliseconds), if any."""
+        res = self._call(
+            "batch",
+            "ListJobs",
+            self._batch.list_jobs,
+            jobQueue=job_queue,
+            filters=[{"name": "JOB_NAME", "values": [job_name]}],
+        )
+        found = [
+            j
+            for j in res.get("jobSummaryList", [])
+            if j.get("jobName") == job_name and int(j.get("createdAt", 0)) >= created_after_ms
+        ]
+        if not found:
+            return None
+        return str(max(found, key=lambda j: int(j.get("createdAt", 0)))["jobId"])
 
     def describe_jobs(self, job_ids: List[str]) -> List[Dict[str, Any]]:
         """Descriptions of up to :data:`DESCRIBE_JOBS_MAX` jobs (unknown ids are left out)."""
