@@ -181,3 +181,48 @@ def test_api_translates_throttling_and_errors(batch: Any) -> None:
         with pytest.raises(Throttled):
             api.submit_job({"jobName": "a", "jobQueue": "q", "jobDefinition": "d"})
     assert api.call_counts() == {"batch.SubmitJob": 3}
+
+
+def test_lost_responses_are_ambiguous_and_unsent_requests_are_not() -> None:
+    import botocore.exceptions
+
+    from miniwdl_aws.batch.api import Ambiguous, _translate
+
+    reset = botocore.exceptions.ConnectionClosedError(endpoint_url="http://x")
+    timeout = botocore.exceptions.ReadTimeoutError(endpoint_url="http://x")
+    unsent = botocore.exceptions.EndpointConnectionError(endpoint_url="http://x")
+    assert isinstance(_translate("SubmitJob", reset), Ambiguous)
+    assert isinstance(_translate("SubmitJob", timeout), Ambiguous)
+    unsent_err = _translate("SubmitJob", unsent)
+    assert isinstance(unsent_err, Throttled) and not isinstance(unsent_err, Ambiguous)
+
+
+def test_find_job_by_exact_name_and_creation_time(batch: Any) -> None:
+    api = BatchApi(FakeClients(batch=batch))  # type: ignore[arg-type]
+    summaries = [
+        {"jobId": "old", "jobName": "mw1-a", "createdAt": 1000},
+        {"jobId": "new", "jobName": "mw1-a", "createdAt": 5000},
+        {"jobId": "other", "jobName": "mw1-ab", "createdAt": 6000},
+    ]
+    with Stubber(batch) as stub:
+        for _ in range(2):
+            stub.add_response(
+                "list_jobs",
+                {"jobSummaryList": summaries},
+                {"jobQueue": "q", "filters": [{"name": "JOB_NAME", "values": ["mw1-a"]}]},
+            )
+        assert api.find_job("q", "mw1-a", 2000) == "new"
+        assert api.find_job("q", "mw1-a", 9000) is None
+
+
+def test_submit_job_uses_the_no_retry_client(batch: Any) -> None:
+    plain = boto3.client(
+        "batch",
+        region_name="us-west-2",
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+    )
+    api = BatchApi(FakeClients(batch=plain), FakeClients(batch=batch))  # type: ignore[arg-type]
+    with Stubber(batch) as stub:
+        stub.add_response("submit_job", {"jobId": "j1", "jobName": "a"}, None)
+        assert api.submit_job({"jobName": "a", "jobQueue": "q", "jobDefinition": "d"}) == "j1"
