@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import os
 import tempfile
-from typing import Iterator
+from typing import Any, Iterator
 
 import pytest
 
@@ -32,7 +32,7 @@ _FAKE_ENV = {
     "AWS_REGION": "us-east-1",
     "AWS_EC2_METADATA_DISABLED": "true",
 }
-_EMULATOR_SETTINGS = {"dwell": 0.01, "strict": True, "min_timeout": 1.0, "kill_grace": 0.5}
+_EMULATOR_SETTINGS: dict = {"dwell": 0.01, "strict": True, "min_timeout": 1.0, "kill_grace": 0.5}
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -51,12 +51,12 @@ def _no_real_aws() -> Iterator[None]:
 
 
 @pytest.fixture(scope="session")
-def emulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[object]:
+def emulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     pytest.importorskip("moto", reason="the emulator needs the 'local' extra")
     from miniwdl_aws.emulator import Emulator
 
     efs_root = tmp_path_factory.mktemp("efs")
-    emu = Emulator(efs_dir=str(efs_root), **_EMULATOR_SETTINGS)  # type: ignore[arg-type]
+    emu = Emulator(efs_dir=str(efs_root), **_EMULATOR_SETTINGS)
     emu.start()
     try:
         yield emu
@@ -66,22 +66,22 @@ def emulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[object]:
 
 @pytest.fixture
 def aws(
-    emulator: object, monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[object]:
-    emu = emulator  # typed loosely so collection works without moto installed
-    emu.configure(**_EMULATOR_SETTINGS)  # type: ignore[attr-defined]
-    emu.reset()  # type: ignore[attr-defined]
-    stack = emu.bootstrap(efs_dir=str(tmp_path_factory.mktemp("efs")))  # type: ignore[attr-defined]
-    for key, value in emu.env().items():  # type: ignore[attr-defined]
+    emulator: Any, monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Any]:
+    emu = emulator
+    emu.configure(**_EMULATOR_SETTINGS)
+    emu.reset()
+    stack = emu.bootstrap(efs_dir=str(tmp_path_factory.mktemp("efs")))
+    for key, value in emu.env().items():
         monkeypatch.setenv(key, value)
     yield stack
-    emu.clear_faults()  # type: ignore[attr-defined]
+    emu.clear_faults()
     try:
         # a job terminated at the very end of a test may still be in its kill grace period
-        emu.assert_no_active_jobs(timeout=3.0)  # type: ignore[attr-defined]
+        emu.assert_no_active_jobs(timeout=3.0)
         leaked = []
     except AssertionError:
-        leaked = emu.active_jobs()  # type: ignore[attr-defined]
+        leaked = emu.active_jobs()
     if leaked:
-        emu.terminate_all("leaked by test")  # type: ignore[attr-defined]
+        emu.terminate_all("leaked by test")
         pytest.fail(f"test left {len(leaked)} Batch job(s) active: {leaked}")
