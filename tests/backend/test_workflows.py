@@ -100,12 +100,32 @@ def test_failing_task_exit_code_and_failure_info(emulator: Any, aws: Any) -> Non
 
 
 def test_max_retries_each_attempt_in_its_own_dir(emulator: Any, aws: Any) -> None:
-    res = run_miniwdl(emulator, aws, "retry.wdl", [])
+    res = run_miniwdl(
+        emulator, aws, "retry.wdl", [], extra_env={"MINIWDL__FILE_IO__MOUNT_TMPDIR": "true"}
+    )
     assert res.returncode == 0, res.stderr[-3000:]
-    assert res.outputs["flaky.said"] == "attempt 2 in work2"
+    assert res.outputs["flaky.said"] == "attempt 2 in work2 tmp work2"
     assert os.path.isfile(os.path.join(res.run_dir, "work", "attempt.txt"))
     assert open(os.path.join(res.run_dir, "stderr.txt")).read() == "first attempt fails\n"
     jobs = sorted(jobs_of_run(aws.task_queue, "mw"), key=lambda j: j["createdAt"])
     assert [j["status"] for j in jobs] == ["FAILED", "SUCCEEDED"]
     assert [j["tags"][naming.TAG_ATTEMPT] for j in jobs] == ["1", "2"]
     assert jobs[1]["jobName"].endswith("-try2")
+
+
+def test_copy_input_files_mode(emulator: Any, aws: Any) -> None:
+    greeting = os.path.join(aws.efs_dir, "greeting.txt")
+    with open(greeting, "w") as f:
+        f.write("Hi\n")
+    res = run_miniwdl(
+        emulator,
+        aws,
+        "files.wdl",
+        [f"greeting={greeting}"],
+        extra_env={"MINIWDL__FILE_IO__COPY_INPUT_FILES": "true"},
+    )
+    assert res.returncode == 0, res.stderr[-3000:]
+    assert [open(p).read() for p in res.outputs["files.cards"]] == ["Hi, Alyssa!\n", "Hi, Ben!\n"]
+    copied = os.path.join(res.run_dir, "call-greet-0-Alyssa", "work", "_miniwdl_inputs", "0")
+    (name,) = os.listdir(copied)
+    assert not os.path.islink(os.path.join(copied, name))  # a copy, not a symlink

@@ -4,7 +4,8 @@ version 1.0
 task flaky {
     command <<<
         set -euo pipefail
-        echo "attempt ${MINIWDL_TASK_ATTEMPT} in $(basename "$PWD")" | tee attempt.txt
+        touch "${TMPDIR}/scratch"  # with [file_io] mount_tmpdir: this attempt's own temp dir
+        echo "attempt ${MINIWDL_TASK_ATTEMPT} in $(basename "$PWD") tmp $(basename "$(dirname "$TMPDIR")")" | tee attempt.txt
         if [ "${MINIWDL_TASK_ATTEMPT}" = "1" ]; then
             echo "first attempt fails" >&2
             exit 42
