@@ -129,3 +129,18 @@ def test_copy_input_files_mode(emulator: Any, aws: Any) -> None:
     copied = os.path.join(res.run_dir, "call-greet-0-Alyssa", "work", "_miniwdl_inputs", "0")
     (name,) = os.listdir(copied)
     assert not os.path.islink(os.path.join(copied, name))  # a copy, not a symlink
+
+
+def test_job_definitions_per_image_and_reused_across_runs(emulator: Any, aws: Any) -> None:
+    emulator.reset_stats()
+    first = run_miniwdl(emulator, aws, "images.wdl", [], "first")
+    assert first.returncode == 0, first.stderr[-3000:]
+    calls = _batch_calls(emulator)
+    # six tasks with different cpu/memory on two images: two definitions
+    assert calls["batch.RegisterJobDefinition"] == 2 and calls["batch.SubmitJob"] == 6
+    emulator.reset_stats()
+    second = run_miniwdl(emulator, aws, "images.wdl", [], "second")
+    assert second.returncode == 0, second.stderr[-3000:]
+    calls = _batch_calls(emulator)
+    assert calls.get("batch.RegisterJobDefinition", 0) == 0
+    assert calls["batch.DescribeJobDefinitions"] == 2 and calls["batch.SubmitJob"] == 6
