@@ -190,6 +190,10 @@ class BatchJobBase(WDL.runtime.task_container.TaskContainer):
         cls._settings = settings
         cls._fs_mount = fs_mount.rstrip("/")
         services = _shared_services(settings, logger)
+        if not services.clients.region:
+            raise ConfigError(
+                "unknown AWS region: set [aws] region (MINIWDL__AWS__REGION) or AWS_DEFAULT_REGION"
+            )
         cls._services = services
         # checks are idempotent reads: retry them a few times if throttled
         cls._limits = services.submitter.call(

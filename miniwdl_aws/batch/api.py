@@ -74,8 +74,13 @@ def _translate(operation: str, exn: Exception) -> AwsCallError:
         return AwsCallError(operation, code, message)
     if isinstance(exn, _NOT_SENT):
         return Throttled(operation, type(exn).__name__, str(exn))
-    # connection reset or read timeout after sending: the call may have happened
-    return Ambiguous(operation, type(exn).__name__, str(exn))
+    if isinstance(
+        exn, (botocore.exceptions.HTTPClientError, botocore.exceptions.ResponseStreamingError)
+    ):
+        # connection reset or read timeout after sending: the call may have happened
+        return Ambiguous(operation, type(exn).__name__, str(exn))
+    # no credentials, no region, invalid parameters...: retrying cannot help
+    return AwsCallError(operation, type(exn).__name__, str(exn))
 
 
 class BatchApi:

@@ -54,3 +54,61 @@ def test_tag_values_are_sanitised_and_bounded() -> None:
     assert backend._tag_value("call-a b:c/d=e+f@g.h") == "call-a b:c/d=e+f@g.h"
     assert backend._tag_value("x{y}[z]") == "x_y__z_"
     assert len(backend._tag_value("v" * 400)) == 256
+
+
+class _FakeApi:
+    def __init__(self, envs: list, types: dict) -> None:
+        self.envs, self.types = envs, types
+
+    def describe_compute_environments(self, names: list) -> list:
+        return [e for e in self.envs if e["computeEnvironmentName"] in names]
+
+    def instance_type_limits(self, types: list) -> dict:
+        return {t: self.types[t] for t in types if t in self.types}
+
+
+class _FakeServices:
+    def __init__(self, api: _FakeApi) -> None:
+        self.api = api
+
+
+def _ce(name: str, kind: str, max_vcpus: int = 256, types: list | None = None) -> dict:
+    res: dict = {"type": kind, "maxvCpus": max_vcpus}
+    if types is not None:
+        res["instanceTypes"] = types
+    return {"computeEnvironmentName": name, "type": "MANAGED", "computeResources": res}
+
+
+def _limits(envs: list, names: list, types: dict | None = None) -> dict:
+    import logging
+
+    services = _FakeServices(_FakeApi(envs, types or {}))
+    return backend.BatchJobBase._compute_limits(services, names, logging.getLogger("t"))  # type: ignore[arg-type]
+
+
+GIB = 1 << 30
+
+
+def test_limits_from_concrete_instance_types() -> None:
+    types = {
+        "m5.2xlarge": {"cpu": 8, "mem_bytes": 32 * GIB},
+        "r5.4xlarge": {"cpu": 16, "mem_bytes": 128 * GIB},
+    }
+    got = _limits([_ce("a", "SPOT", 256, ["m5.2xlarge", "r5.4xlarge"])], ["a"], types)
+    assert got == {"cpu": 16, "mem_bytes": 128 * GIB}
+
+
+def test_limits_capped_by_max_vcpus_and_best_environment_wins() -> None:
+    envs = [_ce("small", "EC2", 4, ["optimal"]), _ce("fargate", "FARGATE")]
+    got = _limits(envs, ["small", "fargate"])
+    # per dimension, the most any environment offers (memory of "optimal" is unknown)
+    assert got["cpu"] == 16 and got["mem_bytes"] > 1 << 40
+    assert _limits([_ce("fargate", "FARGATE")], ["fargate"]) == {"cpu": 16, "mem_bytes": 120 * GIB}
+    got = _limits([_ce("small", "EC2", 4, ["optimal"])], ["small"])
+    assert got["cpu"] == 4 and got["mem_bytes"] > 1 << 40  # memory unknown: not limiting
+
+
+def test_unmanaged_environment_means_unknown_limits() -> None:
+    envs = [{"computeEnvironmentName": "u", "type": "UNMANAGED"}]
+    got = _limits(envs, ["u"])
+    assert got["cpu"] > 1 << 40 and got["mem_bytes"] > 1 << 40

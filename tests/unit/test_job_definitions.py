@@ -195,6 +195,9 @@ def test_lost_responses_are_ambiguous_and_unsent_requests_are_not() -> None:
     assert isinstance(_translate("SubmitJob", timeout), Ambiguous)
     unsent_err = _translate("SubmitJob", unsent)
     assert isinstance(unsent_err, Throttled) and not isinstance(unsent_err, Ambiguous)
+    # not transient at all: never retried
+    no_creds = _translate("SubmitJob", botocore.exceptions.NoCredentialsError())
+    assert isinstance(no_creds, AwsCallError) and not isinstance(no_creds, Throttled)
 
 
 def test_find_job_by_exact_name_and_creation_time(batch: Any) -> None:
