@@ -89,3 +89,21 @@ def test_no_efs_backend_uses_host_volume(emulator: Any, aws: Any) -> None:
     ]
     (volume,) = jobdef["containerProperties"]["volumes"]
     assert volume["host"] == {"sourcePath": aws.efs_dir}
+
+
+def test_parent_job_tag_and_user_tags(emulator: Any, aws: Any) -> None:
+    res = run_miniwdl(
+        emulator,
+        aws,
+        "scatter.wdl",
+        ["n=1"],
+        extra_env={
+            "AWS_BATCH_JOB_ID": "parent-job-123",
+            "MINIWDL__AWS__JOB_TAGS": '{"team": "genomics", "cost-center": 42}',
+        },
+    )
+    assert res.returncode == 0, res.stderr[-3000:]
+    (job,) = jobs_of_run(aws.task_queue, "mw")
+    assert job["tags"]["AWS_BATCH_PARENT_JOB_ID"] == "parent-job-123"
+    assert job["tags"]["team"] == "genomics" and job["tags"]["cost-center"] == "42"
+    assert job["propagateTags"] is True
