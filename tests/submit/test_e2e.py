@@ -63,6 +63,12 @@ def test_follow_upload_delete_env_and_secrets(aws: Any, emulator: Any) -> None:
     assert stream[-1] == END_OF_LOG
     assert followed_lines(res.stderr) == stream[:-1]
     assert any("NOTICE done" in ln for ln in stream)
+    # ...and every line of miniwdl's own workflow.log (uploaded) is in it (miniwdl's threads
+    # may write its file handler and stderr in slightly different orders)
+    wf_log = [ln for ln in _get(aws.bucket, "e2e/workflow.log").decode().splitlines() if ln]
+    followed = set(followed_lines(res.stderr))
+    missing = [ln for ln in wf_log if ln not in followed]
+    assert len(wf_log) > 10 and not missing, missing[:3]
 
     # outputs and outputs.json in S3
     keys = _keys(aws.bucket, "e2e/")
