@@ -28,6 +28,7 @@ def local(emulator: Any, aws: Any, tmp_path: Any) -> LocalAws:
 def _check(rows: List[Row]) -> None:
     assert rows, "scenario produced no row"
     for row in rows:
+        print(f"{row.name}: {row.figure} (goal {row.goal}, {row.status.value}) -- {row.detail}")
         if row.status is Status.NOT_RUN:
             pytest.skip(f"{row.name}: {row.detail}")
     failed = [f"{r.name}: {r.figure} (goal {r.goal}) -- {r.detail}" for r in rows if not r.passed]
@@ -53,7 +54,9 @@ def test_sigkill_then_cleanup_leaves_no_job(local: LocalAws) -> None:
 
 
 def test_transient_errors_change_nothing(local: LocalAws) -> None:
-    _check(scenarios.transient(local, SIZES.transient_tasks))
+    # milder than the scorecard's 20% + 10%, where a call can (rarely) exhaust botocore's five
+    # attempts: CI must not be flaky; the scorecard shows the harsher figure
+    _check(scenarios.transient(local, SIZES.transient_tasks, server_error=0.1, resets=0.05))
 
 
 def test_follow_loses_and_duplicates_no_line(local: LocalAws) -> None:
