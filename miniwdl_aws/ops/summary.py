@@ -69,33 +69,58 @@ def _attempts(job: Dict[str, Any], now_ms: int) -> List[Dict[str, Any]]:
     only once it has ended)."""
     out = []
     for att in job.get("attempts") or []:
-        container = att.get("container") or {}
+        att_container = att.get("container") or {}
         out.append(
-            {
-                "started_at": att.get("startedAt") or None,
-                "stopped_at": att.get("stoppedAt") or None,
-                "status_reason": att.get("statusReason", ""),
-                "exit_code": container.get("exitCode"),
-                "reason": container.get("reason", ""),
-                "log_stream": container.get("logStreamName", ""),
-                "running_seconds": _secs(att.get("startedAt"), att.get("stoppedAt")),
-            }
+            _attempt_entry(
+                att.get("startedAt") or None,
+                att.get("stoppedAt") or None,
+                att.get("statusReason", ""),
+                att_container.get("exitCode"),
+                att_container.get("reason", ""),
+                att_container,
+                _secs(att.get("startedAt"), att.get("stoppedAt")),
+            )
         )
     started = job.get("startedAt") or 0
-    if job.get("status") in ("STARTING", "RUNNING") and started and not job.get("stoppedAt"):
-        if not out or (out[-1]["started_at"] or 0) < started:
-            out.append(
-                {
-                    "started_at": started,
-                    "stopped_at": None,
-                    "status_reason": "",
-                    "exit_code": None,
-                    "reason": "",
-                    "log_stream": (job.get("container") or {}).get("logStreamName", ""),
-                    "running_seconds": _secs(started, now_ms),
-                }
+    stopped = job.get("stoppedAt") or 0
+    container = job.get("container") or {}
+    running = job.get("status") in ("STARTING", "RUNNING") and started and not stopped
+    if running and (not out or (out[-1]["started_at"] or 0) < started):
+        out.append(_attempt_entry(started, None, "", None, "", container, _secs(started, now_ms)))
+    elif not out and started and stopped:
+        # a finished job that ran but lists no attempts (older APIs, some emulators)
+        out.append(
+            _attempt_entry(
+                started,
+                stopped,
+                job.get("statusReason", ""),
+                container.get("exitCode"),
+                container.get("reason", ""),
+                container,
+                _secs(started, stopped),
             )
+        )
     return out
+
+
+def _attempt_entry(
+    started: Optional[int],
+    stopped: Optional[int],
+    status_reason: str,
+    exit_code: Optional[int],
+    reason: str,
+    container: Dict[str, Any],
+    running_seconds: float,
+) -> Dict[str, Any]:
+    return {
+        "started_at": started,
+        "stopped_at": stopped,
+        "status_reason": status_reason,
+        "exit_code": exit_code,
+        "reason": reason,
+        "log_stream": container.get("logStreamName", ""),
+        "running_seconds": running_seconds,
+    }
 
 
 def _job_entry(job: Dict[str, Any], now_ms: int) -> Dict[str, Any]:

@@ -273,3 +273,12 @@ def test_spot_interruption_and_fallback_in_summary(emulator: Any, stack: Any) ->
     assert summary["totals"]["statuses"] == {"SUCCEEDED": 2, "FAILED": 1}
     # both task queues listed once each
     assert summary["api_calls"] == {"ListJobs": 2, "DescribeJobs": 1}
+
+
+def test_finished_job_without_attempts_list() -> None:
+    job = _job("n1", "call-n", "SUCCEEDED", T0, T0 + 2_000, T0 + 12_000, [], vcpus="4")
+    job["container"]["exitCode"] = 0
+    (task,) = build_summary(RUN, [job], now=(T0 + 60_000) / 1000.0)["tasks"]
+    assert task["running_seconds"] == 10 and task["queued_seconds"] == 2
+    assert task["vcpu_hours"] == pytest.approx(4 * 10 / 3600)
+    assert task["jobs"][0]["attempts"][0]["exit_code"] == 0
