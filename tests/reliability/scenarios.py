@@ -304,6 +304,50 @@ def _cleanup_leftovers(aws: LocalAws) -> None:
     _settle(aws, 20)
 
 
+def workflow_terminate(aws: LocalAws, n: int, limit: Optional[float] = 10.0) -> List[Row]:
+    """TerminateJob on the submitter's workflow job once its ``n`` tasks run (what ``aws batch
+    terminate-job`` or a workflow timeout does): Batch sends SIGTERM to the wrapper, which must
+    pass it to miniwdl, which terminates its task jobs. Figure: seconds until every job of the
+    run is terminal. The local AWS gets AWS's 30 s SIGTERM-to-SIGKILL grace for this."""
+    name = f"TerminateJob of the workflow job mid-scatter ({n} tasks)"
+    goal = f"<= {limit:g} s" if limit is not None else "all terminal"
+
+    def body() -> List[Row]:
+        saved = aws.get("config")
+        aws._request("POST", "config", {"kill_grace": 30.0})
+        try:
+            work = os.path.join(aws.workdir, "wfterm")
+            wdl = write(os.path.join(work, "wf.wdl"), SCATTER_WDL)
+            cmd = _submit_cmd(aws, wdl, f"n={n}", "sleep_s=600")
+            sub = Proc(cmd, _submitter_env(aws), work, "submit")
+            sub.wait(120)
+
+            def tasks_running() -> bool:
+                running = aws.jobs(["RUNNING"])
+                return sum(1 for j in running if not j["jobName"].endswith("-wf")) >= n
+
+            if aws.wait_until(tasks_running, 180, period=0.5) is None:
+                _cleanup_leftovers(aws)
+                return [judged(name, "never reached", goal, False, _tail(sub.stderr))]
+            wf = [j for j in aws.jobs(["RUNNING"]) if j["jobName"].endswith("-wf")]
+            t0 = time.monotonic()
+            aws.client("batch").terminate_job(jobId=wf[0]["jobId"], reason="reliability test")
+            took = aws.wait_until(lambda: aws.active_count() == 0, SETTLE_GUARD, period=0.1)
+            left = aws.active_count()
+            if took is None:
+                _cleanup_leftovers(aws)
+            figure = (
+                f"{took:.1f} s" if took is not None else f"> {SETTLE_GUARD:.0f} s ({left} active)"
+            )
+            ok = took is not None and (limit is None or took <= limit)
+            detail = f"{left} active after the guard; {time.monotonic() - t0:.1f} s measured"
+            return [judged(name, figure, goal, ok, detail)]
+        finally:
+            aws._request("POST", "config", {"kill_grace": saved.get("kill_grace", 2.0)})
+
+    return guarded(name, goal, [BACKEND, SUBMITTER, WRAPPER], body)
+
+
 # --- 4. SIGKILL + cleanup --------------------------------------------------------------------
 
 
@@ -468,9 +512,9 @@ def _submit_cmd(aws: LocalAws, wdl_path: str, *args: str) -> List[str]:
 
 
 def _submitter_env(aws: LocalAws) -> Dict[str, str]:
-    env = runner_env(aws)
-    env.pop("MINIWDL__SCHEDULER__TASK_CONCURRENCY", None)
-    return env
+    # MINIWDL__* settings pass through to the workflow job; the task concurrency stands in for
+    # the workflow image's miniwdl-aws.cfg, which the local AWS does not load
+    return runner_env(aws)
 
 
 def follow(aws: LocalAws, n: int, lag: float = 1.0) -> List[Row]:
@@ -727,6 +771,7 @@ PLAN: List[tuple] = [
     ("follow", lambda aws, z: follow(aws, z.follow_tasks)),
     ("sigint", lambda aws, z: signal_stop(aws, signal.SIGINT, z.signal_tasks)),
     ("sigterm", lambda aws, z: signal_stop(aws, signal.SIGTERM, z.signal_tasks)),
+    ("wfterm", lambda aws, z: workflow_terminate(aws, z.signal_tasks)),
     ("sigkill", lambda aws, z: sigkill_cleanup(aws, z.kill_tasks)),
     ("transient", lambda aws, z: transient(aws, z.transient_tasks)),
     ("lost", lambda aws, z: lost_responses(aws, z.transient_tasks)),

@@ -49,6 +49,10 @@ def test_signal_leaves_every_job_terminal(local: LocalAws, sig: int) -> None:
     _check(scenarios.signal_stop(local, sig, SIZES.signal_tasks, limit=None))
 
 
+def test_terminating_the_workflow_job_stops_its_tasks(local: LocalAws) -> None:
+    _check(scenarios.workflow_terminate(local, SIZES.signal_tasks, limit=None))
+
+
 def test_sigkill_then_cleanup_leaves_no_job(local: LocalAws) -> None:
     _check(scenarios.sigkill_cleanup(local, SIZES.kill_tasks))
 
