@@ -8,10 +8,10 @@ system whose root directory is ``/<uid>`` and whose POSIX user is that uid; the 
 job queue tagged ``MiniwdlStudioEfsId = <file system id>`` (the convention of miniwdl-aws 0.12.2
 and its Studio recipe).
 
-Integration point for the backend: call :func:`detect_studio` in ``global_init`` when ``[aws] fsap``
-or ``task_queue`` is unset, use the returned :class:`StudioDetection`'s ``fsap``/``task_queue``
-for the unset ones, check ``[file_io] root`` with :meth:`StudioDetection.root_problem`, and run
-task containers as ``uid`` when ``[task_runtime] as_user`` is on. Explicit settings always win.
+Integration point for the backend: in ``global_init``, call :func:`studio_settings` with the
+configured ``[aws] fs``/``fsap``/``task_queue`` and ``[file_io] root``; when it returns settings,
+use them (explicit settings always win, conflicts raise :class:`~miniwdl_aws.errors.ConfigError`)
+and run task containers as ``uid`` when ``[task_runtime] as_user`` is on.
 """
 
 from __future__ import annotations
@@ -25,8 +25,16 @@ from typing import Any, Dict, List, Optional
 from botocore.exceptions import BotoCoreError, ClientError
 
 from .._util import AwsClients, _
+from ..errors import ConfigError
 
-__all__ = ["STUDIO_METADATA_FILE", "STUDIO_QUEUE_TAG", "StudioDetection", "detect_studio"]
+__all__ = [
+    "STUDIO_METADATA_FILE",
+    "STUDIO_QUEUE_TAG",
+    "StudioDetection",
+    "StudioSettings",
+    "detect_studio",
+    "studio_settings",
+]
 
 STUDIO_METADATA_FILE = "/opt/ml/metadata/resource-metadata.json"
 # Tag on a job queue meaning "the default task queue for Studio users of this EFS".
@@ -194,3 +202,59 @@ def _find_task_queue(clients: AwsClients, fs_id: str, notes: List[str]) -> Optio
         return None
     preferred = [q for q in found if q.startswith("default-")]
     return sorted(preferred or found)[0]
+
+
+@dataclasses.dataclass(frozen=True)
+class StudioSettings:
+    """The EFS and queue settings to use inside SageMaker Studio, explicit ones kept."""
+
+    fs_id: str
+    fsap: str
+    task_queue: str
+    uid: str
+    detection: StudioDetection
+
+
+def studio_settings(
+    clients: AwsClients,
+    logger: Optional[logging.Logger],
+    fs_id: str = "",
+    fsap: str = "",
+    task_queue: str = "",
+    file_io_root: str = "",
+    metadata_file: str = STUDIO_METADATA_FILE,
+    home: Optional[str] = None,
+) -> Optional[StudioSettings]:
+    """Complete the backend's settings inside SageMaker Studio; None when not inside Studio.
+
+    :param fs_id: configured ``[aws] fs`` (kept; must be the Studio home EFS)
+    :param fsap: configured ``[aws] fsap`` (kept; else the detected access point)
+    :param task_queue: configured ``[aws] task_queue`` (kept; else the detected queue)
+    :param file_io_root: ``[file_io] root``, which must be the Studio home mount or beneath it
+    :raises ConfigError: a conflict, or something needed that was neither set nor found
+    """
+    found = detect_studio(clients, logger, metadata_file=metadata_file, home=home)
+    if found is None:
+        return None
+    if fs_id and fs_id != found.fs_id:
+        raise ConfigError(
+            f"[aws] fs {fs_id} is not the SageMaker Studio home EFS {found.fs_id}"
+            " (unset it inside Studio)"
+        )
+    if file_io_root:
+        problem = found.root_problem(file_io_root)
+        if problem:
+            raise ConfigError(problem)
+    chosen_fsap = fsap or found.fsap
+    if not chosen_fsap:
+        raise ConfigError(
+            f"inside SageMaker Studio but no access point of {found.fs_id} has root directory"
+            f" {found.efs_home} and uid {found.uid}; create one or set [aws] fsap"
+        )
+    chosen_queue = task_queue or found.task_queue
+    if not chosen_queue:
+        raise ConfigError(
+            f"inside SageMaker Studio but no job queue is tagged {STUDIO_QUEUE_TAG}="
+            f"{found.fs_id}; tag one or set [aws] task_queue"
+        )
+    return StudioSettings(found.fs_id, chosen_fsap, chosen_queue, found.uid, found)

@@ -11,8 +11,9 @@ import pytest
 from botocore.stub import Stubber
 
 from miniwdl_aws._util import AwsClients
+from miniwdl_aws.errors import ConfigError
 from miniwdl_aws.ops.doctor import OK, PROBLEM, Doctor, Targets
-from miniwdl_aws.ops.studio import STUDIO_QUEUE_TAG, detect_studio
+from miniwdl_aws.ops.studio import STUDIO_QUEUE_TAG, detect_studio, studio_settings
 
 DOMAIN, USER, FS, UID = "d-abc123", "alyssa", "fs-0123456789abcdef0", "200001"
 
@@ -206,3 +207,46 @@ def test_doctor_uses_studio_on_the_local_aws(stack: Any, metadata: str) -> None:
     assert not [c for c in checks if c.status == PROBLEM], lines
     assert any(c.name == f"EFS access point {ap}" and c.status == OK for c in checks), lines
     assert any(c.name == f"task queue {stack.task_queue}" and c.status == OK for c in checks)
+
+
+def _stub_found(clients: AwsClients, with_ap: bool = True, with_queue: bool = True) -> None:
+    _stub_sagemaker(clients)
+    aps = [_ap("fsap-0home", f"/{UID}", int(UID))] if with_ap else []
+    _stub(clients, "efs").add_response(
+        "describe_access_points", {"AccessPoints": aps}, {"FileSystemId": FS, "MaxResults": 100}
+    )
+    queues = [_queue("default-q", {STUDIO_QUEUE_TAG: FS})] if with_queue else []
+    _stub(clients, "batch").add_response("describe_job_queues", {"jobQueues": queues}, {})
+
+
+def test_studio_settings_fill_only_what_is_unset(metadata: str) -> None:
+    clients = AwsClients("us-east-1")
+    _stub_found(clients)
+    got = studio_settings(clients, None, task_queue="mine", file_io_root="/home/u/runs",
+                          metadata_file=metadata, home="/home/u")  # fmt: skip
+    assert got is not None
+    assert (got.fs_id, got.fsap, got.task_queue, got.uid) == (FS, "fsap-0home", "mine", UID)
+
+
+def test_studio_settings_none_outside_studio(tmp_path: Any) -> None:
+    clients = AwsClients("us-east-1")
+    assert studio_settings(clients, None, metadata_file=str(tmp_path / "none.json")) is None
+
+
+@pytest.mark.parametrize(
+    "kwargs,found,message",
+    [
+        ({"fs_id": "fs-00000000"}, {}, "is not the SageMaker Studio home EFS"),
+        ({"file_io_root": "/mnt/efs"}, {}, "set it to /home/u"),
+        ({}, {"with_ap": False}, f"root directory /{UID} and uid {UID}; create one or set"),
+        ({}, {"with_queue": False}, f"{STUDIO_QUEUE_TAG}={FS}; tag one or set [aws] task_queue"),
+    ],
+)
+def test_studio_settings_conflicts_are_config_errors(
+    metadata: str, kwargs: Dict[str, str], found: Dict[str, bool], message: str
+) -> None:
+    clients = AwsClients("us-east-1")
+    _stub_found(clients, **found)
+    with pytest.raises(ConfigError) as info:
+        studio_settings(clients, None, metadata_file=metadata, home="/home/u", **kwargs)
+    assert message in str(info.value) and "\n" not in str(info.value)
