@@ -23,6 +23,7 @@ In process::
     emu.configure(dwell=..., strict=..., min_timeout=..., kill_grace=...)
     emu.active_jobs() -> List[str]   # ids of jobs not SUCCEEDED/FAILED
     emu.assert_no_active_jobs(timeout=10.0)
+    emu.job_history(job_id) -> List[str]  # statuses passed through, in order
     emu.job_pids() -> List[int]      # pids (= process groups) of running job processes
     emu.terminate_all(reason)        # SIGKILL every active job, mark it FAILED
 

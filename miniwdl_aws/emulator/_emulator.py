@@ -197,6 +197,12 @@ class Emulator:
         """Ids of jobs not yet SUCCEEDED/FAILED."""
         return list(self._executor.active_jobs()) if self._executor else []
 
+    def job_history(self, job_id: str) -> List[str]:
+        """Every status a job has passed through, in order (e.g. SUBMITTED, RUNNABLE, STARTING,
+        RUNNING, SUCCEEDED); a retry shows RUNNABLE, STARTING, RUNNING again. Lets tests check
+        transitions without racing the dwell."""
+        return self._executor.history(job_id) if self._executor else []
+
     def job_pids(self) -> List[int]:
         """Process ids (= process-group ids) of running job processes."""
         return self._executor.live_pids() if self._executor else []

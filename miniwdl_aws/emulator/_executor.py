@@ -319,9 +319,12 @@ class Executor:
             if buf:
                 self.logs.ship(job._log_backend, job.current_stream or "", [buf])
             if not exited:
+                # The pipe can close before the process is reported exited (or the job closed
+                # its stdout early): wait for the exit, then stop leftovers as above.
                 waiter = select.poll()
                 waiter.register(pidfd, select.POLLIN)
                 waiter.poll()
+                self._signal_group(proc, signal.SIGKILL)
         finally:
             os.close(pidfd)
             proc.stdout.close()
@@ -525,6 +528,12 @@ class Executor:
         """``{job_id: status}`` of jobs not yet SUCCEEDED/FAILED."""
         with self.lock:
             return {jid: str(job.status) for jid, job in self.active.items()}
+
+    def history(self, job_id: str) -> List[str]:
+        """Every status the job has been in, in order (attempts repeat RUNNABLE...)."""
+        with self.lock:
+            job = self.job_index.get(job_id)
+            return list(job.history) if job is not None else []
 
     def live_pids(self) -> List[int]:
         """Process-group ids of running job processes."""

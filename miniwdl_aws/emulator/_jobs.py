@@ -48,6 +48,7 @@ class LocalJob(batch_models.Job):
         self.started_ms: Optional[int] = None
         self.stopped_ms: Optional[int] = None
         self.status_reason: Optional[str] = None
+        self.history: List[str] = []
         self.container_reason: Optional[str] = None
         self.attempt_records: List[Dict[str, Any]] = []
         self.current_stream: Optional[str] = None
@@ -157,6 +158,7 @@ class LocalJob(batch_models.Job):
             self.job_stopped = True
             self.job_stopped_at = datetime.now()
             self.job_stopped_reason = self.status_reason
+        self.history.append(status)
         self.status = status
 
     # -- describe --------------------------------------------------------------------------------

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import inspect
+from typing import Any
 
 import pytest
 
@@ -13,11 +14,11 @@ from moto.batch import models as batch_models  # noqa: E402
 from moto.logs import models as logs_models  # noqa: E402
 
 
-def _params(fn) -> list:
+def _params(fn: Any) -> list:
     return list(inspect.signature(fn).parameters)
 
 
-def _original(name: str, current):
+def _original(name: str, current: Any) -> Any:
     """moto's own object, even while an emulator (which patches them) runs in this process."""
     from miniwdl_aws.emulator import _patches
 

@@ -27,7 +27,7 @@ def _outcomes(client: Any, n: int) -> List[str]:
     return out
 
 
-def test_throttle_fraction_is_deterministic_per_seed(aws, emulator) -> None:
+def test_throttle_fraction_is_deterministic_per_seed(aws: Any, emulator: Any) -> None:
     client = boto3.client("batch", config=NO_RETRY)
     emulator.set_faults({"seed": 7, "throttle": {"batch.*": 0.5}})
     first = _outcomes(client, 30)
@@ -38,7 +38,7 @@ def test_throttle_fraction_is_deterministic_per_seed(aws, emulator) -> None:
     assert _outcomes(client, 30) != first
 
 
-def test_throttle_exact_name_beats_glob_and_retries_recover(aws, emulator) -> None:
+def test_throttle_exact_name_beats_glob_and_retries_recover(aws: Any, emulator: Any) -> None:
     emulator.set_faults({"seed": 1, "throttle": {"batch.ListJobs": 1.0, "batch.*": 0.0}})
     client = boto3.client("batch", config=NO_RETRY)
     assert _outcomes(client, 2) == ["429 TooManyRequestsException"] * 2
@@ -53,7 +53,7 @@ def test_throttle_exact_name_beats_glob_and_retries_recover(aws, emulator) -> No
     assert emulator.stats()["calls"]["batch.ListJobs"] == 2  # faulted calls are counted too
 
 
-def test_tps_cap(aws, emulator) -> None:
+def test_tps_cap(aws: Any, emulator: Any) -> None:
     client = boto3.client("batch", config=NO_RETRY)
     for _ in range(5):  # the cap is per rolling second; retry if this machine was too slow
         emulator.set_faults({"tps": {"batch.ListJobs": 2}})
@@ -64,7 +64,7 @@ def test_tps_cap(aws, emulator) -> None:
     assert outcomes == ["ok", "ok", "429 TooManyRequestsException", "429 TooManyRequestsException"]
 
 
-def test_server_errors(aws, emulator) -> None:
+def test_server_errors(aws: Any, emulator: Any) -> None:
     emulator.set_faults({"server_error": {"*": 1.0}})
     codes = {o.split()[0] for o in _outcomes(boto3.client("batch", config=NO_RETRY), 20)}
     assert codes <= {"500", "503"} and codes
@@ -79,7 +79,7 @@ def test_server_errors(aws, emulator) -> None:
         patient.list_jobs(jobQueue="miniwdl-task")
 
 
-def test_spot_interruption(aws, emulator) -> None:
+def test_spot_interruption(aws: Any, emulator: Any) -> None:
     emulator.set_faults({"spot": {"job_name": "^victim", "fraction": 1.0, "after": 0.1}})
     jd = job_definition(aws, ["sh", "-c", "echo up; exec sleep 600"])
     victim = submit(aws, jd, name="victim-1")
@@ -92,7 +92,7 @@ def test_spot_interruption(aws, emulator) -> None:
     assert wait_status(bystander)["status"] == "SUCCEEDED"
 
 
-def test_spot_fraction_is_seeded(aws, emulator) -> None:
+def test_spot_fraction_is_seeded(aws: Any, emulator: Any) -> None:
     emulator.set_faults({"seed": 5, "spot": {"job_name": ".", "fraction": 0.5, "after": 0.0}})
     jd = job_definition(aws, ["sh", "-c", "sleep 0.3"])
     ids = [submit(aws, jd, name=f"s{i}") for i in range(8)]
@@ -105,7 +105,7 @@ def test_spot_fraction_is_seeded(aws, emulator) -> None:
     assert [r.startswith("Host EC2") for r in again] == hit
 
 
-def test_cannot_pull(aws, emulator) -> None:
+def test_cannot_pull(aws: Any, emulator: Any) -> None:
     emulator.set_faults({"cannot_pull": {"job_name": "^nopull"}})
     jd = job_definition(aws, ["true"])
     desc = wait_status(submit(aws, jd, name="nopull"))
@@ -116,7 +116,7 @@ def test_cannot_pull(aws, emulator) -> None:
     assert wait_status(submit(aws, jd, name="pulls"))["status"] == "SUCCEEDED"
 
 
-def test_log_lag(aws, emulator) -> None:
+def test_log_lag(aws: Any, emulator: Any) -> None:
     emulator.set_faults({"log_lag": 0.5})
     jd = job_definition(aws, ["sh", "-c", "echo one; echo two"])
     desc = wait_status(submit(aws, jd, name="laggy"))
@@ -132,7 +132,7 @@ def test_log_lag(aws, emulator) -> None:
     assert all(e["ingestionTime"] - e["timestamp"] >= 500 for e in events)
 
 
-def test_log_disorder_keeps_each_stream_ordered(aws, emulator) -> None:
+def test_log_disorder_keeps_each_stream_ordered(aws: Any, emulator: Any) -> None:
     emulator.set_faults({"seed": 2, "log_disorder": True, "log_lag": 0.05})
     jd = job_definition(aws, ["sh", "-c", "for i in $(seq 1 60); do echo line$i; done"])
     ids = [submit(aws, jd, name=f"noisy{i}") for i in range(3)]
@@ -150,7 +150,7 @@ def test_log_disorder_keeps_each_stream_ordered(aws, emulator) -> None:
         assert stamps == sorted(stamps)
 
 
-def test_s3_fail(aws, emulator) -> None:
+def test_s3_fail(aws: Any, emulator: Any) -> None:
     emulator.set_faults({"s3_fail": {"key": "^out/bad"}})
     s3 = boto3.client("s3", config=NO_RETRY)
     s3.put_object(Bucket=aws.bucket, Key="out/good.txt", Body=b"x")
@@ -170,7 +170,7 @@ def test_s3_fail(aws, emulator) -> None:
     assert s3.get_object(Bucket=aws.bucket, Key="out/good.txt")["Body"].read() == b"x"
 
 
-def test_faults_over_http(aws, emulator) -> None:
+def test_faults_over_http(aws: Any, emulator: Any) -> None:
     url = emulator.endpoint_url
     spec = {"seed": 4, "throttle": {"batch.ListJobs": 1.0}}
     assert http(url, "/_emulator/faults", spec) == spec
@@ -183,7 +183,7 @@ def test_faults_over_http(aws, emulator) -> None:
     assert "400" in str(err.value)
 
 
-def test_describe_reports_faulted_job_state(aws, emulator) -> None:
+def test_describe_reports_faulted_job_state(aws: Any, emulator: Any) -> None:
     """A spot-killed attempt leaves no process behind."""
     emulator.set_faults({"spot": {"job_name": "^gone", "after": 0.1}})
     jd = job_definition(aws, ["sleep", "600"])

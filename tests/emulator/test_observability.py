@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import time
 import urllib.error
+from typing import Any
 
 import boto3
 import pytest
@@ -12,7 +13,7 @@ import pytest
 from .helpers import batch, http, job_definition, log_messages, submit, wait_status
 
 
-def test_stats_count_every_service_and_operation(aws, emulator) -> None:
+def test_stats_count_every_service_and_operation(aws: Any, emulator: Any) -> None:
     emulator.reset_stats()
     b = batch()
     for _ in range(3):
@@ -64,11 +65,11 @@ def test_stats_count_every_service_and_operation(aws, emulator) -> None:
     assert emulator.stats() == {"calls": {}}
 
 
-def test_bootstrap_calls_are_not_counted(emulator, aws) -> None:
+def test_bootstrap_calls_are_not_counted(emulator: Any, aws: Any) -> None:
     assert emulator.stats() == {"calls": {}}
 
 
-def test_jobs_and_config_endpoints(aws, emulator) -> None:
+def test_jobs_and_config_endpoints(aws: Any, emulator: Any) -> None:
     url = emulator.endpoint_url
     flag = os.path.join(aws.efs_dir, "go")
     jd = job_definition(aws, ["sh", "-c", f"while [ ! -e {flag} ]; do sleep 0.02; done"])
@@ -90,7 +91,7 @@ def test_jobs_and_config_endpoints(aws, emulator) -> None:
     assert err.value.code == 404
 
 
-def test_assert_no_active_jobs_names_the_leak(aws, emulator) -> None:
+def test_assert_no_active_jobs_names_the_leak(aws: Any, emulator: Any) -> None:
     jd = job_definition(aws, ["sleep", "600"])
     job_id = submit(aws, jd, name="leak")
     wait_status(job_id, ["RUNNING"])
@@ -100,7 +101,7 @@ def test_assert_no_active_jobs_names_the_leak(aws, emulator) -> None:
     emulator.assert_no_active_jobs(timeout=10)
 
 
-def test_logs_stream_live_in_order(aws) -> None:
+def test_logs_stream_live_in_order(aws: Any) -> None:
     flag = os.path.join(aws.efs_dir, "more")
     script = (
         "echo first; echo to-stderr >&2; printf 'no newline yet'; echo; "
@@ -133,13 +134,13 @@ def test_logs_stream_live_in_order(aws) -> None:
     assert stamps == sorted(stamps)
 
 
-def test_follow_with_next_forward_token(aws) -> None:
+def test_follow_with_next_forward_token(aws: Any) -> None:
     """A follower paging with nextForwardToken sees every line exactly once."""
     jd = job_definition(aws, ["sh", "-c", "for i in $(seq 1 200); do echo n$i; done"])
     job_id = submit(aws, jd, name="pager")
     stream = wait_status(job_id, ["RUNNING", "SUCCEEDED"])["container"]["logStreamName"]
     logs = boto3.client("logs")
-    seen = []
+    seen: list = []
     token = None
     deadline = time.monotonic() + 20
     while len(seen) < 200 and time.monotonic() < deadline:
@@ -158,7 +159,7 @@ def test_follow_with_next_forward_token(aws) -> None:
     wait_status(job_id)
 
 
-def test_long_lines_are_split_like_the_awslogs_driver(aws) -> None:
+def test_long_lines_are_split_like_the_awslogs_driver(aws: Any) -> None:
     jd = job_definition(aws, ["python", "-c", "print('x' * 40000); print('end')"])
     desc = wait_status(submit(aws, jd, name="longline"))
     messages = log_messages(desc["container"]["logStreamName"])

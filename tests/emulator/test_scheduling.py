@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import time
+from typing import Any
 
 from .helpers import batch, describe, job_definition, log_messages, submit, wait_status
 
@@ -12,7 +13,7 @@ def _wait_for_flag(flag: str) -> list:
     return ["sh", "-c", f"while [ ! -e {flag} ]; do sleep 0.02; done; echo released"]
 
 
-def test_jobs_wait_in_runnable_while_capacity_is_used(aws) -> None:
+def test_jobs_wait_in_runnable_while_capacity_is_used(aws: Any) -> None:
     flag = os.path.join(aws.efs_dir, "go")
     # bootstrap: 256 vCPUs on the task queue's compute environment -> two 100-vCPU jobs fit
     jd = job_definition(aws, _wait_for_flag(flag), vcpus="100")
@@ -36,7 +37,7 @@ def test_jobs_wait_in_runnable_while_capacity_is_used(aws) -> None:
     assert [wait_status(j)["status"] for j in ids] == ["SUCCEEDED"] * 3
 
 
-def test_retry_until_success_each_attempt_has_its_own_stream(aws) -> None:
+def test_retry_until_success_each_attempt_has_its_own_stream(aws: Any, emulator: Any) -> None:
     jd = job_definition(
         aws,
         [
@@ -46,8 +47,11 @@ def test_retry_until_success_each_attempt_has_its_own_stream(aws) -> None:
         ],
         retryStrategy={"attempts": 4},
     )
-    desc = wait_status(submit(aws, jd, name="flaky"))
+    job_id = submit(aws, jd, name="flaky")
+    desc = wait_status(job_id)
     assert desc["status"] == "SUCCEEDED"
+    attempt = ["RUNNABLE", "STARTING", "RUNNING"]
+    assert emulator.job_history(job_id) == ["SUBMITTED", *attempt * 3, "SUCCEEDED"]
     attempts = desc["attempts"]
     assert [a["container"].get("exitCode") for a in attempts] == [5, 5, 0]
     streams = [a["container"]["logStreamName"] for a in attempts]
@@ -57,14 +61,14 @@ def test_retry_until_success_each_attempt_has_its_own_stream(aws) -> None:
     assert all(a["startedAt"] <= a["stoppedAt"] for a in attempts)
 
 
-def test_retry_attempts_exhausted(aws) -> None:
+def test_retry_attempts_exhausted(aws: Any) -> None:
     jd = job_definition(aws, ["sh", "-c", "exit 9"], retryStrategy={"attempts": 2})
     desc = wait_status(submit(aws, jd, name="always"))
     assert desc["status"] == "FAILED" and len(desc["attempts"]) == 2
     assert desc["container"]["exitCode"] == 9
 
 
-def test_evaluate_on_exit_exit_action(aws) -> None:
+def test_evaluate_on_exit_exit_action(aws: Any) -> None:
     strategy = {
         "attempts": 5,
         "evaluateOnExit": [
@@ -77,20 +81,20 @@ def test_evaluate_on_exit_exit_action(aws) -> None:
     assert desc["status"] == "FAILED" and len(desc["attempts"]) == 1
 
 
-def test_evaluate_on_exit_no_match_retries(aws) -> None:
+def test_evaluate_on_exit_no_match_retries(aws: Any) -> None:
     strategy = {"attempts": 2, "evaluateOnExit": [{"onExitCode": "1", "action": "EXIT"}]}
     jd = job_definition(aws, ["sh", "-c", "exit 2"], retryStrategy=strategy)
     desc = wait_status(submit(aws, jd, name="nomatch"))
     assert len(desc["attempts"]) == 2
 
 
-def test_submit_retry_strategy_overrides_definition(aws) -> None:
+def test_submit_retry_strategy_overrides_definition(aws: Any) -> None:
     jd = job_definition(aws, ["sh", "-c", "exit 1"], retryStrategy={"attempts": 3})
     desc = wait_status(submit(aws, jd, name="ovr", retryStrategy={"attempts": 1}))
     assert len(desc["attempts"]) == 1 and desc["retryStrategy"] == {"attempts": 1}
 
 
-def test_spot_interruption_retried_by_status_reason(aws, emulator) -> None:
+def test_spot_interruption_retried_by_status_reason(aws: Any, emulator: Any) -> None:
     emulator.set_faults({"spot": {"job_name": "^spotty", "attempts": [1], "after": 0.1}})
     strategy = {
         "attempts": 3,
@@ -114,7 +118,7 @@ def test_spot_interruption_retried_by_status_reason(aws, emulator) -> None:
     assert second["container"]["exitCode"] == 0
 
 
-def test_depends_on(aws) -> None:
+def test_depends_on(aws: Any) -> None:
     marker = os.path.join(aws.efs_dir, "first")
     first = submit(
         aws, job_definition(aws, ["sh", "-c", f"sleep 0.2; touch {marker}"]), name="first"
@@ -136,7 +140,7 @@ def test_depends_on(aws) -> None:
     assert wait_status(blocked)["status"] == "FAILED"
 
 
-def test_many_jobs_with_limited_capacity(aws) -> None:
+def test_many_jobs_with_limited_capacity(aws: Any) -> None:
     """100 jobs through a 16-vCPU queue; all succeed and capacity is never exceeded."""
     log = os.path.join(aws.efs_dir, "log")
     script = f'echo "+ $(date +%s%N)" >> {log}; sleep 0.05; echo "- $(date +%s%N)" >> {log}'
@@ -161,7 +165,7 @@ def test_many_jobs_with_limited_capacity(aws) -> None:
     assert 1 <= peak <= 4
 
 
-def test_array_job_children_run_with_their_index(aws) -> None:
+def test_array_job_children_run_with_their_index(aws: Any) -> None:
     out = os.path.join(aws.efs_dir, "idx")
     jd = job_definition(aws, ["sh", "-c", f"touch {out}-$AWS_BATCH_JOB_ARRAY_INDEX"])
     parent = submit(aws, jd, name="arr", arrayProperties={"size": 3})

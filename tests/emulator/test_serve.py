@@ -10,7 +10,7 @@ import subprocess
 import sys
 import time
 import urllib.request
-from typing import Dict, Iterator, Tuple
+from typing import Any, Dict, Iterator, Tuple
 
 import boto3
 import pytest
@@ -18,7 +18,7 @@ import pytest
 from .helpers import process_gone
 
 
-def _start_serve(tmp_path) -> Tuple[subprocess.Popen, Dict[str, str]]:
+def _start_serve(tmp_path: Any) -> Tuple[subprocess.Popen, Dict[str, str]]:
     efs = tmp_path / "efs"
     env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
     proc = subprocess.Popen(
@@ -48,7 +48,7 @@ def _start_serve(tmp_path) -> Tuple[subprocess.Popen, Dict[str, str]]:
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory) -> Iterator[Tuple[subprocess.Popen, Dict[str, str]]]:
+def server(tmp_path_factory: Any) -> Iterator[Tuple[subprocess.Popen, Dict[str, str]]]:
     """One ``serve --bootstrap`` process for this module (the last test SIGTERMs it)."""
     proc, exports = _start_serve(tmp_path_factory.mktemp("serve"))
     try:
@@ -60,7 +60,7 @@ def server(tmp_path_factory) -> Iterator[Tuple[subprocess.Popen, Dict[str, str]]
 
 
 @pytest.fixture
-def served(server, monkeypatch) -> Tuple[subprocess.Popen, Dict[str, str]]:
+def served(server: Any, monkeypatch: Any) -> Tuple[subprocess.Popen, Dict[str, str]]:
     proc, exports = server
     assert proc.poll() is None, "the serve process is gone"
     for key, value in exports.items():
@@ -68,7 +68,7 @@ def served(server, monkeypatch) -> Tuple[subprocess.Popen, Dict[str, str]]:
     return proc, exports
 
 
-def _wait(batch, job_id: str, statuses=("SUCCEEDED", "FAILED")) -> dict:
+def _wait(batch: Any, job_id: str, statuses: Tuple[str, ...] = ("SUCCEEDED", "FAILED")) -> dict:
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         desc = batch.describe_jobs(jobs=[job_id])["jobs"][0]
@@ -78,7 +78,7 @@ def _wait(batch, job_id: str, statuses=("SUCCEEDED", "FAILED")) -> dict:
     raise AssertionError(f"{job_id} did not reach {statuses}")
 
 
-def test_done_when_scenario(served) -> None:
+def test_done_when_scenario(served: Any) -> None:
     """Issue 2's acceptance scenario, using only the printed exports and plain boto3."""
     _, exports = served
     assert set(exports) == {
@@ -165,7 +165,7 @@ def test_done_when_scenario(served) -> None:
     assert calls["logs.GetLogEvents"] == 1
 
 
-def test_sigterm_kills_every_job_process(served) -> None:
+def test_sigterm_kills_every_job_process(served: Any) -> None:
     """Runs last in this module: it stops the shared server."""
     proc, exports = served
     efs_dir = exports["MINIWDL__FILE_IO__ROOT"]

@@ -41,7 +41,7 @@ def _register(aws: Any, **props: Any) -> Dict[str, Any]:
     return {"jobDefinitionName": "v", "type": "container", "containerProperties": base}
 
 
-def test_describe_jobs_limit(aws, emulator) -> None:
+def test_describe_jobs_limit(aws: Any, emulator: Any) -> None:
     ids = [f"00000000-0000-0000-0000-{i:012d}" for i in range(101)]
     _rejected(batch().describe_jobs, "100", jobs=ids)
     assert batch().describe_jobs(jobs=ids[:100])["jobs"] == []
@@ -50,14 +50,14 @@ def test_describe_jobs_limit(aws, emulator) -> None:
 
 
 @pytest.mark.parametrize("name", ["-leading-dash", "x" * 129, "has space", "dot.ted"])
-def test_job_name_rules(aws, name) -> None:
+def test_job_name_rules(aws: Any, name: Any) -> None:
     jd = job_definition(aws, ["true"])
     _rejected(
         batch().submit_job, "jobName", jobName=name, jobQueue=aws.task_queue, jobDefinition=jd
     )
 
 
-def test_timeout_minimum(aws, emulator) -> None:
+def test_timeout_minimum(aws: Any, emulator: Any) -> None:
     emulator.configure(min_timeout=60)
     b = batch()
     _rejected(
@@ -80,12 +80,12 @@ def test_timeout_minimum(aws, emulator) -> None:
     assert wait_status(job)["status"] == "SUCCEEDED"
 
 
-def test_mount_point_without_volume(aws) -> None:
+def test_mount_point_without_volume(aws: Any) -> None:
     req = _register(aws, mountPoints=[{"sourceVolume": "nope", "containerPath": "/mnt/x"}])
     _rejected(batch().register_job_definition, "sourceVolume", **req)
 
 
-def test_unknown_file_system_and_access_point(aws) -> None:
+def test_unknown_file_system_and_access_point(aws: Any) -> None:
     b = batch()
     mounts = [{"sourceVolume": "efs", "containerPath": aws.efs_dir}]
     _rejected(
@@ -128,7 +128,7 @@ def _fargate(
     return req
 
 
-def test_fargate_rules(aws) -> None:
+def test_fargate_rules(aws: Any) -> None:
     b = batch()
     _rejected(b.register_job_definition, "GPU", **_fargate(aws, "1", "2048", gpu=True))
     _rejected(
@@ -154,7 +154,7 @@ def test_fargate_rules(aws) -> None:
     assert desc["status"] == "SUCCEEDED" and desc["platformCapabilities"] == ["FARGATE"]
 
 
-def test_container_overrides_size(aws) -> None:
+def test_container_overrides_size(aws: Any) -> None:
     jd = job_definition(aws, ["true"])
     big_env = [{"name": f"V{i}", "value": "x" * 100} for i in range(80)]
     _rejected(
@@ -167,7 +167,7 @@ def test_container_overrides_size(aws) -> None:
     )
 
 
-def test_submit_payload_size(aws) -> None:
+def test_submit_payload_size(aws: Any) -> None:
     jd = job_definition(aws, ["true"])
     params = {f"p{i}": "y" * 1000 for i in range(32)}
     _rejected(
@@ -180,7 +180,7 @@ def test_submit_payload_size(aws) -> None:
     )
 
 
-def test_retry_strategy_range(aws) -> None:
+def test_retry_strategy_range(aws: Any) -> None:
     _rejected(
         batch().register_job_definition,
         "between 1 and 10",
