@@ -202,9 +202,9 @@ def fill(
     m.tasks_per_s = m.tasks / wall_s if wall_s > 0 else 0.0
     m.cpu_per_task_s = cpu_s / m.tasks if m.tasks else 0.0
     m.calls = metrics.batch_calls(stats)
-    m.throttled = {
-        k: int(v) for k, v in (stats.get("throttled") or {}).items() if k.startswith("batch.")
-    }
+    # every accepted SubmitJob creates exactly one job; the rest of the calls were refused (the
+    # emulator counts faulted calls too), i.e. throttled under a TPS cap
+    m.throttled = {"SubmitJob": max(0, m.calls.get("SubmitJob", 0) - m.attempts)}
     m.calls_per_attempt = metrics.per_attempt(m.calls, m.attempts)
     describes = m.calls.get("DescribeJobs", 0)
     others = sum(n for op, n in m.calls.items() if op != "DescribeJobs")

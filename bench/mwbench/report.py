@@ -63,8 +63,8 @@ def _rows(ops: Sequence[str]) -> List[Row]:
         ("job end -> noticed p50 s", lambda m: _f(m.notice_p50_s)),
         ("job end -> noticed p95 s", lambda m: _f(m.notice_p95_s)),
         ("peak active jobs", lambda m: str(m.peak_active_jobs)),
-        ("max SubmitJob accepted in 1 s", lambda m: str(m.max_submits_per_s)),
-        ("throttled Batch calls (429)", lambda m: str(sum(m.throttled.values()))),
+        ("max jobs created in 1 s", lambda m: str(m.max_submits_per_s)),
+        ("SubmitJob calls refused (429)", lambda m: str(sum(m.throttled.values()))),
         ("emulator+jobs CPU s", lambda m: _f(m.emulator_cpu_s, 1)),
     ]
     return rows
@@ -225,12 +225,15 @@ def targets(ms: Sequence[Measurement]) -> List[Verdict]:
             Verdict(
                 f"{m.workload} {m.label} under {m.tps_cap:g} TPS: 0 failures, cap never exceeded",
                 f"{m.failed} failed jobs, exit {m.exit_code}, {m.succeeded}/{m.tasks} succeeded,"
-                f" max {m.max_submits_per_s} SubmitJob accepted in 1 s,"
-                f" {sum(m.throttled.values())} throttled calls retried; wall {m.wall_s:.0f} s ="
+                f" max {m.max_submits_per_s} jobs created in 1 s (by createdAt),"
+                f" {sum(m.throttled.values())} SubmitJob calls refused; wall {m.wall_s:.0f} s ="
                 f" {m.wall_s / floor if floor else 0:.2f}x the {floor:.0f} s cap floor;"
                 f" runner CPU {m.runner_cpu_s:.0f} s"
                 f" ({m.runner_cpu_s / m.wall_s if m.wall_s else 0:.2f} of one core)",
-                m.ok and (m.max_submits_per_s <= m.tps_cap if m.tps_cap else True),
+                # the emulator refuses exactly the calls beyond the cap in a rolling second, so
+                # "never exceeded" means no refused call (createdAt is stamped after arrival, so
+                # its 1-s windows can show a few more than the cap)
+                m.ok and sum(m.throttled.values()) == 0,
             )
         )
     return out
