@@ -7,8 +7,9 @@ import json
 import os
 import subprocess
 import sys
+import tempfile
 from dataclasses import dataclass
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any, Dict, List, Optional
 
 import pytest
 
@@ -59,6 +60,43 @@ def miniwdl_env(
     return env
 
 
+class Running:
+    """A ``miniwdl run`` in the background. Its output goes to files, not pipes, so a chatty run
+    can never block on a full pipe while the test is busy elsewhere."""
+
+    def __init__(self, cmd: List[str], env: Dict[str, str], cwd: str, run_dir: str) -> None:
+        self.run_dir = run_dir
+        self._out = tempfile.TemporaryFile(mode="w+")
+        self._err = tempfile.TemporaryFile(mode="w+")
+        self.proc = subprocess.Popen(
+            cmd, env=env, stdout=self._out, stderr=self._err, text=True, cwd=cwd
+        )
+
+    def poll(self) -> Optional[int]:
+        return self.proc.poll()
+
+    def send_signal(self, sig: int) -> None:
+        self.proc.send_signal(sig)
+
+    def stderr(self) -> str:
+        self._err.seek(0)
+        return self._err.read()
+
+    def finish(self, timeout: float) -> RunResult:
+        """Wait for the run to end (killing it after ``timeout``, a hang guard)."""
+        try:
+            self.proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+            pytest.fail(f"miniwdl run hung:\n{self.stderr()[-4000:]}")
+        finally:
+            if self.proc.poll() is None:
+                self.proc.kill()
+        self._out.seek(0)
+        return RunResult(self.proc.returncode, self.run_dir, self._out.read(), self.stderr())
+
+
 def start_miniwdl(
     emulator: Any,
     stack: Any,
@@ -67,20 +105,12 @@ def start_miniwdl(
     run_name: str = "run",
     extra_env: Optional[Dict[str, str]] = None,
     args: Optional[List[str]] = None,
-) -> Tuple[subprocess.Popen[str], str]:
-    """Start ``miniwdl run`` in the background; returns the process and its run dir."""
+) -> Running:
+    """Start ``miniwdl run`` in the background."""
     run_dir = os.path.join(stack.efs_dir, run_name)
     cmd = [MINIWDL, "run", os.path.join(WDL_DIR, wdl), *inputs, "--dir", run_dir + "/."]
     cmd += args or []
-    proc = subprocess.Popen(
-        cmd,
-        env=miniwdl_env(emulator, stack, extra_env),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        cwd=stack.efs_dir,
-    )
-    return proc, run_dir
+    return Running(cmd, miniwdl_env(emulator, stack, extra_env), stack.efs_dir, run_dir)
 
 
 def run_miniwdl(
@@ -94,14 +124,7 @@ def run_miniwdl(
     timeout: float = 180,
 ) -> RunResult:
     """Run ``miniwdl run`` to completion (timeout is only a hang guard)."""
-    proc, run_dir = start_miniwdl(emulator, stack, wdl, inputs, run_name, extra_env, args)
-    try:
-        out, err = proc.communicate(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        out, err = proc.communicate()
-        pytest.fail(f"miniwdl run hung:\n{err[-4000:]}")
-    return RunResult(proc.returncode, run_dir, out, err)
+    return start_miniwdl(emulator, stack, wdl, inputs, run_name, extra_env, args).finish(timeout)
 
 
 def batch_client() -> Any:

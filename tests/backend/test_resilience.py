@@ -75,30 +75,26 @@ def test_throttling_30_percent_fails_nothing(emulator: Any, aws: Any) -> None:
 
 
 def test_sigterm_mid_run_leaves_no_active_job(emulator: Any, aws: Any) -> None:
-    proc, run_dir = start_miniwdl(emulator, aws, "sleepers.wdl", ["n=6", "seconds=120"])
-    try:
-        deadline = time.monotonic() + 60
-        while len(emulator.job_pids()) < 6:
-            assert time.monotonic() < deadline, "jobs did not start"
-            assert proc.poll() is None, proc.communicate()[1][-3000:]
-            time.sleep(0.1)
-        proc.send_signal(signal.SIGTERM)
-        signalled = time.monotonic()
-        emulator.assert_no_active_jobs(timeout=10)
-        within = time.monotonic() - signalled
-        _, err = proc.communicate(timeout=60)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-    assert proc.returncode != 0
+    run = start_miniwdl(emulator, aws, "sleepers.wdl", ["n=20", "seconds=120"])
+    deadline = time.monotonic() + 60
+    while len(emulator.job_pids()) < 20:
+        assert time.monotonic() < deadline, "jobs did not start"
+        assert run.poll() is None, run.stderr()[-3000:]
+        time.sleep(0.1)
+    run.send_signal(signal.SIGTERM)
+    signalled = time.monotonic()
+    emulator.assert_no_active_jobs(timeout=10)
+    within = time.monotonic() - signalled
+    res = run.finish(timeout=60)
+    assert res.returncode != 0
     assert within <= 10
     jobs = jobs_of_run(aws.task_queue, "mw")
-    assert len(jobs) == 6 and {j["status"] for j in jobs} == {"FAILED"}
+    assert len(jobs) == 20 and {j["status"] for j in jobs} == {"FAILED"}
     assert "terminated by miniwdl" in jobs[0]["statusReason"]
 
 
 def test_poll_errors_terminate_the_job(emulator: Any, aws: Any) -> None:
-    proc, _ = start_miniwdl(
+    run = start_miniwdl(
         emulator,
         aws,
         "sleepers.wdl",
@@ -110,19 +106,17 @@ def test_poll_errors_terminate_the_job(emulator: Any, aws: Any) -> None:
             "MINIWDL__AWS__TERMINATE_WAIT": "2",
         },
     )
+    deadline = time.monotonic() + 60
+    while not emulator.job_pids():
+        assert time.monotonic() < deadline and run.poll() is None, run.stderr()[-3000:]
+        time.sleep(0.1)
+    emulator.set_faults({"server_error": {"batch.DescribeJobs": 1.0}})
     try:
-        deadline = time.monotonic() + 60
-        while not emulator.job_pids():
-            assert time.monotonic() < deadline and proc.poll() is None
-            time.sleep(0.1)
-        emulator.set_faults({"server_error": {"batch.DescribeJobs": 1.0}})
-        _, err = proc.communicate(timeout=120)
+        res = run.finish(timeout=120)
     finally:
-        if proc.poll() is None:
-            proc.kill()
-    emulator.clear_faults()
-    assert proc.returncode != 0
-    assert "DescribeJobs failed" in err
+        emulator.clear_faults()
+    assert res.returncode != 0
+    assert "DescribeJobs failed" in res.stderr
     emulator.assert_no_active_jobs(timeout=5)
     jobs = jobs_of_run(aws.task_queue, "mw")
     assert len(jobs) == 1 and "terminated by miniwdl" in jobs[0]["statusReason"]
