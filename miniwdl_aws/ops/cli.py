@@ -16,6 +16,7 @@ or AWS error.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import logging
 import sys
@@ -26,7 +27,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from .._util import AwsClients
 from ..errors import MiniwdlAwsError
-from .doctor import PROBLEM, Doctor, Targets
+from .doctor import Doctor, Targets
 from .runs import BatchRunClient, check_run_id, cleanup_run, find_run_jobs, list_runs
 from .studio import STUDIO_METADATA_FILE
 from .summary import build_summary, format_table
@@ -57,6 +58,7 @@ def build_parser() -> argparse.ArgumentParser:
     doctor.add_argument("--fsap", help="EFS access point id ([aws] fsap)")
     doctor.add_argument("--workflow-role", help="workflow job IAM role ARN ([aws] workflow_role)")
     doctor.add_argument("--s3", help="S3 folder to check is writable ([aws] s3_upload_folder)")
+    doctor.add_argument("--json", action="store_true", help="machine-readable output")
     doctor.add_argument("--studio-metadata", default=STUDIO_METADATA_FILE, help=argparse.SUPPRESS)
 
     runs = sub.add_parser("runs", help="list recent runs, or show the jobs of one run")
@@ -109,14 +111,19 @@ def cmd_doctor(args: argparse.Namespace, cfg: Any, out: TextIO) -> int:
     """Run the checks, print one line each; 1 when any is a problem."""
     targets = _targets(args, cfg)
     doctor = Doctor(AwsClients(targets.region or None), targets, args.studio_metadata)
-    for check in doctor.run():
-        print(check.line(), file=out)
+    checks = doctor.run()
     problems = doctor.problems
+    if args.json:
+        json.dump([dataclasses.asdict(c) for c in checks], out, indent=2)
+        print(file=out)
+        return 1 if problems else 0
+    for check in checks:
+        print(check.line(), file=out)
     print(
         f"{len(problems)} problem(s) found" if problems else "no problems found",
         file=out,
     )
-    return 1 if any(c.status == PROBLEM for c in doctor.checks) else 0
+    return 1 if problems else 0
 
 
 def _ts(ms: Optional[int]) -> str:

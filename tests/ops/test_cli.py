@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -69,3 +70,13 @@ def test_doctor_exit_status_follows_problems(env: Dict[str, str], stack: Any) ->
     assert bad.returncode == 1
     assert bad.stdout.rstrip().endswith("1 problem(s) found")
     assert bad.stderr == ""
+    as_json = _run(
+        ["doctor", "--json", "--workflow-queue", stack.workflow_queue, "--fsap", "fsap-00000000"],
+        env,
+    )
+    assert as_json.returncode == 1
+    checks = json.loads(as_json.stdout)
+    assert [c["name"] for c in checks if c["status"] == "PROBLEM"] == [
+        "EFS access point fsap-00000000"
+    ]
+    assert all(set(c) == {"name", "status", "detail", "fix"} for c in checks)
