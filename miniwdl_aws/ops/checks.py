@@ -116,7 +116,8 @@ class CheckContext:
                 self._queues[q["jobQueueArn"]] = q
         return {n: self._queues[n] for n in names if n in self._queues}
 
-    def _roles(self) -> List[Tuple[str, str]]:
+    def _queue_roles(self) -> List[Tuple[str, str]]:
+        """(what the queue is for, its name) of each configured queue."""
         roles = [("workflow queue", self.t.workflow_queue), ("task queue", self.t.task_queue)]
         roles.append(("fallback task queue", self.t.task_queue_fallback))
         return [(role, name) for role, name in roles if name]
@@ -132,7 +133,7 @@ class CheckContext:
 
     def _all_ces(self) -> List[Dict[str, Any]]:
         seen: Dict[str, Dict[str, Any]] = {}
-        for _, name in self._roles():
+        for _, name in self._queue_roles():
             for ce in self._queue_ces(name):
                 seen[ce["computeEnvironmentArn"]] = ce
         return list(seen.values())

@@ -2,7 +2,7 @@
 
 ::
 
-    miniwdl-aws doctor [--workflow-queue Q] [--task-queue Q] [--fsap fsap-...] [--s3 s3://b/p/]
+    miniwdl-aws doctor [--workflow-queue Q] [--task-queue Q] [--fsap fsap-...] [--s3 URI] [--json]
     miniwdl-aws runs [--since HOURS] [--queue Q ...] [--json]
     miniwdl-aws runs RUN_ID [--queue Q ...] [--json]
     miniwdl-aws cleanup RUN_ID [--queue Q ...] [--wait SECONDS] [--dry-run]

@@ -143,8 +143,8 @@ class Doctor(EfsChecks, IamChecks):
                 "not configured (only needed by miniwdl-aws-submit)",
                 "set [aws] workflow_queue or --workflow-queue to check it",
             )
-        found = self._describe_queues([name for _, name in self._roles()])
-        for role, name in self._roles():
+        found = self._describe_queues([name for _, name in self._queue_roles()])
+        for role, name in self._queue_roles():
             q = found.get(name)
             if q is None:
                 self._add(
@@ -178,7 +178,7 @@ class Doctor(EfsChecks, IamChecks):
         arns = sorted(
             {
                 o["computeEnvironment"]
-                for _, name in self._roles()
+                for _, name in self._queue_roles()
                 for o in (self._queues.get(name) or {}).get("computeEnvironmentOrder") or []
             }
         )
@@ -188,7 +188,7 @@ class Doctor(EfsChecks, IamChecks):
         for ce in described["computeEnvironments"]:
             self._ces[ce["computeEnvironmentArn"]] = ce
             self._ces[ce["computeEnvironmentName"]] = ce
-        for role, name in self._roles():
+        for role, name in self._queue_roles():
             ces = self._queue_ces(name)
             for ce in ces:
                 self._check_ce(ce)

@@ -86,6 +86,26 @@ def _disable_task_ce(stack: Any) -> List[str]:
     return []
 
 
+def _task_queue_without_capacity(stack: Any) -> List[str]:
+    batch = boto3.client("batch")
+    ce = batch.describe_compute_environments(computeEnvironments=[stack.task_compute_environment])
+    resources = dict(ce["computeEnvironments"][0]["computeResources"], maxvCpus=0)
+    arn = batch.create_compute_environment(
+        computeEnvironmentName="no-capacity",
+        type="MANAGED",
+        state="ENABLED",
+        computeResources=resources,
+        serviceRole=ce["computeEnvironments"][0]["serviceRole"],
+    )["computeEnvironmentArn"]
+    batch.create_job_queue(
+        jobQueueName="starved",
+        state="ENABLED",
+        priority=1,
+        computeEnvironmentOrder=[{"order": 1, "computeEnvironment": arn}],
+    )
+    return ["--task-queue", "starved"]
+
+
 def _missing_task_queue(stack: Any) -> List[str]:
     return ["--task-queue", "no-such-queue"]
 
@@ -207,6 +227,10 @@ BROKEN: Dict[str, tuple] = {
         r"compute environment miniwdl-task-spot: state DISABLED",
     ),
     "task queue missing": (_missing_task_queue, r"task queue no-such-queue: does not exist"),
+    "task queue without capacity": (
+        _task_queue_without_capacity,
+        r"compute environment no-capacity: maxvCpus is 0 \(no capacity\)",
+    ),
     "workflow queue not Fargate": (
         _workflow_queue_not_fargate,
         r"workflow queue wf-on-ec2: no Fargate compute environment",
