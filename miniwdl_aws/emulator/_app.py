@@ -12,6 +12,7 @@ from typing import Any, Callable, Dict, Iterable, List, Optional, Tuple
 
 from ._executor import Executor
 from ._faults import FaultInjector, error_response
+from ._listjobs import list_jobs
 from ._ops import OperationNamer
 from ._state import INTERNAL_HEADER, REQUEST, Settings
 from ._validate import validate_register, validate_submit
@@ -102,6 +103,12 @@ class EmulatorApp:
                 status, headers, payload = error_response(info.protocol, *fault)
                 start_response(f"{status} Error", headers)
                 return [payload]
+        if info.name == "batch.ListJobs" and self.settings.strict:
+            try:
+                query = json.loads(body or b"{}")
+            except ValueError:
+                query = {}
+            return list_jobs(self.inner, environ, start_response, query)
         submit_body: Optional[Dict[str, Any]] = None
         if info.service == "batch" and info.operation in ("SubmitJob", "RegisterJobDefinition"):
             try:

@@ -165,3 +165,33 @@ def test_long_lines_are_split_like_the_awslogs_driver(aws: Any) -> None:
     messages = log_messages(desc["container"]["logStreamName"])
     assert [len(m) for m in messages] == [16384, 16384, 40000 - 2 * 16384, 3]
     assert "".join(messages[:3]) == "x" * 40000
+
+
+def test_list_jobs_pages_and_bare_listing_shows_running_only(aws: Any, emulator: Any) -> None:
+    jd = job_definition(aws, ["true"])
+    ids = [submit(aws, jd, name=f"page-{i}") for i in range(7)]
+    for job_id in ids:
+        wait_status(job_id)
+    b = batch()
+    flt = [{"name": "JOB_NAME", "values": ["page-*"]}]
+    first = b.list_jobs(jobQueue=aws.task_queue, filters=flt, maxResults=3)
+    assert len(first["jobSummaryList"]) == 3 and first["nextToken"]
+    seen = [j["jobId"] for j in first["jobSummaryList"]]
+    token = first["nextToken"]
+    while token:
+        page = b.list_jobs(jobQueue=aws.task_queue, filters=flt, maxResults=3, nextToken=token)
+        seen += [j["jobId"] for j in page["jobSummaryList"]]
+        token = page.get("nextToken")
+    assert sorted(seen) == sorted(ids)
+    paginated = [
+        j["jobId"]
+        for p in b.get_paginator("list_jobs").paginate(
+            jobQueue=aws.task_queue, filters=flt, PaginationConfig={"PageSize": 2}
+        )
+        for j in p["jobSummaryList"]
+    ]
+    assert sorted(paginated) == sorted(ids)
+    assert b.list_jobs(jobQueue=aws.task_queue)["jobSummaryList"] == []  # AWS: RUNNING only
+    assert len(b.list_jobs(jobQueue=aws.task_queue, jobStatus="SUCCEEDED")["jobSummaryList"]) == 7
+    emulator.configure(strict=False)
+    assert len(b.list_jobs(jobQueue=aws.task_queue)["jobSummaryList"]) == 7  # moto: everything
