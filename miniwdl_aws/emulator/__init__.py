@@ -40,6 +40,9 @@ HTTP side channel on the same port: ``GET /_emulator/stats``, ``POST /_emulator/
 /_emulator/config`` (dwell, strict, min_timeout, kill_grace), ``GET /_emulator/jobs``
 (``{"active": {job_id: status}}``).
 
+Strict mode (the default) also makes ListJobs page like AWS (``maxResults`` default 100,
+``nextToken``; a bare listing shows RUNNING jobs only).
+
 Operation names (stats and faults) are ``<service>.<Operation>`` in botocore's spelling, e.g.
 ``batch.SubmitJob``, ``logs.GetLogEvents``, ``s3.PutObject``, ``efs.DescribeAccessPoints``. Every
 call is counted, including faulted ones; the emulator's own bootstrap calls are not.
