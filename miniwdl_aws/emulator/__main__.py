@@ -73,13 +73,13 @@ def serve(args: argparse.Namespace) -> int:
             values["MINIWDL_AWS_DEMO_BUCKET"] = stack.bucket
         else:
             os.makedirs(efs_dir, exist_ok=True)
-        sys.stdout.write(_exports(values))
-        sys.stdout.flush()
-        if args.port_file:
+        if args.port_file:  # before the exports, so both are there once the exports appear
             tmp = args.port_file + ".tmp"
             with open(tmp, "w") as f:
                 f.write(emu.endpoint_url + "\n")
             os.replace(tmp, args.port_file)
+        sys.stdout.write(_exports(values))
+        sys.stdout.flush()
         while not stop.wait(3600):
             pass
     finally:

@@ -30,9 +30,11 @@ def _start_serve(tmp_path: Any) -> Tuple[subprocess.Popen, Dict[str, str]]:
             "--bootstrap",
             "--efs-dir",
             str(efs),
+            "--port-file",
+            str(tmp_path / "endpoint"),
         ],
         stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
+        stderr=open(tmp_path / "serve.log", "w"),  # a file: an unread pipe could block the server
         text=True,
         env=env,
     )
@@ -97,6 +99,9 @@ def test_done_when_scenario(served: Any) -> None:
     assert exports["AWS_ENDPOINT_URL"].startswith("http://127.0.0.1:")
     assert os.path.isdir(exports["MINIWDL__FILE_IO__ROOT"])
     assert exports["MINIWDL__FILE_IO__ROOT"].endswith("/efs")  # the --efs-dir we passed
+    port_file = os.path.join(os.path.dirname(exports["MINIWDL__FILE_IO__ROOT"]), "endpoint")
+    with open(port_file) as f:
+        assert f.read() == exports["AWS_ENDPOINT_URL"] + "\n"
     efs_dir = exports["MINIWDL__FILE_IO__ROOT"]
     batch = boto3.client("batch")
     queue = batch.describe_job_queues(jobQueues=[exports["MINIWDL__AWS__WORKFLOW_QUEUE"]])[
