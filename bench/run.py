@@ -14,6 +14,7 @@ issue-8 targets, and appends a dated section to bench/RESULTS.md (see that file 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import shutil
 import sys
@@ -88,6 +89,18 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
         type=int,
         default=200,
         help="task_concurrency of the submission test (default 200)",
+    )
+    p.add_argument(
+        "--submission-timeout",
+        type=float,
+        default=1800,
+        help="stop the submission test after this many seconds (default 1800); it is then"
+        " reported as failed with what it got through",
+    )
+    p.add_argument(
+        "--submission-profiles",
+        default=None,
+        help="profiles for the submission test (default: those of --profiles)",
     )
     p.add_argument(
         "--submission-theirs",
@@ -180,7 +193,8 @@ def plan(args: argparse.Namespace, theirs_bin: Optional[Path]) -> List[tuple]:
         for side in sides:
             if side.name == THEIRS and not args.submission_theirs:
                 continue
-            for prof in profiles_for(side.name, names):
+            sub_names = (args.submission_profiles or args.profiles).split(",")
+            for prof in profiles_for(side.name, [n for n in sub_names if n]):
                 out.append((side, prof, sub))
     return out
 
@@ -209,7 +223,10 @@ def main(argv: Optional[List[str]] = None) -> int:
                 file=sys.stderr,
                 flush=True,
             )
-            m = measure(side, prof, w, opts)
+            run_opts = opts
+            if w.faults:  # the submission test has its own time limit
+                run_opts = dataclasses.replace(opts, timeout=args.submission_timeout)
+            m = measure(side, prof, w, run_opts)
             status = "ok" if m.ok else "FAILED"
             print(
                 f"[bench]   {status} wall {m.wall_s:.1f} s, {m.tasks_per_s:.2f} tasks/s",
