@@ -1,10 +1,14 @@
 """One shared, adaptive-rate gate for SubmitJob calls of the whole process.
 
 Rate limiting is a GCRA token bucket (``rate`` calls per second with ``burst`` back to back).
-When Batch answers with throttling or a 5xx, the rate halves (down to ``min_rate``) and the call
-is retried after the new interval; each success grows the rate back by a few percent up to
-``max_rate``. So a throttled account slows down everyone in the process at once, and throttling
-never fails a task: only ``terminating()`` or a non-retryable error ends the loop.
+When Batch answers with throttling or a 5xx, the call is retried after a pause, and the rate
+goes down in proportion to the share of refused calls: at most once per ``decrease_interval``
+(as TCP backs off once per round trip, so refusals of calls already in flight count together),
+by a factor ``1 - refused/2`` (so at worst it halves), never below ``min_rate``. Between
+refusals the rate climbs back linearly, to ``max_rate`` within ``recovery_seconds``. So a
+throttled account slows down every task of the process at once, random refusals don't drive
+the rate to the floor, and throttling never fails a task: only ``terminating()`` or a
+non-retryable error ends the loop.
 """
 
 from __future__ import annotations
@@ -33,11 +37,12 @@ class AdaptiveSubmitter:
     :param max_rate: ceiling in calls per second (``1 / [aws] submit_period``)
     :param burst: calls allowed back to back at full rate
     :param min_rate: floor in calls per second when throttled
-    :param growth: multiplicative rate increase per successful call
+    :param recovery_seconds: time to climb from ``min_rate`` back to ``max_rate``
     :param clock: monotonic time source (injectable for tests)
     :param sleep: sleep function (injectable for tests)
     :param rng: jitter source (injectable for tests)
     :param max_slice: longest single sleep, so ``terminating()`` is checked often
+    :param decrease_interval: minimum seconds between two rate decreases
     """
 
     def __init__(
@@ -45,24 +50,30 @@ class AdaptiveSubmitter:
         max_rate: float,
         burst: int = 10,
         min_rate: float = 0.2,
-        growth: float = 1.03,
+        recovery_seconds: float = 10.0,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
         rng: Optional[random.Random] = None,
         max_slice: float = 0.5,
+        decrease_interval: float = 1.0,
     ) -> None:
         assert max_rate > 0 and burst >= 1 and 0 < min_rate
         self.max_rate = max_rate
         self.min_rate = min(min_rate, max_rate)
         self.rate = max_rate
         self.burst = burst
-        self.growth = growth
+        self._recovery_per_s = (max_rate - self.min_rate) / max(recovery_seconds, 1e-9)
         self._clock = clock
         self._sleep = sleep
         self._rng = rng or random.Random()
         self._max_slice = max_slice
         self._lock = threading.Lock()
         self._tat = clock()  # GCRA "theoretical arrival time"
+        self._decrease_interval = decrease_interval
+        self._last_decrease = float("-inf")
+        self._last_increase = clock()
+        self._window_calls = 0  # outcomes since the last decrease
+        self._window_refused = 0
         self.calls = 0
         self.throttles = 0
 
@@ -78,20 +89,33 @@ class AdaptiveSubmitter:
             return wait if wait > 1e-6 else 0.0  # ignore float residue from summed intervals
 
     def _on_throttle(self) -> float:
-        """Halve the rate and push the bucket back; returns the pause before the retry."""
+        """Slow down (see the module doc) and push the bucket back; returns the pause before the
+        retry."""
         with self._lock:
             self.throttles += 1
-            self.rate = max(self.min_rate, self.rate / 2.0)
+            self._window_calls += 1
+            self._window_refused += 1
+            now = self._clock()
+            if now - self._last_decrease >= self._decrease_interval:
+                refused = self._window_refused / self._window_calls
+                self.rate = max(self.min_rate, self.rate * (1.0 - refused / 2.0))
+                self._last_decrease = now
+                self._window_calls = self._window_refused = 0
+            self._last_increase = now
             interval = 1.0 / self.rate
             pause = interval * self._rng.uniform(0.5, 1.5)
             # use up the burst allowance too, so every caller (not just this one) slows down now
-            self._tat = max(self._tat, self._clock() + (self.burst - 1) * interval) + pause
+            self._tat = max(self._tat, now + (self.burst - 1) * interval) + pause
             return pause
 
     def _on_success(self) -> None:
         with self._lock:
             self.calls += 1
-            self.rate = min(self.max_rate, self.rate * self.growth)
+            self._window_calls += 1
+            now = self._clock()
+            elapsed = max(0.0, now - self._last_increase)
+            self.rate = min(self.max_rate, self.rate + self._recovery_per_s * elapsed)
+            self._last_increase = now
 
     def _wait(self, seconds: float, terminating: Callable[[], bool]) -> None:
         deadline = self._clock() + seconds

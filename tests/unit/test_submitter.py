@@ -33,6 +33,7 @@ def make(t: FakeTime, **kw: object) -> AdaptiveSubmitter:
         "clock": t.clock,
         "sleep": t.sleep,
         "rng": random.Random(1),
+        "decrease_interval": 0.0,
     }
     args.update(kw)
     return AdaptiveSubmitter(**args)
@@ -63,7 +64,7 @@ def test_burst_goes_out_back_to_back_then_paces() -> None:
     assert times[6] > times[5] > times[4]
 
 
-def test_throttling_halves_rate_retries_and_never_fails() -> None:
+def test_throttling_slows_down_retries_and_never_fails() -> None:
     t = FakeTime()
     sub = make(t)
     answers = iter([Throttled("SubmitJob", "TooManyRequestsException", "x")] * 3 + ["job-1"])
@@ -77,21 +78,24 @@ def test_throttling_halves_rate_retries_and_never_fails() -> None:
     assert sub.call(fn, never) == "job-1"
     stats = sub.stats()
     assert stats["throttles"] == 3 and stats["calls"] == 1
-    assert stats["rate"] == pytest.approx(10.0 / 8 * sub.growth)
+    # three refusals in a row, each alone in its window: halved three times (plus the small
+    # linear recovery during the pauses)
+    assert 10.0 / 8 <= stats["rate"] < 4.0
     # the retries were spaced out by the lowered rate, not hammered
     assert t.slept > 0.1 + 0.2 + 0.4 - 0.35
 
 
-def test_rate_grows_back_slowly_to_max() -> None:
+def test_rate_climbs_back_linearly_to_max() -> None:
     t = FakeTime()
-    sub = make(t, max_rate=20.0)
+    sub = make(t, max_rate=20.0, recovery_seconds=10.0)
     sub._on_throttle()
     sub._on_throttle()
     assert sub.rate == pytest.approx(5.0)
-    sub.call(lambda: None, never)
-    assert 5.0 < sub.rate < 5.5
-    for _ in range(200):
-        sub.call(lambda: None, never)
+    t.now += 2.0
+    sub._on_success()
+    assert sub.rate == pytest.approx(5.0 + 2.0 * (20.0 - 0.2) / 10.0)
+    t.now += 60.0
+    sub._on_success()
     assert sub.rate == pytest.approx(20.0)
 
 
@@ -150,3 +154,34 @@ def test_thread_safe_under_contention() -> None:
     for th in threads:
         th.join(30)
     assert len(done) == 300 and sub.stats()["calls"] == 300
+
+
+def test_refusals_in_one_window_count_together() -> None:
+    t = FakeTime()
+    sub = make(t, max_rate=40.0, decrease_interval=1.0)
+    sub._on_throttle()  # first refusal after a quiet time: halve
+    assert sub.rate == pytest.approx(20.0)
+    for _ in range(3):
+        sub._on_success()
+    sub._on_throttle()  # same window: counted, no further decrease yet
+    assert sub.rate == pytest.approx(20.0)
+    t.now += 1.0
+    sub._on_throttle()  # next window: 2 refused of 5 outcomes -> x(1 - 0.4/2)
+    assert sub.rate == pytest.approx(20.0 * 0.8)
+
+
+def test_random_30_percent_throttling_keeps_most_of_the_rate() -> None:
+    t = FakeTime()
+    rng = random.Random(3)
+    sub = make(t, max_rate=40.0, burst=20, decrease_interval=1.0)
+
+    def fn() -> None:
+        if rng.random() < 0.3:
+            raise Throttled("SubmitJob", "TooManyRequestsException", "x")
+
+    start = t.now
+    for _ in range(400):
+        sub.call(fn, never)
+    # the rate settles well above the floor (0.2/s): random refusals don't collapse it
+    assert 400 / (t.now - start) > 8.0
+    assert sub.rate > 10.0
