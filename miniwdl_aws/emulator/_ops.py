@@ -90,6 +90,20 @@ def _compile_uri(request_uri: str) -> Tuple[re.Pattern[str], Dict[str, Optional[
     return re.compile(regex or "/"), literal_query, literal
 
 
+def _guess_unsigned(path: str, headers: Dict[str, str]) -> str:
+    """Best guess of the service of an unsigned request (e.g. ``--no-sign-request``)."""
+    target = headers.get("x-amz-target", "")
+    if target.startswith("Logs_"):
+        return "logs"
+    if path.startswith("/v1/"):
+        return "batch"
+    if path.startswith("/2015-02-01/"):
+        return "elasticfilesystem"
+    if target:
+        return ""
+    return "s3"  # what is usually fetched anonymously
+
+
 class OperationNamer:
     """Maps raw WSGI requests to :class:`RequestInfo`. Thread-safe."""
 
@@ -155,6 +169,8 @@ class OperationNamer:
         elif "X-Amz-Credential" in query:
             mq = _QUERY_SCOPE_RE.match(query["X-Amz-Credential"][0])
             signing = mq.group(1) if mq else ""
+        if not signing:
+            signing = _guess_unsigned(path, headers)
         service = _SIGNING_TO_SERVICE.get(signing, signing) or "unknown"
         protocol, routes = self._service_routes(service) if signing else ("unknown", [])
 

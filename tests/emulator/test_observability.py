@@ -195,3 +195,13 @@ def test_list_jobs_pages_and_bare_listing_shows_running_only(aws: Any, emulator:
     assert len(b.list_jobs(jobQueue=aws.task_queue, jobStatus="SUCCEEDED")["jobSummaryList"]) == 7
     emulator.configure(strict=False)
     assert len(b.list_jobs(jobQueue=aws.task_queue)["jobSummaryList"]) == 7  # moto: everything
+
+
+def test_unsigned_requests_are_named_too(aws: Any, emulator: Any) -> None:
+    from botocore import UNSIGNED
+    from botocore.config import Config
+
+    emulator.reset_stats()
+    anonymous = boto3.client("s3", config=Config(signature_version=UNSIGNED))
+    anonymous.list_objects_v2(Bucket=aws.bucket)
+    assert emulator.stats() == {"calls": {"s3.ListObjectsV2": 1}}
