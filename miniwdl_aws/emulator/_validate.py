@@ -69,7 +69,10 @@ def _check_retry(strategy: Optional[Dict[str, Any]]) -> Optional[str]:
     if strategy and strategy.get("attempts") is not None:
         if not 1 <= int(strategy["attempts"]) <= 10:
             return "retryStrategy.attempts must be between 1 and 10"
-    for rule in (strategy or {}).get("evaluateOnExit") or []:
+    rules = (strategy or {}).get("evaluateOnExit") or []
+    if len(rules) > 5:
+        return "retryStrategy.evaluateOnExit takes at most 5 entries"
+    for rule in rules:
         if str(rule.get("action", "")).upper() not in ("RETRY", "EXIT"):
             return "evaluateOnExit.action must be RETRY or EXIT"
     return None

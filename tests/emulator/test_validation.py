@@ -187,3 +187,13 @@ def test_retry_strategy_range(aws: Any) -> None:
         retryStrategy={"attempts": 11},
         **_register(aws),
     )
+
+
+def test_evaluate_on_exit_entries_limit(aws: Any) -> None:
+    rules = [{"onExitCode": str(i), "action": "EXIT"} for i in range(6)]
+    _rejected(
+        batch().register_job_definition,
+        "at most 5",
+        retryStrategy={"attempts": 2, "evaluateOnExit": rules},
+        **_register(aws),
+    )
