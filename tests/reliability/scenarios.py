@@ -749,19 +749,25 @@ def secrets(aws: LocalAws, n: int = 2) -> List[Row]:
         creds = marked_credentials()
         env = runner_env(aws)
         env.update(creds)
-        verbose = _start_scatter(aws, "secrets-verbose", n, env=env, extra=["--verbose"])
+        # tasks print their whole environment too, so a credential that reached a container by
+        # any route lands in stderr.txt and CloudWatch, where the scan looks
+        wdl = SCATTER_WDL.replace("set -e\n", "set -e\n    env | sort >&2\n")
+        inputs = [f"n={n}"]
+        verbose = start_miniwdl(aws, "secrets-verbose", wdl, inputs, env, ["--verbose"])
         codes = [verbose.wait(RUN_GUARD)]
-        proc = _start_scatter(aws, "secrets-debug", n, env=env, extra=["--debug"])
+        proc = start_miniwdl(aws, "secrets-debug", wdl, inputs, env, ["--debug"])
         codes.append(proc.wait(RUN_GUARD))
         code = 0 if codes == [0, 0] else next(c for c in codes if c != 0)
         ran = [f"miniwdl run --verbose and --debug: max exit {code}"]
         if part_missing(SUBMITTER, WRAPPER) is None:
             work = os.path.join(aws.workdir, "secrets-submit")
-            wdl = write(os.path.join(work, "wf.wdl"), SCATTER_WDL)
+            wdl_path = write(os.path.join(work, "wf.wdl"), wdl)
             senv = _submitter_env(aws)
             senv.update(creds)
             bucket = aws.stack["bucket"]
-            cmd = _submit_cmd(aws, wdl, f"n={n}", "--follow", "--s3upload", f"s3://{bucket}/sec/")
+            cmd = _submit_cmd(
+                aws, wdl_path, *inputs, "--follow", "--s3upload", f"s3://{bucket}/sec/"
+            )
             sub = Proc(cmd, senv, work, "submit")
             ran.append(f"submitter exit {sub.wait(RUN_GUARD)}")
         _settle(aws)
