@@ -25,7 +25,6 @@ from __future__ import annotations
 import json
 import logging
 import os
-import re
 import shlex
 import shutil
 import threading
@@ -41,23 +40,18 @@ from WDL.runtime.error import Interrupted, Terminated
 
 from . import naming
 from ._util import AwsClients, _
-from .batch import outcomes, specs
+from .batch import infrastructure, outcomes, specs
 from .batch.api import TERMINAL_STATES, Ambiguous, BatchApi, Throttled
 from .batch.job_definitions import JobDefinitionCache
 from .batch.poller import JobWatch, StatusPoller
 from .batch.submitter import AdaptiveSubmitter, SubmitAborted
 from .config import AwsSettings, load_settings
-from .errors import AwsCallError, ConfigError, InfrastructureError, MiniwdlAwsError
+from .errors import AwsCallError, ConfigError, MiniwdlAwsError
 
 __all__ = ["BatchJob", "BatchJobNoEFS", "reset_process_state"]
 
 _QUEUED = {"SUBMITTED", "PENDING", "RUNNABLE"}
 _WAKE_SECONDS = 0.5  # how often a waiting task thread checks terminating() and tails stderr
-_UNKNOWN_LIMIT = 1 << 50  # "no known limit" for memory (bytes) / vCPUs
-_FARGATE_LIMITS = {"cpu": 16, "mem_bytes": 120 * (1 << 30)}
-_TAG_VALUE_BAD = re.compile(r"[^\w .:/=+\-@]")
-_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhd]?)\s*$", re.I)
-_DURATION_UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
 
 
 class _Services:
@@ -114,37 +108,6 @@ def reset_process_state() -> None:
         with suppress(AttributeError):
             delattr(cls, "_global_init")
     WDL.runtime.task_container._backends.clear()
-
-
-def _parse_duration(value: Any) -> float:
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
-        return float(value)
-    m = _DURATION.match(str(value))
-    if not m:
-        raise ValueError(value)
-    return float(m.group(1)) * _DURATION_UNITS[m.group(2).lower()]
-
-
-def _tag_value(value: Any) -> str:
-    return _TAG_VALUE_BAD.sub("_", str(value))[:256]
-
-
-def _shorten(name: str, budget: int) -> str:
-    """``name`` cut to ``budget`` characters by dropping its middle: the end of a call's run id
-    holds the scatter index and tag, which tell sibling jobs apart."""
-    if len(name) <= budget:
-        return name
-    tail = min(32, budget // 2)
-    return name[: budget - tail - 1] + "_" + name[-tail:]
-
-
-def _workflow_name(host_dir: str) -> str:
-    """Best-effort workflow (or task) name from a miniwdl run directory path: the first parent
-    that isn't a call directory, without miniwdl's ``YYYYMMDD_HHMMSS_`` timestamp."""
-    d = os.path.abspath(host_dir)
-    while os.path.basename(d).startswith(("call-", "download-", "scatter-", "if-")):
-        d = os.path.dirname(d)
-    return re.sub(r"^\d{8}_\d{6}_", "", os.path.basename(d)) or "workflow"
 
 
 class BatchJobBase(WDL.runtime.task_container.TaskContainer):
@@ -229,63 +192,17 @@ class BatchJobBase(WDL.runtime.task_container.TaskContainer):
     ) -> Dict[str, int]:
         """Check the task queue(s) exist and are ENABLED; derive per-task resource limits from
         the task queue's compute environments."""
-        ce_names: List[str] = []
-        wanted = {k: getattr(settings, k) for k in ("task_queue", "task_queue_fallback")}
-        found = services.api.describe_job_queues(sorted({v for v in wanted.values() if v}))
-        for key, name in wanted.items():
-            if not name:
-                continue
-            queue = found.get(name)
-            if queue is None:
-                raise InfrastructureError(f"[aws] {key}: AWS Batch job queue {name!r} not found")
-            if queue.get("state") != "ENABLED":
-                raise InfrastructureError(
-                    f"[aws] {key}: AWS Batch job queue {name!r} is {queue.get('state')}"
-                )
-            if queue.get("status") not in (None, "VALID", "UPDATING", "CREATING"):
-                logger.warning(
-                    _(
-                        "job queue status",
-                        queue=name,
-                        status=queue.get("status"),
-                        reason=queue.get("statusReason"),
-                    )
-                )
-            if key == "task_queue":
-                ce_names = [
-                    c["computeEnvironment"] for c in queue.get("computeEnvironmentOrder", [])
-                ]
-        return cls._compute_limits(services, ce_names, logger)
-
-    @classmethod
-    def _compute_limits(
-        cls, services: _Services, ce_names: List[str], logger: logging.Logger
-    ) -> Dict[str, int]:
-        limits = {"cpu": 0, "mem_bytes": 0}
-        for ce in services.api.describe_compute_environments(ce_names):
-            res = ce.get("computeResources") or {}
-            if ce.get("type") != "MANAGED" or not res:
-                return {"cpu": _UNKNOWN_LIMIT, "mem_bytes": _UNKNOWN_LIMIT}
-            if str(res.get("type", "")).startswith("FARGATE"):
-                ce_limits = dict(_FARGATE_LIMITS)
-            else:
-                ce_limits = {"cpu": int(res.get("maxvCpus", 0)), "mem_bytes": _UNKNOWN_LIMIT}
-                types = list(res.get("instanceTypes") or [])
-                if types and all("." in t for t in types):
-                    # concrete instance types: a task must fit on the largest of them
-                    found = services.api.instance_type_limits(types)
-                    if found:
-                        ce_limits["cpu"] = min(
-                            ce_limits["cpu"], max(f["cpu"] for f in found.values())
-                        )
-                        ce_limits["mem_bytes"] = max(f["mem_bytes"] for f in found.values())
-            limits = {k: max(limits[k], ce_limits[k]) for k in limits}
-        if not limits["cpu"]:
-            return {"cpu": _UNKNOWN_LIMIT, "mem_bytes": _UNKNOWN_LIMIT}
-        logger.info(
-            _("task queue resource limits", cpu=limits["cpu"], mem_bytes=limits["mem_bytes"])
+        queues = infrastructure.check_job_queues(
+            services.api,
+            {
+                "task_queue": settings.task_queue,
+                "task_queue_fallback": settings.task_queue_fallback,
+            },
+            logger,
         )
-        return limits
+        order = queues["task_queue"].get("computeEnvironmentOrder", [])
+        ce_names = [c["computeEnvironment"] for c in order]
+        return infrastructure.compute_limits(services.api, ce_names, logger)
 
     @classmethod
     def detect_resource_limits(
@@ -327,7 +244,7 @@ class BatchJobBase(WDL.runtime.task_container.TaskContainer):
             if key in runtime_eval:
                 raw = runtime_eval[key].json
                 try:
-                    rv[key] = _parse_duration(raw)
+                    rv[key] = specs.parse_duration(raw)
                 except ValueError:
                     raise WDL.Error.RuntimeError(
                         f'invalid setting of runtime.{key} (seconds, or e.g. "90m"): {raw}'
@@ -743,25 +660,20 @@ class BatchJobBase(WDL.runtime.task_container.TaskContainer):
     def _submit_request(self, definition: str, queue: str) -> Dict[str, Any]:
         services = self._services
         assert services is not None
-        call = self.run_id[5:] if self.run_id.startswith("call-") else self.run_id
-        suffix = f"-try{self.try_counter}" if self.try_counter > 1 else ""
-        job_name = naming.sanitize_job_name(
-            _shorten(call, naming.JOB_NAME_MAX - len(services.run_id) - 1 - len(suffix)) + suffix,
-            prefix=services.run_id,
-        )
+        job_name = specs.task_job_name(services.run_id, self.run_id, self.try_counter)
         tags = dict(self._settings.user_tags)
         tags.update(
             {
                 naming.TAG_RUN_ID: services.run_id,
-                naming.TAG_WORKFLOW: _tag_value(_workflow_name(self.host_dir)),
-                naming.TAG_CALL: _tag_value(self.run_id),
+                naming.TAG_WORKFLOW: specs.tag_value(specs.workflow_name(self.host_dir)),
+                naming.TAG_CALL: specs.tag_value(self.run_id),
                 naming.TAG_ATTEMPT: str(self.try_counter),
                 naming.TAG_ROLE: "task",
             }
         )
         parent = os.environ.get("AWS_BATCH_JOB_ID")
         if parent:
-            tags[naming.TAG_PARENT_JOB_ID] = _tag_value(parent)
+            tags[naming.TAG_PARENT_JOB_ID] = specs.tag_value(parent)
         command = specs.task_script(
             work_dir=self.host_work_dir(),
             command_file=os.path.join(self.host_dir, "command"),
@@ -794,29 +706,9 @@ class BatchJob(BatchJobBase):
     def _filesystem_volume(
         cls, services: _Services, settings: AwsSettings, logger: logging.Logger
     ) -> Dict[str, Any]:
-        fs_id = settings.fs
-        if settings.fsap:
-            ap = services.api.describe_access_point(settings.fsap)
-            if ap is None:
-                raise InfrastructureError(
-                    f"[aws] fsap: EFS access point {settings.fsap!r} not found"
-                )
-            if fs_id and ap.get("FileSystemId") != fs_id:
-                raise ConfigError(
-                    f"[aws] fs {fs_id!r} does not match the file system of [aws] fsap"
-                    f" {settings.fsap!r} ({ap.get('FileSystemId')})"
-                )
-            fs_id = str(ap.get("FileSystemId"))
-        elif fs_id:
-            logger.warning(
-                "an EFS access point simplifies permissions between jobs; set [aws] fsap"
-                " (MINIWDL__AWS__FSAP) to fsap-xxxx"
-            )
-        else:
-            raise ConfigError(
-                "missing EFS configuration: set [aws] fsap (MINIWDL__AWS__FSAP) or [aws] fs"
-            )
-        return specs.efs_volume(fs_id, settings.fsap or None)
+        return infrastructure.efs_volume_for_access_point(
+            services.api, settings.fsap, settings.fs, logger
+        )
 
 
 class BatchJobNoEFS(BatchJobBase):

@@ -15,10 +15,13 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import os
+import re
 import shlex
 from dataclasses import dataclass, field
 from typing import Any, Dict, List, Mapping, Optional, Sequence
 
+from .. import naming
 from ..errors import ConfigError
 
 __all__ = [
@@ -36,12 +39,19 @@ __all__ = [
     "register_request",
     "submit_request",
     "effective_timeout",
+    "parse_duration",
+    "task_job_name",
+    "tag_value",
+    "workflow_name",
 ]
 
 MIN_MEMORY_MIB = 991  # as miniwdl-aws 0.12.2: small tasks still get a usable container
 MIN_TIMEOUT_S = 60  # Batch rejects attemptDurationSeconds < 60
 VOLUME_NAME = "file_io_root"
 TAG_DEFINITION_HASH = "MiniwdlDefinitionHash"
+_TAG_VALUE_BAD = re.compile(r"[^\w .:/=+\-@]")  # Batch tag values: letters, digits, _ .:/=+-@
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhd]?)\s*$", re.I)
+_DURATION_UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
 # Batch needs VCPU and MEMORY in every EC2 job definition; the real values come per job in
 # containerOverrides.resourceRequirements, so the definition carries the smallest legal ones.
 _DEF_VCPU = "1"
@@ -214,3 +224,46 @@ def submit_request(
         "tags": dict(tags or {}),
         "propagateTags": True,
     }
+
+
+def parse_duration(value: Any) -> float:
+    """Seconds from a number or a string such as ``"90"``, ``"90s"``, ``"30m"``, ``"2h"``,
+    ``"1d"``; ValueError otherwise."""
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return float(value)
+    m = _DURATION.match(str(value))
+    if not m:
+        raise ValueError(value)
+    return float(m.group(1)) * _DURATION_UNITS[m.group(2).lower()]
+
+
+def tag_value(value: Any) -> str:
+    """A valid Batch tag value (≤256 characters of the allowed set)."""
+    return _TAG_VALUE_BAD.sub("_", str(value))[:256]
+
+
+def _shorten(name: str, budget: int) -> str:
+    # drop the middle: the end of a call's run id holds the scatter index and tag, which tell
+    # sibling jobs apart
+    if len(name) <= budget:
+        return name
+    tail = min(32, budget // 2)
+    return name[: budget - tail - 1] + "_" + name[-tail:]
+
+
+def task_job_name(run_id: str, call_run_id: str, try_counter: int) -> str:
+    """``<run id>-<call>[-tryN]``, valid for Batch and at most 128 characters, however long or
+    odd the call's run id (cut in the middle, so the scatter index at its end survives)."""
+    call = call_run_id[5:] if call_run_id.startswith("call-") else call_run_id
+    suffix = f"-try{try_counter}" if try_counter > 1 else ""
+    budget = naming.JOB_NAME_MAX - len(run_id) - 1 - len(suffix)
+    return naming.sanitize_job_name(_shorten(call, budget) + suffix, prefix=run_id)
+
+
+def workflow_name(host_dir: str) -> str:
+    """Best-effort workflow (or task) name from a miniwdl run directory path: the first parent
+    that isn't a call directory, without miniwdl's ``YYYYMMDD_HHMMSS_`` timestamp."""
+    d = os.path.abspath(host_dir)
+    while os.path.basename(d).startswith(("call-", "download-", "scatter-", "if-")):
+        d = os.path.dirname(d)
+    return re.sub(r"^\d{8}_\d{6}_", "", os.path.basename(d)) or "workflow"

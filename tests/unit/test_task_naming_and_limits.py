@@ -1,16 +1,24 @@
-"""Small pure helpers of the backend: job-name shortening, workflow names, durations, tags."""
+"""Job names, workflow names, durations and tag values for task jobs; per-job resource limits
+from compute environments."""
 
 from __future__ import annotations
 
 import pytest
 
-from miniwdl_aws import backend
+from miniwdl_aws.batch import infrastructure, specs
+
+
+def test_task_job_names() -> None:
+    assert specs.task_job_name("mw1-abc", "call-hello", 1) == "mw1-abc-hello"
+    assert specs.task_job_name("mw1-abc", "call-hello-2", 3) == "mw1-abc-hello-2-try3"
+    long = specs.task_job_name("mw1-abc", "call-" + "x" * 200 + "-17-sample", 2)
+    assert len(long) == 128 and long.endswith("-17-sample-try2")
 
 
 def test_shorten_keeps_head_and_tail() -> None:
-    assert backend._shorten("short", 10) == "short"
+    assert specs._shorten("short", 10) == "short"
     name = "t" * 150 + "-17-sample_x"
-    out = backend._shorten(name, 100)
+    out = specs._shorten(name, 100)
     assert len(out) == 100 and out.endswith("-17-sample_x") and out.startswith("ttt")
 
 
@@ -24,7 +32,7 @@ def test_shorten_keeps_head_and_tail() -> None:
     ],
 )
 def test_workflow_name_from_run_dir(host_dir: str, expected: str) -> None:
-    assert backend._workflow_name(host_dir) == expected
+    assert specs.workflow_name(host_dir) == expected
 
 
 @pytest.mark.parametrize(
@@ -41,19 +49,19 @@ def test_workflow_name_from_run_dir(host_dir: str, expected: str) -> None:
     ],
 )
 def test_parse_duration(value: object, seconds: float) -> None:
-    assert backend._parse_duration(value) == seconds
+    assert specs.parse_duration(value) == seconds
 
 
 @pytest.mark.parametrize("bad", ["soon", "1w", "", "-5m", True])
 def test_parse_duration_rejects(bad: object) -> None:
     with pytest.raises(ValueError):
-        backend._parse_duration(bad)
+        specs.parse_duration(bad)
 
 
 def test_tag_values_are_sanitised_and_bounded() -> None:
-    assert backend._tag_value("call-a b:c/d=e+f@g.h") == "call-a b:c/d=e+f@g.h"
-    assert backend._tag_value("x{y}[z]") == "x_y__z_"
-    assert len(backend._tag_value("v" * 400)) == 256
+    assert specs.tag_value("call-a b:c/d=e+f@g.h") == "call-a b:c/d=e+f@g.h"
+    assert specs.tag_value("x{y}[z]") == "x_y__z_"
+    assert len(specs.tag_value("v" * 400)) == 256
 
 
 class _FakeApi:
@@ -67,11 +75,6 @@ class _FakeApi:
         return {t: self.types[t] for t in types if t in self.types}
 
 
-class _FakeServices:
-    def __init__(self, api: _FakeApi) -> None:
-        self.api = api
-
-
 def _ce(name: str, kind: str, max_vcpus: int = 256, types: list | None = None) -> dict:
     res: dict = {"type": kind, "maxvCpus": max_vcpus}
     if types is not None:
@@ -82,8 +85,8 @@ def _ce(name: str, kind: str, max_vcpus: int = 256, types: list | None = None) -
 def _limits(envs: list, names: list, types: dict | None = None) -> dict:
     import logging
 
-    services = _FakeServices(_FakeApi(envs, types or {}))
-    return backend.BatchJobBase._compute_limits(services, names, logging.getLogger("t"))  # type: ignore[arg-type]
+    api = _FakeApi(envs, types or {})
+    return infrastructure.compute_limits(api, names, logging.getLogger("t"))  # type: ignore[arg-type]
 
 
 GIB = 1 << 30

@@ -1,0 +1,112 @@
+"""Checks of the AWS resources named in config, run once before any job is submitted.
+
+Each takes plain values and the :class:`~miniwdl_aws.batch.api.BatchApi`, and raises
+:class:`~miniwdl_aws.errors.InfrastructureError` (or ``ConfigError``) with a one-line message
+naming the ``[aws]`` key at fault.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any, Dict, List, Mapping, Optional
+
+from .._util import _
+from ..errors import ConfigError, InfrastructureError
+from . import specs
+from .api import BatchApi
+
+__all__ = ["UNKNOWN_LIMIT", "check_job_queues", "compute_limits", "efs_volume_for_access_point"]
+
+UNKNOWN_LIMIT = 1 << 50  # "no known limit" for vCPUs or memory bytes
+_FARGATE_LIMITS = {"cpu": 16, "mem_bytes": 120 * (1 << 30)}  # largest Fargate task size
+
+
+def check_job_queues(
+    api: BatchApi, queues: Mapping[str, str], logger: logging.Logger
+) -> Dict[str, Dict[str, Any]]:
+    """Check that each job queue in ``{config key: queue name}`` (empty names skipped) exists and
+    is ENABLED, in one DescribeJobQueues call; returns their descriptions by config key."""
+    wanted = {key: name for key, name in queues.items() if name}
+    found = api.describe_job_queues(sorted(set(wanted.values())))
+    ans: Dict[str, Dict[str, Any]] = {}
+    for key, name in wanted.items():
+        queue = found.get(name)
+        if queue is None:
+            raise InfrastructureError(f"[aws] {key}: AWS Batch job queue {name!r} not found")
+        if queue.get("state") != "ENABLED":
+            raise InfrastructureError(
+                f"[aws] {key}: AWS Batch job queue {name!r} is {queue.get('state')}"
+            )
+        if queue.get("status") not in (None, "VALID", "UPDATING", "CREATING"):
+            logger.warning(
+                _(
+                    "job queue status",
+                    queue=name,
+                    status=queue.get("status"),
+                    reason=queue.get("statusReason"),
+                )
+            )
+        ans[key] = queue
+    return ans
+
+
+def _environment_limits(api: BatchApi, ce: Mapping[str, Any]) -> Optional[Dict[str, int]]:
+    """The most one job can get from a compute environment; None when unknowable."""
+    res = ce.get("computeResources") or {}
+    if ce.get("type") != "MANAGED" or not res:
+        return None
+    if str(res.get("type", "")).startswith("FARGATE"):
+        return dict(_FARGATE_LIMITS)
+    limits = {"cpu": int(res.get("maxvCpus", 0)), "mem_bytes": UNKNOWN_LIMIT}
+    types = list(res.get("instanceTypes") or [])
+    if types and all("." in t for t in types):
+        # concrete instance types ("optimal" and families are not): a job must fit on the
+        # largest of them
+        found = api.instance_type_limits(types)
+        if found:
+            limits["cpu"] = min(limits["cpu"], max(f["cpu"] for f in found.values()))
+            limits["mem_bytes"] = max(f["mem_bytes"] for f in found.values())
+    return limits
+
+
+def compute_limits(api: BatchApi, ce_names: List[str], logger: logging.Logger) -> Dict[str, int]:
+    """Per-job ``{"cpu", "mem_bytes"}`` limits over the given compute environments: for each
+    dimension, the most any of them offers (:data:`UNKNOWN_LIMIT` when it can't be known)."""
+    limits = {"cpu": 0, "mem_bytes": 0}
+    for ce in api.describe_compute_environments(ce_names):
+        ce_limits = _environment_limits(api, ce)
+        if ce_limits is None:
+            return {"cpu": UNKNOWN_LIMIT, "mem_bytes": UNKNOWN_LIMIT}
+        limits = {k: max(limits[k], ce_limits[k]) for k in limits}
+    if not limits["cpu"]:
+        return {"cpu": UNKNOWN_LIMIT, "mem_bytes": UNKNOWN_LIMIT}
+    logger.info(_("task queue resource limits", **limits))
+    return limits
+
+
+def efs_volume_for_access_point(
+    api: BatchApi, fsap: str, fs: str, logger: logging.Logger
+) -> Dict[str, Any]:
+    """The EFS volume for ``[aws] fsap`` (checked to exist; its file system looked up) or, with
+    no access point, for ``[aws] fs``."""
+    fs_id = fs
+    if fsap:
+        ap = api.describe_access_point(fsap)
+        if ap is None:
+            raise InfrastructureError(f"[aws] fsap: EFS access point {fsap!r} not found")
+        if fs_id and ap.get("FileSystemId") != fs_id:
+            raise ConfigError(
+                f"[aws] fs {fs_id!r} does not match the file system of [aws] fsap {fsap!r}"
+                f" ({ap.get('FileSystemId')})"
+            )
+        fs_id = str(ap.get("FileSystemId"))
+    elif fs_id:
+        logger.warning(
+            "an EFS access point simplifies permissions between jobs; set [aws] fsap"
+            " (MINIWDL__AWS__FSAP) to fsap-xxxx"
+        )
+    else:
+        raise ConfigError(
+            "missing EFS configuration: set [aws] fsap (MINIWDL__AWS__FSAP) or [aws] fs"
+        )
+    return specs.efs_volume(fs_id, fsap or None)
