@@ -139,7 +139,15 @@ def _delete_after(v: str) -> Optional[str]:
 
 def _container_properties(v: Dict[str, Any]) -> Optional[str]:
     # these are what miniwdl-aws sets itself; overriding them would break the task contract
-    reserved = {"image", "command", "environment", "resourceRequirements", "mountPoints", "volumes"}
+    reserved = {
+        "image",
+        "command",
+        "environment",
+        "resourceRequirements",
+        "mountPoints",
+        "volumes",
+        "privileged",
+    }
     clash = reserved.intersection(v)
     return f"may not override {sorted(clash)}" if clash else None
 
@@ -217,7 +225,7 @@ OPTIONS: Tuple[Option, ...] = (
         "dict",
         "JSON object of extra Batch containerProperties for every task job definition (e.g."
         ' {"linuxParameters": {"sharedMemorySize": 4096}}). Cannot override image, command,'
-        " environment, resourceRequirements, mountPoints or volumes.",
+        " environment, resourceRequirements, mountPoints, volumes or privileged.",
         check=_container_properties,
         since="0.12.2",
     ),

@@ -134,3 +134,9 @@ def test_reading_marks_env_vars_used(clean_env: pytest.MonkeyPatch) -> None:
     cfg = _loader()
     config.load_settings(cfg)
     assert "MINIWDL__AWS__RETRY_WAIT" in cfg._used_env
+
+
+def test_container_properties_cannot_override_privileged(clean_env: pytest.MonkeyPatch) -> None:
+    clean_env.setenv("MINIWDL__AWS__CONTAINER_PROPERTIES", '{"privileged": true}')
+    with pytest.raises(ConfigError, match="privileged"):
+        config.load_settings(_loader())
