@@ -261,11 +261,12 @@ class BatchJobBase(WDL.runtime.task_container.TaskContainer):
             rv["aws_container_properties"] = props
 
     def copy_input_files(self, logger: logging.Logger) -> None:
-        """Copy inputs to their (identity) in-container paths, once per task."""
-        if self._inputs_copied:
-            return
+        """Copy inputs to their (identity) in-container paths; on a retry, only those missing
+        (miniwdl's ``delete_work`` may have removed the first work dir)."""
         for host_path, container_path in self.input_path_map.items():
             dest = container_path.rstrip("/")
+            if self._inputs_copied and os.path.lexists(dest):
+                continue
             logger.info(_("copy host input file", input=host_path, copy=dest))
             os.makedirs(os.path.dirname(dest), exist_ok=True)
             if host_path.endswith("/"):
