@@ -11,19 +11,28 @@ merged stdout/stderr (``select`` on the pipe and a pidfd, no polling) and ships 
 
 from __future__ import annotations
 
-import fnmatch
 import logging
 import os
 import select
 import shutil
 import signal
 import subprocess
-import sys
 import tempfile
 import threading
 from datetime import datetime
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
+from ._container import (
+    EXITED_REASON,
+    MAX_LINE,
+    PULL_REASON,
+    SPOT_REASON,
+    TIMEOUT_REASON,
+    job_env,
+    mount_problem,
+    should_retry,
+    split_long,
+)
 from ._faults import FaultInjector
 from ._jobs import TERMINAL, LocalJob, now_ms
 from ._logs import LogShipper
@@ -31,23 +40,6 @@ from ._state import Settings
 from ._timers import TimerThread
 
 _logger = logging.getLogger("miniwdl_aws.emulator")
-
-SPOT_REASON = "Host EC2 (instance i-0123456789abcdef0) terminated."
-TIMEOUT_REASON = "Job attempt duration exceeded timeout"
-PULL_REASON = (
-    "CannotPullContainerError: Error response from daemon: pull access denied for {image}, "
-    "repository does not exist or may require 'docker login'"
-)
-EXITED_REASON = "Essential container in task exited"
-MAX_LINE = 16 * 1024
-
-
-def _split_long(lines: List[bytes]) -> List[bytes]:
-    """Cut lines longer than 16 KiB into pieces, as docker's awslogs driver does."""
-    out: List[bytes] = []
-    for line in lines:
-        out.extend(line[i : i + MAX_LINE] for i in range(0, max(len(line), 1), MAX_LINE))
-    return out
 
 
 class Executor:
@@ -180,7 +172,7 @@ class Executor:
                 reason = PULL_REASON.format(image=image)
                 self._attempt_failed_to_start(job, reason)
                 return
-            problem = self._mount_problem(job)
+            problem = mount_problem(job)
             argv = job.command()
             if problem is None and not argv:
                 problem = "CannotStartContainerError: the job has no command (images are not run)"
@@ -199,7 +191,7 @@ class Executor:
                 proc = subprocess.Popen(
                     argv,
                     cwd=job.tmpdir,
-                    env=self._job_env(job),
+                    env=job_env(job, self.env_provider()),
                     stdin=subprocess.DEVNULL,
                     stdout=subprocess.PIPE,
                     stderr=subprocess.STDOUT,
@@ -239,48 +231,6 @@ class Executor:
                 job.timers.append(self.timers.call_later(spot, self._spot, job, proc))
             runner.start()
 
-    def _mount_problem(self, job: LocalJob) -> Optional[str]:
-        props = job.container_properties()
-        volumes = {v.get("name"): v for v in props.get("volumes") or []}
-        for mp in props.get("mountPoints") or []:
-            path = mp.get("containerPath") or ""
-            vol = volumes.get(mp.get("sourceVolume"), {})
-            source = (vol.get("host") or {}).get("sourcePath")
-            if source and not os.path.exists(source):
-                return (
-                    "CannotStartContainerError: Error response from daemon: invalid mount config "
-                    f'for type "bind": bind source path does not exist: {source}'
-                )
-            if not path or not os.path.isdir(path):
-                kind = "EFS" if "efsVolumeConfiguration" in vol else "volume"
-                return (
-                    f"ResourceInitializationError: failed to mount {kind} volume "
-                    f"{mp.get('sourceVolume')!r}: mount point {path} does not exist on the host "
-                    "(the emulator uses identical host and container paths)"
-                )
-        return None
-
-    def _job_env(self, job: LocalJob) -> Dict[str, str]:
-        env = {
-            "PATH": os.path.dirname(sys.executable)
-            + os.pathsep
-            + os.environ.get("PATH", "/usr/bin:/bin"),
-            "HOME": os.environ.get("HOME", "/tmp"),
-            "LANG": os.environ.get("LANG", "C.UTF-8"),
-            "TMPDIR": tempfile.gettempdir(),
-        }
-        for item in job.environment_list():
-            env[item["name"]] = item["value"]
-        env["AWS_BATCH_JOB_ID"] = job.job_id
-        env["AWS_BATCH_JOB_ATTEMPT"] = str(job.attempt_no)
-        env["AWS_BATCH_JQ_NAME"] = job.job_queue.name
-        if job.ce is not None:
-            env["AWS_BATCH_CE_NAME"] = job.ce.name
-        if job.array_properties.get("index") is not None:
-            env["AWS_BATCH_JOB_ARRAY_INDEX"] = str(job.array_properties["index"])
-        env.update(self.env_provider())
-        return env
-
     # -- running -----------------------------------------------------------------------------
 
     def _pump(self, job: LocalJob, proc: subprocess.Popen) -> None:
@@ -315,7 +265,7 @@ class Executor:
                     lines.append(buf[:MAX_LINE])
                     buf = buf[MAX_LINE:]
                 if lines:
-                    self.logs.ship(job._log_backend, job.current_stream or "", _split_long(lines))
+                    self.logs.ship(job._log_backend, job.current_stream or "", split_long(lines))
             if buf:
                 self.logs.ship(job._log_backend, job.current_stream or "", [buf])
             if not exited:
@@ -436,31 +386,12 @@ class Executor:
         if (
             retryable
             and job.attempt_no < job.max_attempts()
-            and self._should_retry(job, exit_code, status_reason, container_reason)
+            and should_retry(job.retry_strategy, exit_code, status_reason, container_reason)
         ):
             job.status_reason = None
             self._make_runnable(job)
             return
         self._finalize(job, "FAILED", status_reason)
-
-    def _should_retry(
-        self,
-        job: LocalJob,
-        exit_code: Optional[int],
-        status_reason: str,
-        container_reason: Optional[str],
-    ) -> bool:
-        """AWS semantics: the first ``evaluateOnExit`` entry whose given conditions all match
-        decides; with no match (or no entries) the job is retried."""
-        for rule in (job.retry_strategy or {}).get("evaluateOnExit") or []:
-            checks = [
-                ("onExitCode", "" if exit_code is None else str(exit_code)),
-                ("onReason", container_reason or ""),
-                ("onStatusReason", status_reason or ""),
-            ]
-            if all(fnmatch.fnmatchcase(value, rule[key]) for key, value in checks if key in rule):
-                return str(rule.get("action", "")).upper() == "RETRY"
-        return True
 
     def _finalize(self, job: LocalJob, status: str, reason: Optional[str]) -> None:
         for timer in job.timers:
