@@ -56,6 +56,9 @@ Fault spec (all keys optional; deterministic given ``seed``)::
      "spot": {"job_name": "regex", "fraction": 0.2, "attempts": [1, 2], "after": 0.2},
          # matching attempts FAIL after `after` s of RUNNING, no exitCode, statusReason
          # "Host EC2 (instance i-0123456789abcdef0) terminated."
+     "oom": {"job_name": "regex", "fraction": 1, "attempts": [1], "after": 0.2},
+         # like spot, but exitCode 137 and statusReason/container.reason
+         # "OutOfMemoryError: Container killed due to memory usage"
      "cannot_pull": {"job_name": "regex"},  # FAILED at start: "CannotPullContainerError: ..."
      "log_lag": 0.5,                        # seconds before each line reaches CloudWatch
      "log_disorder": true,                  # random bursts, per stream still in order

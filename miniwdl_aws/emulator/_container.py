@@ -19,6 +19,7 @@ PULL_REASON = (
     "repository does not exist or may require 'docker login'"
 )
 EXITED_REASON = "Essential container in task exited"
+OOM_REASON = "OutOfMemoryError: Container killed due to memory usage"
 MAX_LINE = 16 * 1024
 
 

@@ -25,6 +25,7 @@ from typing import Any, Callable, Dict, List, Optional, Tuple
 from ._container import (
     EXITED_REASON,
     MAX_LINE,
+    OOM_REASON,
     PULL_REASON,
     SPOT_REASON,
     TIMEOUT_REASON,
@@ -229,6 +230,9 @@ class Executor:
             spot = self.faults.spot_after(job.job_name, job.attempt_no)
             if spot is not None:
                 job.timers.append(self.timers.call_later(spot, self._spot, job, proc))
+            oom = self.faults.oom_after(job.job_name, job.attempt_no)
+            if oom is not None:
+                job.timers.append(self.timers.call_later(oom, self._oom, job, proc))
             runner.start()
 
     # -- running -----------------------------------------------------------------------------
@@ -325,6 +329,15 @@ class Executor:
             job.kill_container_reason = None
             job.exit_code = None
             self._signal_group(proc, signal.SIGKILL)  # the host vanishes: no grace period
+
+    def _oom(self, job: LocalJob, proc: subprocess.Popen) -> None:
+        with self.lock:
+            if job.proc is not proc or job.proc_done:
+                return
+            job.kill_reason = OOM_REASON
+            job.kill_retryable = True
+            job.kill_container_reason = OOM_REASON
+            self._signal_group(proc, signal.SIGKILL)  # the OOM killer: exit code 137
 
     # -- finishing ---------------------------------------------------------------------------
 

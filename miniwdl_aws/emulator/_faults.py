@@ -22,6 +22,7 @@ _SPEC_KEYS = {
     "tps",
     "server_error",
     "spot",
+    "oom",
     "cannot_pull",
     "log_lag",
     "log_disorder",
@@ -62,7 +63,7 @@ class FaultInjector:
         unknown = set(spec) - _SPEC_KEYS
         if unknown:
             raise ValueError(f"unknown fault spec keys: {sorted(unknown)}")
-        for key in ("spot", "cannot_pull", "s3_fail"):
+        for key in ("spot", "oom", "cannot_pull", "s3_fail"):
             sub = spec.get(key)
             if sub is not None:
                 re.compile(sub.get("job_name" if key != "s3_fail" else "key", ".*"))
@@ -116,16 +117,23 @@ class FaultInjector:
 
     def spot_after(self, job_name: str, attempt: int) -> Optional[float]:
         """Seconds of RUNNING after which this attempt's host is reclaimed, or None."""
+        return self._attempt_fault("spot", job_name, attempt)
+
+    def oom_after(self, job_name: str, attempt: int) -> Optional[float]:
+        """Seconds of RUNNING after which this attempt is killed for memory use, or None."""
+        return self._attempt_fault("oom", job_name, attempt)
+
+    def _attempt_fault(self, kind: str, job_name: str, attempt: int) -> Optional[float]:
         with self._lock:
-            spot = self._spec.get("spot")
-            if not spot or not re.search(spot.get("job_name", ".*"), job_name):
+            sub = self._spec.get(kind)
+            if not sub or not re.search(sub.get("job_name", ".*"), job_name):
                 return None
-            attempts: List[int] = spot.get("attempts") or []
+            attempts: List[int] = sub.get("attempts") or []
             if attempts and attempt not in attempts:
                 return None
-            if self._draw("spot", job_name, attempt) >= float(spot.get("fraction", 1.0)):
+            if self._draw(kind, job_name, attempt) >= float(sub.get("fraction", 1.0)):
                 return None
-            return float(spot.get("after", 0.0))
+            return float(sub.get("after", 0.0))
 
     def cannot_pull(self, job_name: str) -> bool:
         """Whether this job's image pull fails."""

@@ -191,3 +191,18 @@ def test_describe_reports_faulted_job_state(aws: Any, emulator: Any) -> None:
     wait_status(job_id)
     assert emulator.job_pids() == []
     assert describe(job_id)["status"] == "FAILED"
+
+
+def test_oom_kill(aws: Any, emulator: Any) -> None:
+    emulator.set_faults({"oom": {"job_name": "^hungry", "attempts": [1], "after": 0.1}})
+    jd = job_definition(aws, ["sh", "-c", '[ "$AWS_BATCH_JOB_ATTEMPT" -ge 2 ] || exec sleep 600'])
+    once = submit(aws, jd, name="hungry-once")
+    desc = wait_status(once)
+    assert desc["status"] == "FAILED"
+    assert desc["statusReason"] == "OutOfMemoryError: Container killed due to memory usage"
+    assert desc["container"]["reason"] == desc["statusReason"]
+    assert desc["container"]["exitCode"] == 137
+    retried = submit(aws, jd, name="hungry-twice", retryStrategy={"attempts": 2})
+    desc = wait_status(retried)
+    assert desc["status"] == "SUCCEEDED" and len(desc["attempts"]) == 2
+    assert "reason" not in desc["container"]
