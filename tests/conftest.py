@@ -1,11 +1,12 @@
 """Shared pytest fixtures. Tests never see real AWS.
 
-- ``_no_real_aws`` (autouse, session): removes every real AWS credential, profile and config
-  variable from ``os.environ`` (``AWS_PROFILE``, ``AWS_ACCESS_KEY_ID``, ``AWS_SESSION_TOKEN``,
-  ``AWS_ENDPOINT_URL*``...), points ``AWS_CONFIG_FILE``/``AWS_SHARED_CREDENTIALS_FILE`` at paths
-  that do not exist, and sets fake ``testing`` credentials, region ``us-east-1`` and
-  ``AWS_EC2_METADATA_DISABLED=true``. Anything that escapes the fixtures below therefore fails
-  to authenticate instead of reaching an account.
+- ``_no_real_aws`` (autouse, session; also applied in ``pytest_configure``, before collection):
+  removes every real AWS credential, profile and config variable from ``os.environ``
+  (``AWS_PROFILE``, ``AWS_ACCESS_KEY_ID``, ``AWS_SESSION_TOKEN``, ``AWS_ENDPOINT_URL*``...),
+  points ``AWS_CONFIG_FILE``/``AWS_SHARED_CREDENTIALS_FILE`` at paths that do not exist, and sets
+  fake ``testing`` credentials, region ``us-east-1`` and ``AWS_EC2_METADATA_DISABLED=true``.
+  Anything that escapes the fixtures below therefore fails to authenticate instead of reaching
+  an account.
 - ``emulator`` (session): a started :class:`miniwdl_aws.emulator.Emulator` (local AWS whose Batch
   runs jobs as local processes) with its EFS stand-in under the session tmp dir, dwell 0.01 s,
   strict validation, ``min_timeout`` 1 s (so timeout tests are fast) and kill grace 0.5 s.
@@ -35,19 +36,35 @@ _FAKE_ENV = {
 _EMULATOR_SETTINGS: dict = {"dwell": 0.01, "strict": True, "min_timeout": 1.0, "kill_grace": 0.5}
 
 
-@pytest.fixture(scope="session", autouse=True)
-def _no_real_aws() -> Iterator[None]:
-    saved = dict(os.environ)
+def _is_aws_var(key: str) -> bool:
+    return key.startswith(("AWS_", "BOTO_"))
+
+
+def _scrub_aws_env() -> None:
     for key in list(os.environ):
-        if key.startswith("AWS_") or key.startswith("BOTO_"):
+        if _is_aws_var(key):
             del os.environ[key]
     missing = os.path.join(tempfile.gettempdir(), "miniwdl-aws-tests-no-such-dir")
     os.environ["AWS_CONFIG_FILE"] = os.path.join(missing, "config")
     os.environ["AWS_SHARED_CREDENTIALS_FILE"] = os.path.join(missing, "credentials")
     os.environ.update(_FAKE_ENV)
+
+
+_ORIGINAL_AWS_ENV = {k: v for k, v in os.environ.items() if _is_aws_var(k)}
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Scrub before collection, so that even test modules' import-time code sees no real AWS."""
+    _scrub_aws_env()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _no_real_aws() -> Iterator[None]:
+    _scrub_aws_env()
     yield
-    os.environ.clear()
-    os.environ.update(saved)
+    for key in [k for k in os.environ if _is_aws_var(k)]:
+        del os.environ[key]
+    os.environ.update(_ORIGINAL_AWS_ENV)
 
 
 @pytest.fixture(scope="session")
