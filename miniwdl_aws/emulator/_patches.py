@@ -7,6 +7,7 @@ every name used here, so a moto upgrade that moves them fails loudly.
   strict mode, rejects more than 100 ids as AWS does;
 - ``BatchBackend.cancel_job`` calls ``LocalJob.cancel`` (moto calls ``terminate`` for both);
 - ``BatchBackend.reset`` first kills our job processes;
+- ``moto.batch.models.JOB_NAME_REGEX`` accepts AWS's 1-character job names (moto wants 2+);
 - ``moto.moto_api._internal.moto_api_backend.reset()`` wipes every backend (``Emulator.start``);
 - ``BatchBackend.update_compute_environment`` applies ``maxvCpus`` (moto ignores it), so tests
   can shrink or grow capacity.
@@ -14,6 +15,7 @@ every name used here, so a moto upgrade that moves them fails loudly.
 
 from __future__ import annotations
 
+import re
 from typing import Any, Dict, List, Optional
 
 from moto.batch import models as batch_models
@@ -92,7 +94,9 @@ def install() -> None:
         cancel_job=backend.cancel_job,
         reset=backend.reset,
         update_compute_environment=backend.update_compute_environment,
+        job_name_regex=batch_models.JOB_NAME_REGEX,
     )
+    batch_models.JOB_NAME_REGEX = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,127}$")
     batch_models.Job = _jobs.LocalJob  # type: ignore[misc]
     backend.describe_jobs = _describe_jobs  # type: ignore[method-assign]
     backend.cancel_job = _cancel_job  # type: ignore[method-assign]
@@ -110,4 +114,5 @@ def uninstall() -> None:
     backend.cancel_job = _ORIGINALS["cancel_job"]  # type: ignore[method-assign]
     backend.reset = _ORIGINALS["reset"]  # type: ignore[method-assign]
     backend.update_compute_environment = _ORIGINALS["update_compute_environment"]  # type: ignore[method-assign]
+    batch_models.JOB_NAME_REGEX = _ORIGINALS["job_name_regex"]
     _ORIGINALS.clear()

@@ -34,6 +34,8 @@ def test_submit_job_instantiates_the_module_global_job() -> None:
     source = inspect.getsource(batch_models.BatchBackend.submit_job)
     assert "Job(" in source and ".start()" in source
     assert "self._jobs[job.job_id] = job" in source
+    assert "JOB_NAME_REGEX.match(job_name)" in source
+    assert hasattr(batch_models, "JOB_NAME_REGEX")
 
 
 def test_job_constructor_and_helpers() -> None:

@@ -253,6 +253,11 @@ def test_job_can_call_the_emulator(aws: Any) -> None:
     assert wait_status(child_id)["status"] == "SUCCEEDED"
 
 
+def test_one_character_job_name_is_accepted(aws: Any) -> None:
+    jd = job_definition(aws, ["true"])
+    assert wait_status(submit(aws, jd, name="x"))["status"] == "SUCCEEDED"
+
+
 def test_list_jobs_by_name_prefix(aws: Any) -> None:
     jd = job_definition(aws, ["true"])
     ids = {submit(aws, jd, name=f"run1-{i}") for i in range(3)}
