@@ -35,7 +35,7 @@ from typing import Any, Callable, Dict, List, Optional
 import WDL
 import WDL.runtime.config
 import WDL.runtime.task_container
-from WDL._util import symlink_force, write_atomic
+from WDL._util import TerminationSignalFlag, symlink_force, write_atomic
 from WDL.runtime.error import Interrupted, Terminated
 
 from . import naming
@@ -291,7 +291,11 @@ class BatchJobBase(WDL.runtime.task_container.TaskContainer):
         wait = self._settings.retry_wait
         if wait > 0:
             logger.info(_("waiting to retry per [aws] retry_wait", seconds=wait))
-            time.sleep(wait)
+            deadline = time.monotonic() + wait
+            # a signal during the wait ends it: miniwdl then raises Terminated before retrying
+            with TerminationSignalFlag(logger) as terminating:
+                while not terminating() and time.monotonic() < deadline:
+                    time.sleep(min(0.5, max(0.0, deadline - time.monotonic())))
         super().reset(logger)
 
     # --- the attempt ---

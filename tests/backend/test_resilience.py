@@ -173,3 +173,23 @@ def test_bad_config_fails_before_any_submission(emulator: Any, aws: Any) -> None
         extra_env={"MINIWDL__AWS__FSAP": "fsap-0123456789abcdef"},
     )
     assert res.returncode != 0 and "access point" in res.stderr
+
+
+def test_signal_during_retry_wait_ends_the_run_promptly(emulator: Any, aws: Any) -> None:
+    run = start_miniwdl(
+        emulator, aws, "retry.wdl", [], extra_env={"MINIWDL__AWS__RETRY_WAIT": "120"}
+    )
+    deadline = time.monotonic() + 60
+    try:
+        while "failed task will be retried" not in run.stderr():
+            assert time.monotonic() < deadline and run.poll() is None, run.stderr()[-3000:]
+            time.sleep(0.1)
+        time.sleep(1.0)  # now in the retry wait
+    finally:
+        run.send_signal(signal.SIGTERM)
+    signalled = time.monotonic()
+    res = run.finish(timeout=60)
+    assert res.returncode != 0
+    assert time.monotonic() - signalled < 15  # not the 120 s retry_wait
+    # the second attempt was never submitted
+    assert len(jobs_of_run(aws.task_queue, "mw")) == 1
