@@ -137,6 +137,8 @@ class Executor:
     def _free_vcpus(self, queue: Any) -> List[Tuple[Any, float]]:
         out = []
         for ce in queue.environments:
+            if getattr(ce, "state", "ENABLED") == "DISABLED":
+                continue  # AWS places no new jobs there; running ones carry on
             resources = getattr(ce, "compute_resources", None) or {}
             limit = float(resources.get("maxvCpus", 1e9)) if resources else 1e9
             out.append((ce, limit - self.usage.get(ce.arn, 0.0)))

@@ -10,7 +10,8 @@ every name used here, so a moto upgrade that moves them fails loudly.
 - ``moto.batch.models.JOB_NAME_REGEX`` accepts AWS's 1-character job names (moto wants 2+);
 - ``moto.moto_api._internal.moto_api_backend.reset()`` wipes every backend (``Emulator.start``);
 - ``BatchBackend.update_compute_environment`` applies ``maxvCpus`` (moto ignores it), so tests
-  can shrink or grow capacity.
+  can shrink or grow capacity, and lets waiting jobs start when a compute environment is
+  re-ENABLED.
 """
 
 from __future__ import annotations
@@ -78,8 +79,8 @@ def _update_compute_environment(
         for key in ("maxvCpus", "minvCpus", "desiredvCpus"):
             if compute_resources.get(key) is not None:
                 ce.compute_resources[key] = compute_resources[key]
-        if _jobs.EXECUTOR is not None:
-            _jobs.EXECUTOR.capacity_changed()
+    if _jobs.EXECUTOR is not None:  # more room, or re-ENABLED
+        _jobs.EXECUTOR.capacity_changed()
     return result
 
 

@@ -139,6 +139,9 @@ def validate_submit(
     if problem:
         return problem
     backend = batch_backends[DEFAULT_ACCOUNT_ID][region]
+    queue = backend.get_job_queue(str(body.get("jobQueue", "")))
+    if queue is not None and queue.state == "DISABLED":
+        return f"Job queue {queue.name} is DISABLED and cannot accept new jobs"
     jd = backend.get_job_definition(str(body.get("jobDefinition", "")))
     if jd is None or not overrides or "FARGATE" not in (jd.platform_capabilities or []):
         return None

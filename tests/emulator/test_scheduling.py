@@ -6,6 +6,9 @@ import os
 import time
 from typing import Any
 
+import pytest
+from botocore.exceptions import ClientError
+
 from .helpers import batch, describe, job_definition, log_messages, submit, wait_status
 
 
@@ -175,3 +178,18 @@ def test_array_job_children_run_with_their_index(aws: Any) -> None:
     desc = describe(parent)
     assert desc["status"] == "SUCCEEDED"
     assert desc["arrayProperties"]["statusSummary"]["SUCCEEDED"] == 3
+
+
+def test_disabled_compute_environment_and_queue(aws: Any) -> None:
+    b = batch()
+    b.update_compute_environment(computeEnvironment="miniwdl-task-spot", state="DISABLED")
+    jd = job_definition(aws, ["true"])
+    job_id = submit(aws, jd, name="parked")
+    wait_status(job_id, ["RUNNABLE"])
+    time.sleep(0.3)
+    assert describe(job_id)["status"] == "RUNNABLE"  # no enabled compute environment
+    b.update_compute_environment(computeEnvironment="miniwdl-task-spot", state="ENABLED")
+    assert wait_status(job_id)["status"] == "SUCCEEDED"
+    b.update_job_queue(jobQueue=aws.task_queue, state="DISABLED")
+    with pytest.raises(ClientError, match="DISABLED"):
+        submit(aws, jd, name="refused")
