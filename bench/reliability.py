@@ -100,17 +100,18 @@ def main(argv: Optional[List[str]] = None) -> int:
     )
     p.add_argument("--markdown", metavar="FILE", help="append the card to FILE as a dated section")
     p.add_argument("--keep", action="store_true", help="keep the scratch folder")
+    p.add_argument("--details", action="store_true", help="print every row's details")
     args = p.parse_args(argv)
     _fake_aws_env()
     only = args.only.split(",") if args.only else None
     card = run_card(only, scenarios.CI if args.ci else scenarios.FULL, args.keep)
-    text = card.render()
+    text = card.render(args.details)
     print(text, end="")
     if args.markdown:
         with open(args.markdown, "a") as f:
             f.write(f"\n## Reliability scorecard, {time.strftime('%Y-%m-%d', time.gmtime())}\n\n")
             f.write("`python bench/reliability.py`" + (" --ci" if args.ci else "") + "\n\n```\n")
-            f.write(text)
+            f.write(card.render(details=True))
             f.write("```\n")
     return 0 if card.failed == 0 else 1
 

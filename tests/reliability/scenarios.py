@@ -475,6 +475,52 @@ def _submit_with_upload(aws: LocalAws, name: str, n: int, endpoint: str) -> tupl
     return ok, f"submitter exit {code}, {len(uploaded)}/{n} results in S3"
 
 
+def outage(aws: LocalAws, seconds: float = 10.0, n: int = 3) -> List[Row]:
+    """Batch and CloudWatch Logs answer every call with 5xx for ``seconds`` while the submitter
+    follows a running workflow (``--follow --s3upload``): longer than botocore's own retries
+    (five attempts, about 7 s of backoff), so the product's own waits must ride it out. The
+    outcome must be that of a fault-free run."""
+    name = f"Batch + Logs down for {seconds:g} s during --follow"
+    goal = "unchanged"
+
+    def body() -> List[Row]:
+        work = os.path.join(aws.workdir, "outage")
+        wdl = write(os.path.join(work, "wf.wdl"), SCATTER_WDL)
+        bucket = aws.stack["bucket"]
+        cmd = _submit_cmd(
+            aws,
+            wdl,
+            f"n={n}",
+            f"sleep_s={int(seconds) + 5}",
+            "--follow",
+            "--s3upload",
+            f"s3://{bucket}/outage/",
+        )
+        proc = Proc(cmd, _submitter_env(aws), work, "submit")
+
+        def tasks_running() -> bool:
+            return proc.popen.poll() is not None or len(aws.jobs(["RUNNING"])) >= n + 1
+
+        aws.wait_until(tasks_running, 180, period=0.5)
+        aws.set_faults({"server_error": {"batch.*": 1.0, "logs.*": 1.0}})
+        try:
+            time.sleep(seconds)
+        finally:
+            aws.set_faults({})
+        code = proc.wait(RUN_GUARD)
+        left = _settle(aws)
+        uploaded = _result_objects(aws, bucket, prefix="outage/")
+        ok = code == 0 and uploaded >= {f"result-{i}" for i in range(n)} and left == 0
+        traceback = "Traceback (most recent" in proc.stderr
+        detail = (
+            f"submitter exit {code}, {len(uploaded)}/{n} results in S3, traceback {traceback},"
+            f" active left {left}; {_tail(proc.stderr, 2)}"
+        )
+        return [judged(name, "unchanged" if ok else "CHANGED", goal, ok, detail)]
+
+    return guarded(name, goal, [BACKEND, SUBMITTER, WRAPPER], body)
+
+
 def lost_responses(aws: LocalAws, n: int, fraction: float = 0.2) -> List[Row]:
     """Connections reset *after* a SubmitJob request reached AWS, on ``fraction`` of them: the
     job was created but the answer was lost, and the client retries. SubmitJob has no
@@ -797,6 +843,7 @@ PLAN: List[tuple] = [
     ("wfterm", lambda aws, z: workflow_terminate(aws, z.signal_tasks)),
     ("sigkill", lambda aws, z: sigkill_cleanup(aws, z.kill_tasks)),
     ("transient", lambda aws, z: transient(aws, z.transient_tasks)),
+    ("outage", lambda aws, z: outage(aws)),
     ("lost", lambda aws, z: lost_responses(aws, z.transient_tasks)),
     ("s3fail", lambda aws, z: s3_failure(aws)),
     ("restart", None),

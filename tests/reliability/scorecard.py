@@ -89,9 +89,9 @@ class Scorecard:
             text += f" ({not_run_count} not run)"
         return text
 
-    def lines(self) -> List[str]:
-        """The table: header, one line per row (with an indented detail line when there is
-        one), and the summary."""
+    def lines(self, details: bool = False) -> List[str]:
+        """The table: header, one line per row (with an indented detail line for rows that
+        did not pass, or for every row with ``details``), and the summary."""
         name_w = max([len("scenario")] + [len(r.name) for r in self.rows])
         fig_w = max([len("measured")] + [len(r.figure) for r in self.rows])
         goal_w = max([len("goal")] + [len(r.goal) for r in self.rows])
@@ -104,11 +104,11 @@ class Scorecard:
             out.append(
                 f"{r.name:<{name_w}}  {r.figure:<{fig_w}}  {r.goal:<{goal_w}}  {r.status.value}"
             )
-            if r.detail and not r.passed:
-                out.append(f"    {_one_line(r.detail)}")
+            if r.detail and (details or not r.passed):
+                out.append(f"    {_one_line(r.detail, 400 if details else 160)}")
         out.append(self.summary())
         return out
 
-    def render(self) -> str:
+    def render(self, details: bool = False) -> str:
         """The table as one string."""
-        return "\n".join(self.lines()) + "\n"
+        return "\n".join(self.lines(details)) + "\n"

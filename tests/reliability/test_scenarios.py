@@ -83,5 +83,9 @@ def test_endpoint_restart(tmp_path: Any) -> None:
     _check(scenarios.endpoint_restart(str(tmp_path), terminate_wait=5))
 
 
+def test_short_outage_changes_nothing(local: LocalAws) -> None:
+    _check(scenarios.outage(local))
+
+
 def test_lost_responses_start_no_extra_job(local: LocalAws) -> None:
     _check(scenarios.lost_responses(local, SIZES.transient_tasks))
