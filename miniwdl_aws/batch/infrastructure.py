@@ -11,9 +11,9 @@ import logging
 from typing import Any, Dict, List, Mapping, Optional
 
 from .._util import _
-from ..errors import ConfigError, InfrastructureError
+from ..errors import AwsCallError, ConfigError, InfrastructureError
 from . import specs
-from .api import BatchApi
+from .api import BatchApi, Throttled
 
 __all__ = ["UNKNOWN_LIMIT", "check_job_queues", "compute_limits", "efs_volume_for_access_point"]
 
@@ -73,8 +73,16 @@ def compute_limits(api: BatchApi, ce_names: List[str], logger: logging.Logger) -
     """Per-job ``{"cpu", "mem_bytes"}`` limits over the given compute environments: for each
     dimension, the most any of them offers (:data:`UNKNOWN_LIMIT` when it can't be known)."""
     limits = {"cpu": 0, "mem_bytes": 0}
-    for ce in api.describe_compute_environments(ce_names):
-        ce_limits = _environment_limits(api, ce)
+    try:
+        envs = api.describe_compute_environments(ce_names)
+        per_env = [_environment_limits(api, ce) for ce in envs]
+    except Throttled:
+        raise  # the caller retries
+    except AwsCallError as exn:
+        # e.g. no permission for DescribeInstanceTypes: limits are a convenience, not a must
+        logger.warning(_("could not derive task resource limits", error=str(exn)))
+        return {"cpu": UNKNOWN_LIMIT, "mem_bytes": UNKNOWN_LIMIT}
+    for ce_limits in per_env:
         if ce_limits is None:
             return {"cpu": UNKNOWN_LIMIT, "mem_bytes": UNKNOWN_LIMIT}
         limits = {k: max(limits[k], ce_limits[k]) for k in limits}

@@ -115,3 +115,17 @@ def test_unmanaged_environment_means_unknown_limits() -> None:
     envs = [{"computeEnvironmentName": "u", "type": "UNMANAGED"}]
     got = _limits(envs, ["u"])
     assert got["cpu"] > 1 << 40 and got["mem_bytes"] > 1 << 40
+
+
+def test_limits_unknown_when_not_permitted() -> None:
+    from miniwdl_aws.errors import AwsCallError
+
+    class DeniedApi(_FakeApi):
+        def instance_type_limits(self, types: list) -> dict:
+            raise AwsCallError("DescribeInstanceTypes", "UnauthorizedOperation", "denied")
+
+    import logging
+
+    api = DeniedApi([_ce("a", "EC2", 64, ["m5.large"])], {})
+    got = infrastructure.compute_limits(api, ["a"], logging.getLogger("t"))  # type: ignore[arg-type]
+    assert got["cpu"] > 1 << 40
