@@ -45,7 +45,7 @@ def scan_aws(aws: LocalAws, creds: Dict[str, str]) -> List[str]:
             name = group["logGroupName"]
             for spage in logs.get_paginator("describe_log_streams").paginate(logGroupName=name):
                 for stream in spage["logStreams"]:
-                    text = "\n".join(_stream_lines(logs, name, stream["logStreamName"]))
+                    text = "\n".join(stream_lines(logs, name, stream["logStreamName"]))
                     hits += _hits(f"log {name}/{stream['logStreamName']}", text, creds)
     s3 = aws.client("s3")
     for bucket in s3.list_buckets().get("Buckets", []):
@@ -57,7 +57,9 @@ def scan_aws(aws: LocalAws, creds: Dict[str, str]) -> List[str]:
     return hits
 
 
-def _stream_lines(logs: Any, group: str, stream: str) -> Iterable[str]:
+def stream_lines(logs: Any, group: str, stream: str) -> Iterable[str]:
+    """Every message of one CloudWatch Logs stream, oldest first (GetLogEvents has no
+    paginator; the forward token repeats at the end of the stream)."""
     token = None
     while True:
         kwargs: Dict[str, Any] = {"logGroupName": group, "logStreamName": stream}

@@ -30,3 +30,9 @@ def test_columns_align() -> None:
     card = Scorecard("t", [judged("a", "1", "0", False), judged("longer name", "22", "0", True)])
     rows = [ln for ln in card.lines() if ln.startswith(("a ", "longer"))]
     assert len({ln.index(" 0 ") for ln in rows}) == 1  # the goal column lines up
+
+
+def test_details_for_every_row_on_request() -> None:
+    card = Scorecard("t", [judged("a", "1", "1", True, "how it went")])
+    assert "how it went" not in card.render()
+    assert "how it went" in card.render(details=True)

@@ -1,0 +1,97 @@
+"""The reliability scenarios. Each one drives real processes against a local AWS with faults,
+measures one figure from what AWS and the file system show afterwards, and returns scorecard
+rows. The CI tests call them with small sizes; ``bench/reliability.py`` with the full ones.
+
+Every scenario takes a freshly bootstrapped :class:`~..harness.LocalAws` (one per scenario, so
+call counts and job lists belong to it alone) and leaves no job active; ``endpoint_restart``
+takes a scratch folder instead, as it starts its own local AWS process.
+
+Modules: :mod:`.faults` (throttling, spot, transient errors, outage, lost responses),
+:mod:`.stops` (signals, TerminateJob, SIGKILL + cleanup, endpoint restart), :mod:`.submitter`
+(``--follow``, S3 failure), :mod:`.inputs` (bad inputs, credentials), :mod:`._common` (drivers).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import signal
+from typing import Callable, List, Optional, Tuple
+
+from ..harness import LocalAws, part_missing
+from ..scorecard import Row
+from ._common import BACKEND, EMULATOR, SUBMITTER, WRAPPER
+from .faults import fallback_forced, lost_responses, outage, spot, throttling, transient
+from .inputs import bad_input_table, secrets
+from .stops import endpoint_restart, sigkill_cleanup, signal_stop, workflow_terminate
+from .submitter import follow, s3_failure
+
+__all__ = [
+    "BACKEND",
+    "CI",
+    "EMULATOR",
+    "FULL",
+    "PLAN",
+    "SUBMITTER",
+    "WRAPPER",
+    "Sizes",
+    "bad_input_table",
+    "endpoint_restart",
+    "fallback_forced",
+    "follow",
+    "lost_responses",
+    "outage",
+    "part_missing",
+    "s3_failure",
+    "secrets",
+    "sigkill_cleanup",
+    "signal_stop",
+    "spot",
+    "throttling",
+    "transient",
+    "workflow_terminate",
+]
+
+
+@dataclasses.dataclass(frozen=True)
+class Sizes:
+    """How big each scenario is. :data:`FULL` is the issue's figure; :data:`CI` the fast variant
+    that asserts the same goals."""
+
+    throttle_tasks: int = 200
+    spot_tasks: int = 100
+    signal_tasks: int = 20
+    kill_tasks: int = 20
+    transient_tasks: int = 30
+    follow_tasks: int = 10
+
+
+FULL = Sizes()
+CI = Sizes(
+    throttle_tasks=30,
+    spot_tasks=20,
+    signal_tasks=6,
+    kill_tasks=6,
+    transient_tasks=10,
+    follow_tasks=4,
+)
+
+Runner = Callable[[LocalAws, Sizes], List[Row]]
+
+# The card, in order: (key for --only, runner). ``restart`` has no runner here: it starts its
+# own local AWS process (see ``bench/reliability.py``).
+PLAN: List[Tuple[str, Optional[Runner]]] = [
+    ("throttle", lambda aws, z: throttling(aws, z.throttle_tasks)),
+    ("spot", lambda aws, z: spot(aws, z.spot_tasks)),
+    ("follow", lambda aws, z: follow(aws, z.follow_tasks)),
+    ("sigint", lambda aws, z: signal_stop(aws, signal.SIGINT, z.signal_tasks)),
+    ("sigterm", lambda aws, z: signal_stop(aws, signal.SIGTERM, z.signal_tasks)),
+    ("wfterm", lambda aws, z: workflow_terminate(aws, z.signal_tasks)),
+    ("sigkill", lambda aws, z: sigkill_cleanup(aws, z.kill_tasks)),
+    ("transient", lambda aws, z: transient(aws, z.transient_tasks)),
+    ("outage", lambda aws, z: outage(aws)),
+    ("lost", lambda aws, z: lost_responses(aws, z.transient_tasks)),
+    ("s3fail", lambda aws, z: s3_failure(aws)),
+    ("restart", None),
+    ("bad_inputs", lambda aws, z: bad_input_table(aws)),
+    ("secrets", lambda aws, z: secrets(aws)),
+]

@@ -1,0 +1,210 @@
+"""Stopping a run: signals, TerminateJob, SIGKILL + cleanup, and the endpoint going away."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import time
+from typing import List, Optional
+
+from ..harness import BIN, PYTHON, REPO, LocalAws, Proc, ServedAws
+from ..scorecard import Row, judged, not_run
+from ..workflows import SCATTER_WDL, runner_env, write
+from ._common import (
+    BACKEND,
+    EMULATOR,
+    RUN_GUARD,
+    SETTLE_GUARD,
+    SUBMITTER,
+    WRAPPER,
+    cleanup_leftovers,
+    guarded,
+    start_scatter,
+    submit_cmd,
+    submitter_env,
+    tail,
+    wait_running,
+)
+
+
+def signal_stop(aws: LocalAws, sig: int, n: int, limit: Optional[float] = 10.0) -> List[Row]:
+    """``sig`` to ``miniwdl run`` once ``n`` tasks run: seconds until every job is terminal.
+
+    :param limit: the goal in seconds; None judges only that every job became terminal (CI
+        tests must not depend on the machine's speed; the scorecard applies the 10 s goal)
+    """
+    sig_name = signal.Signals(sig).name
+    name = f"{sig_name} to miniwdl run mid-scatter ({n} tasks)"
+    goal = f"<= {limit:g} s" if limit is not None else "all terminal"
+
+    def body() -> List[Row]:
+        proc = start_scatter(aws, f"sig{sig}", n, sleep_s=600)
+        if not wait_running(aws, proc, n):
+            proc.signal(signal.SIGKILL)
+            cleanup_leftovers(aws)
+            return [
+                judged(name, "never reached", goal, False, f"not all running; {tail(proc.stderr)}")
+            ]
+        t0 = time.monotonic()
+        proc.signal(sig)
+        took = aws.wait_until(lambda: aws.active_count() == 0, SETTLE_GUARD, period=0.1)
+        code = proc.wait(SETTLE_GUARD)
+        left = aws.active_count()
+        if took is None:
+            cleanup_leftovers(aws)
+        figure = f"{took:.1f} s" if took is not None else f"> {SETTLE_GUARD:.0f} s ({left} active)"
+        exited = time.monotonic() - t0
+        detail = f"runner exit {code} after {exited:.1f} s; {tail(proc.stderr)}"
+        in_time = took is not None and (limit is None or took <= limit)
+        ok = in_time and code not in (0, None)
+        return [judged(name, figure, goal, ok, detail)]
+
+    return guarded(name, goal, [BACKEND], body)
+
+
+def workflow_terminate(aws: LocalAws, n: int, limit: Optional[float] = 10.0) -> List[Row]:
+    """TerminateJob on the submitter's workflow job once its ``n`` tasks run (what ``aws batch
+    terminate-job`` or a workflow timeout does): Batch sends SIGTERM to the wrapper, which must
+    pass it to miniwdl, which terminates its task jobs. Figure: seconds until every job of the
+    run is terminal. The local AWS gets AWS's 30 s SIGTERM-to-SIGKILL grace for this."""
+    name = f"TerminateJob of the workflow job mid-scatter ({n} tasks)"
+    goal = f"<= {limit:g} s" if limit is not None else "all terminal"
+
+    def body() -> List[Row]:
+        saved = aws.get("config")
+        aws._request("POST", "config", {"kill_grace": 30.0})
+        try:
+            work = os.path.join(aws.workdir, "wfterm")
+            wdl = write(os.path.join(work, "wf.wdl"), SCATTER_WDL)
+            cmd = submit_cmd(aws, wdl, f"n={n}", "sleep_s=600")
+            sub = Proc(cmd, submitter_env(aws), work, "submit")
+            sub.wait(120)
+
+            def tasks_running() -> bool:
+                running = aws.jobs(["RUNNING"])
+                return sum(1 for j in running if not j["jobName"].endswith("-wf")) >= n
+
+            if aws.wait_until(tasks_running, 180, period=0.5) is None:
+                cleanup_leftovers(aws)
+                return [judged(name, "never reached", goal, False, tail(sub.stderr))]
+            wf = [j for j in aws.jobs(["RUNNING"]) if j["jobName"].endswith("-wf")]
+            t0 = time.monotonic()
+            aws.client("batch").terminate_job(jobId=wf[0]["jobId"], reason="reliability test")
+            took = aws.wait_until(lambda: aws.active_count() == 0, SETTLE_GUARD, period=0.1)
+            left = aws.active_count()
+            if took is None:
+                cleanup_leftovers(aws)
+            figure = (
+                f"{took:.1f} s" if took is not None else f"> {SETTLE_GUARD:.0f} s ({left} active)"
+            )
+            ok = took is not None and (limit is None or took <= limit)
+            detail = f"{left} active after the guard; {time.monotonic() - t0:.1f} s measured"
+            return [judged(name, figure, goal, ok, detail)]
+        finally:
+            aws._request("POST", "config", {"kill_grace": saved.get("kill_grace", 2.0)})
+
+    return guarded(name, goal, [BACKEND, SUBMITTER, WRAPPER], body)
+
+
+def cleanup_command() -> Optional[List[str]]:
+    """The run-cleanup command (``miniwdl-aws cleanup``), or None if it doesn't exist yet."""
+    exe = os.path.join(BIN, "miniwdl-aws")
+    if os.path.exists(exe):
+        return [exe]
+    if os.path.exists(os.path.join(REPO, "miniwdl_aws", "ops", "__main__.py")):
+        return [PYTHON, "-m", "miniwdl_aws.ops"]
+    return None
+
+
+def sigkill_cleanup(aws: LocalAws, n: int) -> List[Row]:
+    """SIGKILL ``miniwdl run`` mid-scatter, then ``miniwdl-aws cleanup RUN``: jobs left."""
+    name = f"SIGKILL miniwdl run ({n} tasks), then cleanup RUN"
+    goal = "0 active"
+
+    def body() -> List[Row]:
+        from miniwdl_aws.naming import new_run_id
+
+        cmd = cleanup_command()
+        if cmd is None:
+            return [not_run(name, goal, "part missing: miniwdl-aws cleanup command")]
+        run_id = new_run_id()
+        env = runner_env(aws)
+        env["MINIWDL_AWS_RUN_ID"] = run_id
+        proc = start_scatter(aws, "kill", n, sleep_s=600, env=env)
+        if not wait_running(aws, proc, n):
+            proc.signal(signal.SIGKILL)
+            cleanup_leftovers(aws)
+            return [judged(name, "never reached", goal, False, tail(proc.stderr))]
+        proc.signal(signal.SIGKILL)
+        proc.wait(30)
+        before = aws.active_count()
+        clean = Proc(
+            [*cmd, "cleanup", run_id], aws.env(), os.path.dirname(proc.out_path), "cleanup"
+        )
+        code = clean.wait(120)
+        at_exit = aws.active_count()
+        aws.wait_until(lambda: aws.active_count() == 0, 10.0, period=0.2)
+        left = aws.active_count()
+        if left:
+            cleanup_leftovers(aws)
+        detail = (
+            f"active before cleanup {before}, at its exit {at_exit}, 10 s later {left};"
+            f" cleanup exit {code}: {tail(clean.stdout + clean.stderr)}"
+        )
+        ok = before > 0 and left == 0 and code == 0
+        return [judged(name, f"active jobs left = {left}", goal, ok, detail)]
+
+    return guarded(name, goal, [BACKEND], body)
+
+
+# What counts as telling the user what to do next.
+_HINT = re.compile(r"cleanup|miniwdl-aws runs|re-?run|retry|try again|check|make sure", re.I)
+
+
+def endpoint_restart(
+    workdir: str, n: int = 4, down_s: float = 5.0, terminate_wait: Optional[float] = None
+) -> List[Row]:
+    """The local AWS goes away mid-run and comes back ``down_s`` later on the same port with
+    fresh state (its jobs and their records are gone, as after losing the endpoint and the
+    hosts): the runner must fail clearly, say what to do, and leave no job running.
+
+    :param terminate_wait: ``[aws] terminate_wait`` for the runner (None: product default);
+        CI lowers it, since it bounds how long the runner waits for jobs that no longer exist
+    """
+    name = "local AWS stopped + restarted mid-run"
+    goal = "exit!=0, 0 left, hint"
+
+    def body() -> List[Row]:
+        if not os.path.exists(os.path.join(REPO, "miniwdl_aws", "emulator", "__main__.py")):
+            return [not_run(name, goal, "part missing: python -m miniwdl_aws.emulator serve")]
+        served = ServedAws(workdir).start()
+        try:
+            env = runner_env(served)
+            if terminate_wait is not None:
+                env["MINIWDL__AWS__TERMINATE_WAIT"] = str(terminate_wait)
+            proc = start_scatter(served, "restart", n, sleep_s=600, env=env)
+            if not wait_running(served, proc, n):
+                proc.signal(signal.SIGKILL)
+                return [judged(name, "never reached", goal, False, tail(proc.stderr))]
+            # SIGTERM: the emulator kills its job processes (as if AWS lost the hosts); its
+            # endpoint vanishes mid-conversation like a SIGKILL'd server's would.
+            served.stop(signal.SIGTERM)
+            t0 = time.monotonic()
+            time.sleep(down_s)
+            served.restart()
+            code = proc.wait(RUN_GUARD)
+            took = time.monotonic() - t0
+            left = served.active_count()
+            errors = [ln for ln in proc.stderr.splitlines() if " ERROR " in ln]
+            last = errors[-1] if errors else tail(proc.stderr, 1)
+            hint = bool(_HINT.search(" ".join(errors[-5:])))
+            traceback = "Traceback (most recent" in proc.stderr
+            ok = code not in (0, None) and left == 0 and hint and not traceback
+            figure = f"exit {code}, {left} left, hint {'yes' if hint else 'no'}"
+            detail = f"runner ended {took:.0f} s after the endpoint went away; last error: {last}"
+            return [judged(name, figure, goal, ok, detail)]
+        finally:
+            served.stop()
+
+    return guarded(name, goal, [BACKEND, EMULATOR], body)
