@@ -10,7 +10,7 @@ from typing import Iterator
 
 import pytest
 
-from .harness import ResetProxy
+from .proxy import ResetProxy
 
 
 class _Hello(http.server.BaseHTTPRequestHandler):

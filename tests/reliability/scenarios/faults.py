@@ -8,7 +8,8 @@ import re
 import time
 from typing import Any, Dict, List
 
-from ..harness import LocalAws, Proc, ResetProxy, part_missing
+from ..harness import LocalAws, Proc, part_missing
+from ..proxy import ResetProxy
 from ..scorecard import Row, judged
 from ..workflows import SCATTER_WDL, runner_env, write
 from ._common import (

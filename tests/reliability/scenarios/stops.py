@@ -8,8 +8,9 @@ import signal
 import time
 from typing import List, Optional
 
-from ..harness import BIN, PYTHON, REPO, LocalAws, Proc, ServedAws
+from ..harness import BIN, PYTHON, REPO, LocalAws, Proc
 from ..scorecard import Row, judged, not_run
+from ..served import ServedAws
 from ..workflows import SCATTER_WDL, runner_env, write
 from ._common import (
     BACKEND,
