@@ -119,6 +119,19 @@ def bootstrap(
     sg_id = ec2.create_security_group(GroupName="miniwdl", Description="miniwdl", VpcId=vpc_id)[
         "GroupId"
     ]
+    # As a real deployment needs: EFS (NFS, TCP 2049) reachable from the compute environments,
+    # which share this group with the mount target.
+    ec2.authorize_security_group_ingress(
+        GroupId=sg_id,
+        IpPermissions=[
+            {
+                "IpProtocol": "tcp",
+                "FromPort": 2049,
+                "ToPort": 2049,
+                "UserIdGroupPairs": [{"GroupId": sg_id}],
+            }
+        ],
+    )
 
     fs_id = efs.create_file_system(
         CreationToken="miniwdl-efs", Tags=[{"Key": "Name", "Value": "miniwdl"}]
@@ -141,6 +154,8 @@ def bootstrap(
                 instanceTypes=["optimal"],
                 instanceRole=profile["InstanceProfile"]["Arn"],
             )
+            if kind == "SPOT":
+                resources["allocationStrategy"] = "SPOT_CAPACITY_OPTIMIZED"
         return batch.create_compute_environment(
             computeEnvironmentName=name,
             type="MANAGED",

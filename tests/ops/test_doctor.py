@@ -51,26 +51,6 @@ def test_reference_stack_passes(stack: Any, capsys: pytest.CaptureFixture[str]) 
     assert out.rstrip().endswith("no problems found")
 
 
-def test_reference_stack_as_bootstrapped_lacks_nfs_rule(
-    aws: Any, capsys: pytest.CaptureFixture[str]
-) -> None:
-    """Without an ingress rule for TCP 2049 (a new security group admits nothing), EFS cannot be
-    mounted; doctor names the blocked path and the fix."""
-    groups = boto3.client("ec2").describe_security_groups(GroupIds=[aws.security_group_id])
-    if any(_port_2049(p) for p in groups["SecurityGroups"][0]["IpPermissions"]):
-        pytest.skip("the bootstrapped stack already admits NFS")
-    rc, _, problems = _doctor(capsys, aws)
-    assert rc == 1
-    assert problems and all(p.startswith("PROBLEM  NFS from ") for p in problems)
-    assert all("add an inbound rule TCP 2049" in p for p in problems)
-
-
-def _port_2049(perm: Dict[str, Any]) -> bool:
-    return perm.get("IpProtocol") == "-1" or perm.get("FromPort", 0) <= 2049 <= perm.get(
-        "ToPort", 0
-    )
-
-
 # --- broken variants: (what to break) -> extra CLI args; the expected problem line pattern ---
 
 
