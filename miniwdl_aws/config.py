@@ -258,9 +258,10 @@ OPTIONS: Tuple[Option, ...] = (
     ),
     Option(
         "submit_burst",
-        20,
+        10,
         "int",
-        "SubmitJob calls that may go out back to back before submit_period applies.",
+        "SubmitJob calls that may go out back to back before submit_period applies (with the"
+        " defaults, at most 50 calls in any first second).",
         check=_at_least(1),
     ),
     Option(
