@@ -33,6 +33,20 @@ ENV_TASK_RUN_ID = "MINIWDL_TASK_RUN_ID"  # inside task containers: miniwdl's run
 ENV_TASK_ATTEMPT = "MINIWDL_TASK_ATTEMPT"  # inside task containers: miniwdl's try number (1-based)
 
 _RUN_ID_OK = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,39}$")
+# What new_run_id() generates, recognisable at the start of a job name without its tags.
+_GENERATED_RUN_ID = re.compile(r"^(mw\d{6}T\d{6}-[0-9a-f]{6})-")
+
+
+def is_valid_run_id(run_id: str) -> bool:
+    """Whether ``run_id`` can be a run id: a job-name-safe prefix of at most 40 characters (so a
+    ``JOB_NAME`` filter on it is safe)."""
+    return bool(_RUN_ID_OK.match(run_id or ""))
+
+
+def generated_run_id_in(job_name: str) -> Optional[str]:
+    """The run id :func:`new_run_id` generated that prefixes ``job_name``, if any."""
+    m = _GENERATED_RUN_ID.match(job_name)
+    return m.group(1) if m else None
 
 
 def new_run_id(now: Optional[float] = None) -> str:
@@ -46,7 +60,7 @@ def current_run_id() -> str:
     """The run id from ``MINIWDL_AWS_RUN_ID`` when valid (a workflow job launched by the
     submitter), else a new one."""
     env = os.environ.get(ENV_RUN_ID, "")
-    return env if _RUN_ID_OK.match(env) else new_run_id()
+    return env if is_valid_run_id(env) else new_run_id()
 
 
 _process_run_id: Optional[str] = None
