@@ -20,7 +20,11 @@ import tempfile
 import time
 from typing import List, Optional
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+HERE = os.path.dirname(os.path.abspath(__file__))
+REPO = os.path.dirname(HERE)
+# This file is named like the test package it imports (tests/reliability): drop bench/ from the
+# import path so `reliability` can only mean the package.
+sys.path[:] = [p for p in sys.path if os.path.abspath(p or os.curdir) != HERE]
 sys.path.insert(0, os.path.join(REPO, "tests"))
 
 from reliability import scenarios  # noqa: E402

@@ -7,6 +7,7 @@ processes. All traffic stays on 127.0.0.1; every process gets fake credentials a
 config home, so no real AWS account or user configuration can leak in. See :mod:`.served` for
 the local AWS as a separate process and :mod:`.proxy` for connection resets.
 """
+
 from __future__ import annotations
 
 import json
@@ -148,7 +149,7 @@ class LocalAws:
                 aws_access_key_id="testing",
                 aws_secret_access_key="testing",
                 region_name=self.exports.get("AWS_DEFAULT_REGION", "us-east-1"),
-            ).client(
+            ).client(  # type: ignore[call-overload]
                 service,
                 endpoint_url=self.endpoint,
                 config=botocore.config.Config(retries={"total_max_attempts": 3}),
