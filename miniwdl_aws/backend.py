@@ -22,6 +22,7 @@ miniwdl 1.16):
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import os
@@ -47,6 +48,7 @@ from .batch.poller import JobWatch, StatusPoller
 from .batch.submitter import AdaptiveSubmitter, SubmitAborted
 from .config import AwsSettings, load_settings
 from .errors import AwsCallError, ConfigError, MiniwdlAwsError
+from .ops.studio import studio_settings
 
 __all__ = ["BatchJob", "BatchJobNoEFS", "reset_process_state"]
 
@@ -146,17 +148,18 @@ class BatchJobBase(WDL.runtime.task_container.TaskContainer):
                 "set [file_io] root (MINIWDL__FILE_IO__ROOT) to the shared filesystem's mount"
                 f" point, got {fs_mount!r}"
             )
-        if not settings.task_queue:
-            raise ConfigError(
-                "missing AWS Batch job queue: set [aws] task_queue (MINIWDL__AWS__TASK_QUEUE)"
-            )
-        cls._settings = settings
         cls._fs_mount = fs_mount.rstrip("/")
         services = _shared_services(settings, logger)
         if not services.clients.region:
             raise ConfigError(
                 "unknown AWS region: set [aws] region (MINIWDL__AWS__REGION) or AWS_DEFAULT_REGION"
             )
+        settings = cls._complete_settings(services, settings, logger)
+        if not settings.task_queue:
+            raise ConfigError(
+                "missing AWS Batch job queue: set [aws] task_queue (MINIWDL__AWS__TASK_QUEUE)"
+            )
+        cls._settings = settings
         cls._services = services
         # checks are idempotent reads: retry them a few times if throttled
         cls._limits = services.submitter.call(
@@ -179,6 +182,13 @@ class BatchJobBase(WDL.runtime.task_container.TaskContainer):
                 run_id=services.run_id,
             )
         )
+
+    @classmethod
+    def _complete_settings(
+        cls, services: _Services, settings: AwsSettings, logger: logging.Logger
+    ) -> AwsSettings:
+        """Settings found in the environment rather than config (SageMaker Studio)."""
+        return settings
 
     @classmethod
     def _filesystem_volume(
@@ -621,7 +631,8 @@ class BatchJobBase(WDL.runtime.task_container.TaskContainer):
         extra.update(self.runtime_values.get("aws_container_properties", {}))
         user = None
         if self.cfg["task_runtime"].get_bool("as_user"):
-            user = f"{os.geteuid()}:{os.getegid()}"
+            studio_uid = getattr(self, "_studio_uid", None)
+            user = f"{studio_uid}:{studio_uid}" if studio_uid else f"{os.geteuid()}:{os.getegid()}"
         if self.runtime_values.get("privileged", False):
             logger.warning("runtime.privileged enabled (security & portability warning)")
         try:
@@ -705,7 +716,30 @@ class BatchJobBase(WDL.runtime.task_container.TaskContainer):
 
 
 class BatchJob(BatchJobBase):
-    """Task jobs mount the EFS access point ``[aws] fsap`` at ``[file_io] root``."""
+    """Task jobs mount the EFS access point ``[aws] fsap`` at ``[file_io] root``. Inside
+    SageMaker Studio, the home EFS's access point and task queue are detected when not set (as
+    miniwdl-aws 0.12.2 did), and ``--as-me`` runs task commands as the Studio user's uid."""
+
+    _studio_uid: Optional[str] = None
+
+    @classmethod
+    def _complete_settings(
+        cls, services: _Services, settings: AwsSettings, logger: logging.Logger
+    ) -> AwsSettings:
+        studio = studio_settings(
+            services.clients,
+            logger,
+            fs_id=settings.fs,
+            fsap=settings.fsap,
+            task_queue=settings.task_queue,
+            file_io_root=cls._fs_mount,
+        )
+        if studio is None:
+            return settings
+        cls._studio_uid = studio.uid
+        return dataclasses.replace(
+            settings, fs=studio.fs_id, fsap=studio.fsap, task_queue=studio.task_queue
+        )
 
     @classmethod
     def _filesystem_volume(
