@@ -1,9 +1,9 @@
 """The bad-input table: config, command-line and WDL mistakes users make, and what must happen.
 
 Every case must end with a non-zero exit, no traceback, one line naming the problem (one of the
-case's ``needles`` on a line that reads as an error), and no job submitted. Cases run either
-``miniwdl run`` with the ``aws_batch_job`` backend (config via ``MINIWDL__AWS__*``) or the
-submitter ``miniwdl_submit_awsbatch``.
+case's ``needles`` on a line that reads as an error), and no job submitted. Cases run
+``miniwdl run`` with the ``aws_batch_job`` backend (config via ``MINIWDL__AWS__*``), the
+submitter ``miniwdl_submit_awsbatch``, or the run tools ``miniwdl-aws``.
 """
 
 from __future__ import annotations
@@ -70,7 +70,8 @@ class BadInput:
 
     :param name: short description for the report
     :param kind: ``config``, ``cli`` or ``wdl``
-    :param tool: ``miniwdl`` (``miniwdl run`` + backend) or ``submit`` (``miniwdl_submit_awsbatch``)
+    :param tool: ``miniwdl`` (``miniwdl run`` + backend), ``submit`` (``miniwdl_submit_awsbatch``)
+        or ``ops`` (``miniwdl-aws`` run tools)
     :param args: arguments; ``{wdl}`` is the good WDL, ``{dir}`` the case's folder, ``{efs}`` the
         EFS stand-in, ``{bucket}`` the stack's bucket
     :param env: settings to add (``None`` value: remove the variable)
@@ -206,6 +207,27 @@ CASES: List[BadInput] = [
         ["{wdl}"],
         "s3_upload_delete_after",
         env=(("MINIWDL__AWS__S3_UPLOAD_DELETE_AFTER", "sometimes"),),
+    ),
+    # --- run tools (miniwdl-aws) ---
+    BadInput(
+        "cleanup: malformed run id", "cli", "ops", ("cleanup", "bad id!"), ("bad id!", "run id")
+    ),
+    BadInput(
+        "cleanup: unknown queue",
+        "cli",
+        "ops",
+        ("cleanup", "mw261125T000000-abcdef", "--queue", "no-such-q-rel"),
+        ("no-such-q-rel",),
+    ),
+    BadInput(
+        "cleanup: --wait not a number",
+        "cli",
+        "ops",
+        ("cleanup", "mw261125T000000-abcdef", "--wait", "soon"),
+        ("wait", "soon"),
+    ),
+    BadInput(
+        "runs: --cfg missing", "config", "ops", ("--cfg", "{dir}/nope.cfg", "runs"), ("nope.cfg",)
     ),
     # --- WDL and inputs given to the submitter (checked before shipping) ---
     _s("WDL file missing", ["{dir}/nope.wdl"], "nope.wdl", kind="wdl"),
@@ -346,6 +368,8 @@ def run_case(aws: LocalAws, case: BadInput, index: int) -> Outcome:
         rundir = os.path.join(aws.efs_dir, "runs", "bad", f"{index:02d}", ".")
         cmd = [PYTHON, "-m", "WDL", "run", *args, "--dir", rundir, "--no-color"]
         env["MINIWDL_AWS_RUN_ID"] = _tag(index)
+    elif case.tool == "ops":
+        cmd = [os.path.join(BIN, "miniwdl-aws"), *args]
     else:
         cmd = [os.path.join(BIN, "miniwdl_submit_awsbatch"), *args, "--name", _tag(index)]
         cmd += ["--mount", aws.efs_dir] if "--mount" not in args else []

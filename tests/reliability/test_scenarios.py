@@ -49,6 +49,10 @@ def test_signal_leaves_every_job_terminal(local: LocalAws, sig: int) -> None:
     _check(scenarios.signal_stop(local, sig, SIZES.signal_tasks, limit=None))
 
 
+def test_sigterm_with_queued_jobs_leaves_every_job_terminal(local: LocalAws) -> None:
+    _check(scenarios.signal_stop(local, signal.SIGTERM, SIZES.signal_tasks, limit=None, capacity=2))
+
+
 def test_terminating_the_workflow_job_stops_its_tasks(local: LocalAws) -> None:
     _check(scenarios.workflow_terminate(local, SIZES.signal_tasks, limit=None))
 

@@ -85,6 +85,7 @@ PLAN: List[Tuple[str, Optional[Runner]]] = [
     ("follow", lambda aws, z: follow(aws, z.follow_tasks)),
     ("sigint", lambda aws, z: signal_stop(aws, signal.SIGINT, z.signal_tasks)),
     ("sigterm", lambda aws, z: signal_stop(aws, signal.SIGTERM, z.signal_tasks)),
+    ("sigterm_queued", lambda aws, z: signal_stop(aws, signal.SIGTERM, z.signal_tasks, capacity=4)),
     ("wfterm", lambda aws, z: workflow_terminate(aws, z.signal_tasks)),
     ("sigkill", lambda aws, z: sigkill_cleanup(aws, z.kill_tasks)),
     ("transient", lambda aws, z: transient(aws, z.transient_tasks)),

@@ -77,9 +77,16 @@ def start_scatter(
     return start_miniwdl(aws, name, SCATTER_WDL, inputs, env or runner_env(aws), extra)
 
 
-def wait_running(aws: LocalAws, proc: Proc, k: int, guard: float = 120.0) -> bool:
+def wait_running(aws: LocalAws, proc: Proc, k: int, guard: float = 120.0, total: int = 0) -> bool:
+    """Wait (bounded) until ``k`` jobs run and ``total`` jobs exist; False if the runner
+    exited first or the guard ran out."""
+
     def enough() -> bool:
-        return proc.popen.poll() is not None or len(aws.jobs(["RUNNING"])) >= k
+        if proc.popen.poll() is not None:
+            return True
+        if len(aws.jobs(["RUNNING"])) < k:
+            return False
+        return not total or len(aws.jobs()) >= total
 
     aws.wait_until(enough, guard, period=0.3)
     return proc.popen.poll() is None and len(aws.jobs(["RUNNING"])) >= k

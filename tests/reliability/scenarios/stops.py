@@ -29,19 +29,34 @@ from ._common import (
 )
 
 
-def signal_stop(aws: LocalAws, sig: int, n: int, limit: Optional[float] = 10.0) -> List[Row]:
-    """``sig`` to ``miniwdl run`` once ``n`` tasks run: seconds until every job is terminal.
+def signal_stop(
+    aws: LocalAws,
+    sig: int,
+    n: int,
+    limit: Optional[float] = 10.0,
+    capacity: Optional[int] = None,
+) -> List[Row]:
+    """``sig`` to ``miniwdl run`` once its ``n`` tasks are submitted and running (or, with
+    ``capacity`` vCPUs in the task queue, once that many run and the rest wait RUNNABLE):
+    seconds until every job is terminal.
 
     :param limit: the goal in seconds; None judges only that every job became terminal (CI
         tests must not depend on the machine's speed; the scorecard applies the 10 s goal)
+    :param capacity: shrink the task queue's compute environment to this many vCPUs first
     """
     sig_name = signal.Signals(sig).name
-    name = f"{sig_name} to miniwdl run mid-scatter ({n} tasks)"
+    where = f"{capacity} of {n} tasks running, rest queued" if capacity else f"{n} tasks"
+    name = f"{sig_name} to miniwdl run mid-scatter ({where})"
     goal = f"<= {limit:g} s" if limit is not None else "all terminal"
 
     def body() -> List[Row]:
-        proc = start_scatter(aws, f"sig{sig}", n, sleep_s=600)
-        if not wait_running(aws, proc, n):
+        if capacity:
+            aws.client("batch").update_compute_environment(
+                computeEnvironment=aws.stack["task_compute_environment"],
+                computeResources={"maxvCpus": capacity},
+            )
+        proc = start_scatter(aws, f"sig{sig}{'q' if capacity else ''}", n, sleep_s=600)
+        if not wait_running(aws, proc, capacity or n, total=n):
             proc.signal(signal.SIGKILL)
             cleanup_leftovers(aws)
             return [
