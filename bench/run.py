@@ -70,6 +70,13 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     )
     p.add_argument("--no-realistic", action="store_true", help="skip the realistic workflow")
     p.add_argument(
+        "--no-sleepers",
+        action="store_true",
+        help="skip the many-active-jobs workload (tasks that sleep, all in flight at once)",
+    )
+    p.add_argument("--sleepers-tasks", type=int, default=200)
+    p.add_argument("--sleepers-seconds", type=int, default=10)
+    p.add_argument(
         "--no-floor",
         action="store_true",
         help="skip the boto3 floor (the same jobs by a minimal boto3 client, no runner)",
@@ -154,7 +161,7 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     args = p.parse_args(argv)
     if args.quick:
         args.sizes, args.profiles = [3], "default"
-        args.no_realistic = args.no_submission = args.no_floor = True
+        args.no_realistic = args.no_submission = args.no_floor = args.no_sleepers = True
         args.dwell = min(args.dwell, 0.05)
         args.timeout = min(args.timeout, 120)
     return args
@@ -167,6 +174,9 @@ def plan(args: argparse.Namespace, theirs_bin: Optional[Path]) -> List[tuple]:
     ]
     if not args.no_realistic:
         work.insert(min(1, len(work)), workloads.realistic(args.concurrency))
+    if not args.no_sleepers:
+        n = args.sleepers_tasks
+        work.append(workloads.sleepers(n, args.sleepers_seconds, max(n, args.concurrency)))
     sides: List[Side] = []
     if theirs_bin is not None:
         sides.append(Side(THEIRS, theirs_bin))

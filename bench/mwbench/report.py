@@ -153,28 +153,41 @@ def targets(ms: Sequence[Measurement]) -> List[Verdict]:
 
     # per-run one-time calls (queue/CE/definition lookups) dominate a 10-task run: judge the
     # per-attempt cost where it is a per-attempt cost, on runs of >= 100 tasks
-    big = [m for m in ours if m.tasks >= 100]
+    # (throttled retries under the submission test's deliberate cap are judged by its own target)
+    big = [m for m in ours if m.tasks >= 100 and not m.tps_cap]
+    capped = [m for m in ours if m.tps_cap]
     worst = max(big, key=lambda m: m.non_describe_per_attempt, default=None)
     fixed = max(
         (sum(n for op, n in m.calls.items() if op not in _PER_ATTEMPT_OPS) for m in ours),
         default=0,
     )
-    out.append(
-        Verdict(
-            "Batch calls per task attempt besides DescribeJobs <= 1.05 (0.12.2: 3.0), >= 100 tasks",
+    text = "-"
+    if worst:
+        text = (
             f"worst {worst.non_describe_per_attempt:.3f} ({worst.label} {worst.workload});"
             f" at most {fixed} calls per run besides SubmitJob and DescribeJobs"
-            if worst
-            else "-",
+        )
+        for m in capped:
+            text += (
+                f"; {m.label} {m.workload} under its TPS cap:"
+                f" {m.non_describe_per_attempt:.3f} incl. refused SubmitJob calls"
+            )
+    out.append(
+        Verdict(
+            "Batch calls per task attempt besides DescribeJobs <= 1.05 (0.12.2: 3.0),"
+            " runs of >= 100 tasks",
+            text,
             None if worst is None else worst.non_describe_per_attempt <= 1.05,
         )
     )
 
-    big = [m for m in ours if m.tasks >= 100]
-    worst = max(big, key=lambda m: m.describe_per_task, default=None)
+    # "at >= 100 concurrent tasks": runs that really had >= 100 jobs active, else >= 100 tasks
+    busy = [m for m in ours if m.peak_active_jobs >= 100] or [m for m in ours if m.tasks >= 100]
+    worst = max(busy, key=lambda m: m.describe_per_task, default=None)
     out.append(
         Verdict(
-            "DescribeJobs <= 0.1 per task at >= 100 tasks (0.12.2: 0.24 tuned, 1.0 default)",
+            "DescribeJobs <= 0.1 per task at >= 100 concurrent tasks (0.12.2: 0.24 tuned,"
+            " 1.0 default)",
             f"worst {worst.describe_per_task:.3f} ({worst.label} {worst.workload},"
             f" peak {worst.peak_active_jobs} active jobs)"
             if worst

@@ -46,6 +46,14 @@ def scatter(n: int, concurrency: int) -> Workload:
     return Workload(f"scatter{n}", SCATTER_WDL, [f"n={n}"], n, concurrency)
 
 
+def sleepers(n: int, seconds: int, concurrency: int) -> Workload:
+    """``n`` tasks that each sleep ``seconds``, so up to ``concurrency`` jobs are active at once
+    (how status polling scales with many active jobs)."""
+    return Workload(
+        f"sleep{n}x{seconds}s", SCATTER_WDL, [f"n={n}", f"sleep_s={seconds}"], n, concurrency
+    )
+
+
 def realistic(concurrency: int) -> Workload:
     """The small realistic pipeline (five task types, files passed between them)."""
     return Workload(

@@ -1,12 +1,14 @@
 version 1.0
 
 # N no-op tasks in one scatter: measures pure per-task overhead (submit, poll, notice).
+# With sleep_s > 0 each task sleeps that long, so many jobs are active at once.
 workflow scatter_noop {
   input {
     Int n
+    Int sleep_s = 0
   }
   scatter (i in range(n)) {
-    call noop { input: i = i }
+    call noop { input: i = i, sleep_s = sleep_s }
   }
   output {
     Array[Int] done = noop.out
@@ -16,9 +18,10 @@ workflow scatter_noop {
 task noop {
   input {
     Int i
+    Int sleep_s
   }
   command <<<
-    true
+    sleep ~{sleep_s}
   >>>
   output {
     Int out = i
