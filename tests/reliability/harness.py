@@ -126,6 +126,12 @@ class LocalAws:
         """Replace the fault spec (``{}`` clears it)."""
         self._request("POST", "faults", spec)
 
+    def configure(self, **values: Any) -> Dict[str, Any]:
+        """Change emulator settings (``kill_grace``, ``dwell``...); returns the previous ones."""
+        previous = dict(self.get("config"))
+        self._request("POST", "config", values)
+        return {k: previous[k] for k in values if k in previous}
+
     def calls(self) -> Dict[str, int]:
         """API call counts so far, ``{"batch.SubmitJob": n, ...}``."""
         return dict(self.get("stats").get("calls", {}))

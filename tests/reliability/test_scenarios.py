@@ -57,6 +57,10 @@ def test_terminating_the_workflow_job_stops_its_tasks(local: LocalAws) -> None:
     _check(scenarios.workflow_terminate(local, SIZES.signal_tasks, limit=None))
 
 
+def test_ctrl_c_on_follow_keeps_the_run_and_says_how_to_stop_it(local: LocalAws) -> None:
+    _check(scenarios.follow_interrupt(local))
+
+
 def test_sigkill_then_cleanup_leaves_no_job(local: LocalAws) -> None:
     _check(scenarios.sigkill_cleanup(local, SIZES.kill_tasks))
 

@@ -22,7 +22,13 @@ from ..scorecard import Row
 from ._common import BACKEND, EMULATOR, SUBMITTER, WRAPPER
 from .faults import fallback_forced, lost_responses, outage, spot, throttling, transient
 from .inputs import bad_input_table, secrets
-from .stops import endpoint_restart, sigkill_cleanup, signal_stop, workflow_terminate
+from .stops import (
+    endpoint_restart,
+    follow_interrupt,
+    sigkill_cleanup,
+    signal_stop,
+    workflow_terminate,
+)
 from .submitter import follow, s3_failure
 
 __all__ = [
@@ -38,6 +44,7 @@ __all__ = [
     "endpoint_restart",
     "fallback_forced",
     "follow",
+    "follow_interrupt",
     "lost_responses",
     "outage",
     "part_missing",
@@ -87,6 +94,7 @@ PLAN: List[Tuple[str, Optional[Runner]]] = [
     ("sigterm", lambda aws, z: signal_stop(aws, signal.SIGTERM, z.signal_tasks)),
     ("sigterm_queued", lambda aws, z: signal_stop(aws, signal.SIGTERM, z.signal_tasks, capacity=4)),
     ("wfterm", lambda aws, z: workflow_terminate(aws, z.signal_tasks)),
+    ("ctrlc", lambda aws, z: follow_interrupt(aws)),
     ("sigkill", lambda aws, z: sigkill_cleanup(aws, z.kill_tasks)),
     ("transient", lambda aws, z: transient(aws, z.transient_tasks)),
     ("outage", lambda aws, z: outage(aws)),

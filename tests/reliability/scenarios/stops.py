@@ -28,6 +28,10 @@ from ._common import (
     wait_running,
 )
 
+# Seconds between SIGTERM and SIGKILL when Batch stops a job (ECS's default stopTimeout); the
+# scenarios where a wrapper must react to SIGTERM give the local AWS the same.
+AWS_KILL_GRACE = 30.0
+
 
 def signal_stop(
     aws: LocalAws,
@@ -88,8 +92,7 @@ def workflow_terminate(aws: LocalAws, n: int, limit: Optional[float] = 10.0) -> 
     goal = f"<= {limit:g} s" if limit is not None else "all terminal"
 
     def body() -> List[Row]:
-        saved = aws.get("config")
-        aws._request("POST", "config", {"kill_grace": 30.0})
+        saved = aws.configure(kill_grace=AWS_KILL_GRACE)
         try:
             work = os.path.join(aws.workdir, "wfterm")
             wdl = write(os.path.join(work, "wf.wdl"), SCATTER_WDL)
@@ -118,9 +121,73 @@ def workflow_terminate(aws: LocalAws, n: int, limit: Optional[float] = 10.0) -> 
             detail = f"{left} active after the guard; {time.monotonic() - t0:.1f} s measured"
             return [judged(name, figure, goal, ok, detail)]
         finally:
-            aws._request("POST", "config", {"kill_grace": saved.get("kill_grace", 2.0)})
+            aws.configure(**saved)
 
     return guarded(name, goal, [BACKEND, SUBMITTER, WRAPPER], body)
+
+
+def follow_interrupt(aws: LocalAws, n: int = 2) -> List[Row]:
+    """Ctrl-C (SIGINT) to ``miniwdl_submit_awsbatch --follow`` while the workflow runs: the
+    laptop stops waiting, the run keeps going (the point of a workflow job), and the printed
+    command stops it. Figures: workflow job still active, and every job terminal after running
+    the printed command."""
+    name = "Ctrl-C on submitter --follow, then its stop command"
+    goal = "run kept, then 0 active"
+
+    def body() -> List[Row]:
+        saved = aws.configure(kill_grace=AWS_KILL_GRACE)
+        try:
+            return ctrl_c()
+        finally:
+            aws.configure(**saved)
+
+    def ctrl_c() -> List[Row]:
+        work = os.path.join(aws.workdir, "ctrlc")
+        wdl = write(os.path.join(work, "wf.wdl"), SCATTER_WDL)
+        cmd = submit_cmd(aws, wdl, f"n={n}", "sleep_s=600", "--follow")
+        sub = Proc(cmd, submitter_env(aws), work, "submit")
+
+        def tasks_running() -> bool:
+            return sub.popen.poll() is not None or len(aws.jobs(["RUNNING"])) >= n + 1
+
+        if aws.wait_until(tasks_running, 180, period=0.5) is None or sub.popen.poll() is not None:
+            cleanup_leftovers(aws)
+            return [judged(name, "never reached", goal, False, tail(sub.stderr))]
+        sub.signal(signal.SIGINT)
+        code = sub.wait(60)
+        kept = aws.active_count()
+        printed = [ln.strip() for ln in sub.stderr.splitlines() if "terminate" in ln]
+        stop = next((ln for ln in printed if ln.startswith(("aws ", "miniwdl-aws "))), None)
+        left = kept
+        if stop:
+            # run the printed command as a user would (aws CLI or its boto3 equivalent)
+            left = _run_stop_command(aws, stop, work)
+        if left:
+            cleanup_leftovers(aws)
+        traceback = "Traceback (most recent" in sub.stderr
+        ok = code not in (0, None) and kept == n + 1 and stop is not None and left == 0
+        ok = ok and not traceback
+        figure = f"kept {kept}/{n + 1} active, then {left} active"
+        detail = f"submitter exit {code}, traceback {traceback}, stop command: {stop!r}"
+        return [judged(name, figure, goal, ok, detail)]
+
+    return guarded(name, goal, [BACKEND, SUBMITTER, WRAPPER], body)
+
+
+def _run_stop_command(aws: LocalAws, command: str, cwd: str) -> int:
+    """Run a printed stop command; ``aws batch terminate-job`` is done with boto3 (the aws CLI
+    is not a dependency). Returns the jobs still active 10 s (at most) later."""
+    import shlex
+
+    words = shlex.split(command)
+    if words[:3] == ["aws", "batch", "terminate-job"]:
+        job_id = words[words.index("--job-id") + 1]
+        reason = words[words.index("--reason") + 1] if "--reason" in words else "stop"
+        aws.client("batch").terminate_job(jobId=job_id, reason=reason)
+    else:
+        Proc(words, aws.env(), cwd, "stop").wait(120)
+    aws.wait_until(lambda: aws.active_count() == 0, 10.0, period=0.2)
+    return aws.active_count()
 
 
 def cleanup_command() -> Optional[List[str]]:
