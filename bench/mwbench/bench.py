@@ -125,6 +125,8 @@ def command(side: Side, workload: Workload, run_dir: Path) -> List[str]:
             str(workload.concurrency),
             "--run-dir",
             str(run_dir),
+            "--sleep",
+            str(workload.sleep_s),
         ]
     return miniwdl_command(side.miniwdl, workload.wdl, workload.inputs, run_dir)
 

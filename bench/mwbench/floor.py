@@ -3,7 +3,7 @@ same number in flight as the runners get, and no WDL runner at all.
 
 Run as a script by the harness in place of ``miniwdl run``, with the emulator's environment::
 
-    python floor.py --n 200 --concurrency 80 --run-dir DIR
+    python floor.py --n 200 --concurrency 80 --run-dir DIR [--sleep SECONDS]
 
 One job definition; worker threads submit as fast as the emulator answers while at most
 ``concurrency`` jobs are active; one thread describes the active jobs (100 ids per call) every
@@ -34,7 +34,7 @@ def _stamp() -> str:
 class Floor:
     """Submit ``n`` jobs keeping at most ``concurrency`` active; notice each end."""
 
-    def __init__(self, n: int, concurrency: int, run_dir: str) -> None:
+    def __init__(self, n: int, concurrency: int, run_dir: str, sleep_s: int = 0) -> None:
         self.n = n
         self.run_dir = run_dir
         self.slots = threading.Semaphore(concurrency)
@@ -53,7 +53,7 @@ class Floor:
             type="container",
             containerProperties={
                 "image": "ubuntu:22.04",
-                "command": ["true"],
+                "command": ["sleep", str(sleep_s)],
                 "resourceRequirements": [
                     {"type": "VCPU", "value": "1"},
                     {"type": "MEMORY", "value": "1024"},
@@ -114,9 +114,10 @@ def main() -> int:
     p.add_argument("--n", type=int, required=True)
     p.add_argument("--concurrency", type=int, required=True)
     p.add_argument("--run-dir", required=True)
+    p.add_argument("--sleep", type=int, default=0, help="seconds each job sleeps")
     a = p.parse_args()
     os.makedirs(a.run_dir, exist_ok=True)
-    return Floor(a.n, a.concurrency, a.run_dir).run()
+    return Floor(a.n, a.concurrency, a.run_dir, a.sleep).run()
 
 
 if __name__ == "__main__":

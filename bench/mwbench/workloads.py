@@ -24,6 +24,7 @@ class Workload:
     :param tasks: task attempts the workload should produce when nothing fails
     :param concurrency: ``[scheduler] task_concurrency`` for the runner
     :param faults: emulator fault spec set before the run (``{}``: none)
+    :param sleep_s: seconds each task's command sleeps (scatter workloads)
     """
 
     name: str
@@ -32,6 +33,7 @@ class Workload:
     tasks: int
     concurrency: int
     faults: Dict[str, Any] = field(default_factory=dict)
+    sleep_s: int = 0
 
     @property
     def tps_cap(self) -> float:
@@ -50,7 +52,12 @@ def sleepers(n: int, seconds: int, concurrency: int) -> Workload:
     """``n`` tasks that each sleep ``seconds``, so up to ``concurrency`` jobs are active at once
     (how status polling scales with many active jobs)."""
     return Workload(
-        f"sleep{n}x{seconds}s", SCATTER_WDL, [f"n={n}", f"sleep_s={seconds}"], n, concurrency
+        f"sleep{n}x{seconds}s",
+        SCATTER_WDL,
+        [f"n={n}", f"sleep_s={seconds}"],
+        n,
+        concurrency,
+        sleep_s=seconds,
     )
 
 
