@@ -45,6 +45,7 @@ def settle(aws: LocalAws, guard: float = SETTLE_GUARD) -> int:
 
 
 def tail(text: str, n: int = 3) -> str:
+    """The last ``n`` non-blank lines of a process output, joined on one line."""
     lines = [ln for ln in text.strip().splitlines() if ln.strip()]
     return " | ".join(lines[-n:])
 
@@ -73,6 +74,7 @@ def start_scatter(
     env: Optional[Dict[str, str]] = None,
     extra: Sequence[str] = (),
 ) -> Proc:
+    """Start ``miniwdl run`` of the scatter workflow (``n`` tasks sleeping ``sleep_s``)."""
     inputs = [f"n={n}", f"sleep_s={sleep_s}", f"preemptible={preemptible}"]
     return start_miniwdl(aws, name, SCATTER_WDL, inputs, env or runner_env(aws), extra)
 
@@ -101,12 +103,15 @@ def cleanup_leftovers(aws: LocalAws) -> None:
 
 
 def stream_messages(aws: LocalAws, group: str, stream: str) -> List[str]:
+    """Every message of one CloudWatch Logs stream, oldest first."""
     from ..secrets_scan import stream_lines
 
     return list(stream_lines(aws.client("logs"), group, stream))
 
 
 def submit_cmd(aws: LocalAws, wdl_path: str, *args: str) -> List[str]:
+    """``miniwdl_submit_awsbatch`` on ``wdl_path`` with the EFS stand-in as its mount and a
+    short poll period (a hidden test knob)."""
     return [
         os.path.join(BIN, "miniwdl_submit_awsbatch"),
         wdl_path,
@@ -119,12 +124,14 @@ def submit_cmd(aws: LocalAws, wdl_path: str, *args: str) -> List[str]:
 
 
 def submitter_env(aws: LocalAws) -> Dict[str, str]:
+    """Environment for the submitter (its ``MINIWDL__*`` settings reach the workflow job)."""
     # MINIWDL__* settings pass through to the workflow job; the task concurrency stands in for
     # the workflow image's miniwdl-aws.cfg, which the local AWS does not load
     return runner_env(aws)
 
 
 def result_files(root: str) -> set:
+    """Contents of every task ``result.txt`` found under ``root``."""
     found = set()
     for dirpath, _dirs, files in os.walk(root):
         if "result.txt" in files:
@@ -134,6 +141,7 @@ def result_files(root: str) -> set:
 
 
 def result_objects(aws: LocalAws, bucket: str, prefix: str = "") -> set:
+    """Contents of every ``result.txt`` object in ``bucket`` under ``prefix``."""
     s3 = aws.client("s3")
     found = set()
     for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
