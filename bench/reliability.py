@@ -78,6 +78,8 @@ def run_card(only: Optional[List[str]], sizes: scenarios.Sizes, keep: bool) -> S
                 stack = emu.bootstrap(efs_dir=os.path.join(workdir, "efs"))
                 rows = runner(LocalAws.in_process(emu, stack, workdir), sizes)
             for row in rows:
+                # no paths of this machine in a card that gets committed
+                row.detail = row.detail.replace(scratch, "<scratch>").replace(REPO, "<repo>")
                 card.add(row)
                 took = time.monotonic() - started
                 print(
@@ -114,7 +116,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     if args.markdown:
         with open(args.markdown, "a") as f:
             f.write(f"\n## Reliability scorecard, {time.strftime('%Y-%m-%d', time.gmtime())}\n\n")
-            f.write("`python bench/reliability.py`" + (" --ci" if args.ci else "") + "\n\n```\n")
+            f.write(f"`python bench/reliability.py{' --ci' if args.ci else ''}`\n\n```\n")
             f.write(card.render(details=True))
             f.write("```\n")
     return 0 if card.failed == 0 else 1
