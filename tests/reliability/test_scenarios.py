@@ -65,6 +65,10 @@ def test_sigkill_then_cleanup_leaves_no_job(local: LocalAws) -> None:
     _check(scenarios.sigkill_cleanup(local, SIZES.kill_tasks))
 
 
+def test_killed_workflow_job_then_cleanup_leaves_no_job(local: LocalAws) -> None:
+    _check(scenarios.workflow_kill_cleanup(local, SIZES.kill_tasks))
+
+
 def test_transient_errors_change_nothing(local: LocalAws) -> None:
     # milder than the scorecard's 20% + 10%, where a call can (rarely) exhaust botocore's five
     # attempts: CI must not be flaky; the scorecard shows the harsher figure

@@ -27,6 +27,7 @@ from .stops import (
     follow_interrupt,
     sigkill_cleanup,
     signal_stop,
+    workflow_kill_cleanup,
     workflow_terminate,
 )
 from .submitter import follow, s3_failure
@@ -55,6 +56,7 @@ __all__ = [
     "spot",
     "throttling",
     "transient",
+    "workflow_kill_cleanup",
     "workflow_terminate",
 ]
 
@@ -96,6 +98,7 @@ PLAN: List[Tuple[str, Optional[Runner]]] = [
     ("wfterm", lambda aws, z: workflow_terminate(aws, z.signal_tasks)),
     ("ctrlc", lambda aws, z: follow_interrupt(aws)),
     ("sigkill", lambda aws, z: sigkill_cleanup(aws, z.kill_tasks)),
+    ("wfkill", lambda aws, z: workflow_kill_cleanup(aws, z.kill_tasks)),
     ("transient", lambda aws, z: transient(aws, z.transient_tasks)),
     ("outage", lambda aws, z: outage(aws)),
     ("lost", lambda aws, z: lost_responses(aws, z.transient_tasks)),

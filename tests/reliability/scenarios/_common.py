@@ -20,6 +20,7 @@ BACKEND = "miniwdl_aws.backend"
 SUBMITTER = "miniwdl_aws.submit.cli"
 WRAPPER = "miniwdl_aws.submit.wrapper"
 EMULATOR = "miniwdl_aws.emulator"
+OPS = "miniwdl_aws.ops.cli"
 
 # Hang guards only: figures never depend on these.
 RUN_GUARD = 600.0

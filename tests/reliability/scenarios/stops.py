@@ -8,13 +8,14 @@ import signal
 import time
 from typing import List, Optional
 
-from ..harness import BIN, PYTHON, REPO, LocalAws, Proc
+from ..harness import BIN, REPO, LocalAws, Proc
 from ..scorecard import Row, judged, not_run
 from ..served import ServedAws
 from ..workflows import SCATTER_WDL, runner_env, write
 from ._common import (
     BACKEND,
     EMULATOR,
+    OPS,
     RUN_GUARD,
     SETTLE_GUARD,
     SUBMITTER,
@@ -190,16 +191,6 @@ def _run_stop_command(aws: LocalAws, command: str, cwd: str) -> int:
     return aws.active_count()
 
 
-def cleanup_command() -> Optional[List[str]]:
-    """The run-cleanup command (``miniwdl-aws cleanup``), or None if it doesn't exist yet."""
-    exe = os.path.join(BIN, "miniwdl-aws")
-    if os.path.exists(exe):
-        return [exe]
-    if os.path.exists(os.path.join(REPO, "miniwdl_aws", "ops", "__main__.py")):
-        return [PYTHON, "-m", "miniwdl_aws.ops"]
-    return None
-
-
 def sigkill_cleanup(aws: LocalAws, n: int) -> List[Row]:
     """SIGKILL ``miniwdl run`` mid-scatter, then ``miniwdl-aws cleanup RUN``: jobs left."""
     name = f"SIGKILL miniwdl run ({n} tasks), then cleanup RUN"
@@ -208,9 +199,6 @@ def sigkill_cleanup(aws: LocalAws, n: int) -> List[Row]:
     def body() -> List[Row]:
         from miniwdl_aws.naming import new_run_id
 
-        cmd = cleanup_command()
-        if cmd is None:
-            return [not_run(name, goal, "part missing: miniwdl-aws cleanup command")]
         run_id = new_run_id()
         env = runner_env(aws)
         env["MINIWDL_AWS_RUN_ID"] = run_id
@@ -221,24 +209,67 @@ def sigkill_cleanup(aws: LocalAws, n: int) -> List[Row]:
             return [judged(name, "never reached", goal, False, tail(proc.stderr))]
         proc.signal(signal.SIGKILL)
         proc.wait(30)
-        before = aws.active_count()
-        clean = Proc(
-            [*cmd, "cleanup", run_id], aws.env(), os.path.dirname(proc.out_path), "cleanup"
-        )
-        code = clean.wait(120)
-        at_exit = aws.active_count()
-        aws.wait_until(lambda: aws.active_count() == 0, 10.0, period=0.2)
-        left = aws.active_count()
-        if left:
-            cleanup_leftovers(aws)
-        detail = (
-            f"active before cleanup {before}, at its exit {at_exit}, 10 s later {left};"
-            f" cleanup exit {code}: {tail(clean.stdout + clean.stderr)}"
-        )
-        ok = before > 0 and left == 0 and code == 0
-        return [judged(name, f"active jobs left = {left}", goal, ok, detail)]
+        return [_cleanup_row(aws, name, goal, run_id, os.path.dirname(proc.out_path))]
 
-    return guarded(name, goal, [BACKEND], body)
+    return guarded(name, goal, [BACKEND, OPS], body)
+
+
+def workflow_kill_cleanup(aws: LocalAws, n: int) -> List[Row]:
+    """The submitter's workflow job dies without a chance to clean up (TerminateJob with no
+    SIGTERM grace, as when its Fargate task is lost), leaving its task jobs running; then
+    ``miniwdl-aws cleanup RUN`` with the run id the submitter printed: jobs left."""
+    name = f"workflow job killed ({n} tasks), then cleanup RUN"
+    goal = "0 active"
+
+    def body() -> List[Row]:
+        saved = aws.configure(kill_grace=0.0)
+        try:
+            work = os.path.join(aws.workdir, "wfkill")
+            wdl = write(os.path.join(work, "wf.wdl"), SCATTER_WDL)
+            sub = Proc(
+                submit_cmd(aws, wdl, f"n={n}", "sleep_s=600"), submitter_env(aws), work, "submit"
+            )
+            sub.wait(120)
+            found = re.search(r"run id (\S+)", sub.stderr + sub.stdout)
+            if not found:
+                return [judged(name, "no run id printed", goal, False, tail(sub.stderr))]
+            run_id = found.group(1).rstrip(".;,")
+
+            def tasks_running() -> bool:
+                return (
+                    sum(1 for j in aws.jobs(["RUNNING"]) if not j["jobName"].endswith("-wf")) >= n
+                )
+
+            if aws.wait_until(tasks_running, 180, period=0.5) is None:
+                cleanup_leftovers(aws)
+                return [judged(name, "never reached", goal, False, tail(sub.stderr))]
+            wf = [j for j in aws.jobs(["RUNNING"]) if j["jobName"].endswith("-wf")]
+            aws.client("batch").terminate_job(jobId=wf[0]["jobId"], reason="host lost")
+            aws.wait_until(lambda: not aws.jobs(["RUNNING"], prefix=wf[0]["jobName"]), 30, 0.2)
+        finally:
+            aws.configure(**saved)
+        return [_cleanup_row(aws, name, goal, run_id, work)]
+
+    return guarded(name, goal, [BACKEND, SUBMITTER, WRAPPER, OPS], body)
+
+
+def _cleanup_row(aws: LocalAws, name: str, goal: str, run_id: str, cwd: str) -> Row:
+    """Run ``miniwdl-aws cleanup RUN`` and judge: some job was active before, none 10 s
+    after it returned (Batch stops jobs asynchronously), and it exited 0."""
+    before = aws.active_count()
+    clean = Proc([os.path.join(BIN, "miniwdl-aws"), "cleanup", run_id], aws.env(), cwd, "cleanup")
+    code = clean.wait(120)
+    at_exit = aws.active_count()
+    aws.wait_until(lambda: aws.active_count() == 0, 10.0, period=0.2)
+    left = aws.active_count()
+    if left:
+        cleanup_leftovers(aws)
+    detail = (
+        f"active before cleanup {before}, at its exit {at_exit}, 10 s later {left};"
+        f" cleanup exit {code}: {tail(clean.stdout + clean.stderr)}"
+    )
+    ok = before > 0 and left == 0 and code == 0
+    return judged(name, f"active jobs left = {left}", goal, ok, detail)
 
 
 # What counts as telling the user what to do next.
