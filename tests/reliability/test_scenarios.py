@@ -95,6 +95,10 @@ def test_endpoint_restart(tmp_path: Any) -> None:
     _check(scenarios.endpoint_restart(str(tmp_path), terminate_wait=5))
 
 
+def test_short_batch_outage_changes_no_miniwdl_run(local: LocalAws) -> None:
+    _check(scenarios.run_outage(local))
+
+
 def test_short_outage_changes_nothing(local: LocalAws) -> None:
     _check(scenarios.outage(local))
 

@@ -20,7 +20,15 @@ from typing import Callable, List, Optional, Tuple
 from ..harness import LocalAws, part_missing
 from ..scorecard import Row
 from ._common import BACKEND, EMULATOR, SUBMITTER, WRAPPER
-from .faults import fallback_forced, lost_responses, outage, spot, throttling, transient
+from .faults import (
+    fallback_forced,
+    lost_responses,
+    outage,
+    run_outage,
+    spot,
+    throttling,
+    transient,
+)
 from .inputs import bad_input_table, secrets
 from .stops import (
     endpoint_restart,
@@ -49,6 +57,7 @@ __all__ = [
     "lost_responses",
     "outage",
     "part_missing",
+    "run_outage",
     "s3_failure",
     "secrets",
     "sigkill_cleanup",
@@ -100,6 +109,7 @@ PLAN: List[Tuple[str, Optional[Runner]]] = [
     ("sigkill", lambda aws, z: sigkill_cleanup(aws, z.kill_tasks)),
     ("wfkill", lambda aws, z: workflow_kill_cleanup(aws, z.kill_tasks)),
     ("transient", lambda aws, z: transient(aws, z.transient_tasks)),
+    ("run_outage", lambda aws, z: run_outage(aws)),
     ("outage", lambda aws, z: outage(aws)),
     ("lost", lambda aws, z: lost_responses(aws, z.transient_tasks)),
     ("s3fail", lambda aws, z: s3_failure(aws)),

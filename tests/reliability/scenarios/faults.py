@@ -5,6 +5,7 @@ from __future__ import annotations
 import collections
 import os
 import re
+import signal
 import time
 from typing import Any, Dict, List
 
@@ -17,6 +18,7 @@ from ._common import (
     RUN_GUARD,
     SUBMITTER,
     WRAPPER,
+    cleanup_leftovers,
     guarded,
     result_objects,
     scatter_result,
@@ -25,6 +27,7 @@ from ._common import (
     submit_cmd,
     submitter_env,
     tail,
+    wait_running,
 )
 
 
@@ -223,6 +226,35 @@ def _submit_with_upload(aws: LocalAws, name: str, n: int, endpoint: str) -> tupl
     uploaded = result_objects(aws, bucket, prefix=f"{name}/")
     ok = code == 0 and uploaded >= {f"result-{i}" for i in range(n)}
     return ok, f"submitter exit {code}, {len(uploaded)}/{n} results in S3"
+
+
+def run_outage(aws: LocalAws, seconds: float = 10.0, n: int = 4) -> List[Row]:
+    """Batch answers every call with 5xx for ``seconds`` while ``miniwdl run`` waits on its
+    running tasks: the backend's poller must ride it out (botocore alone gives up after about
+    7 s). The outcome must be that of a fault-free run."""
+    name = f"Batch down for {seconds:g} s during miniwdl run ({n} tasks)"
+    goal = "unchanged"
+
+    def body() -> List[Row]:
+        proc = start_scatter(aws, "runoutage", n, sleep_s=int(seconds) + 5)
+        if not wait_running(aws, proc, n):
+            proc.signal(signal.SIGKILL)
+            cleanup_leftovers(aws)
+            return [judged(name, "never reached", goal, False, tail(proc.stderr))]
+        aws.set_faults({"server_error": {"batch.*": 1.0}})
+        try:
+            time.sleep(seconds)
+        finally:
+            aws.set_faults({})
+        res = scatter_result(aws, "runoutage", proc, n)
+        ok = res["code"] == 0 and res["correct"] and res["left"] == 0
+        detail = (
+            f"exit {res['code']}, outputs correct {res['correct']}, active left {res['left']};"
+            f" {tail(res['stderr'], 2)}"
+        )
+        return [judged(name, "unchanged" if ok else "CHANGED", goal, ok, detail)]
+
+    return guarded(name, goal, [BACKEND], body)
 
 
 def outage(aws: LocalAws, seconds: float = 10.0, n: int = 3) -> List[Row]:
