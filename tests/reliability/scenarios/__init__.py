@@ -110,6 +110,8 @@ PLAN: List[Tuple[str, Optional[Runner]]] = [
     ("wfkill", lambda aws, z: workflow_kill_cleanup(aws, z.kill_tasks)),
     ("transient", lambda aws, z: transient(aws, z.transient_tasks)),
     ("run_outage", lambda aws, z: run_outage(aws)),
+    # not in CI (a minute long): AWS API brownouts of a minute happen; jobs run on regardless
+    ("long_outage", lambda aws, z: run_outage(aws, seconds=60.0)),
     ("outage", lambda aws, z: outage(aws)),
     ("lost", lambda aws, z: lost_responses(aws, z.transient_tasks)),
     ("s3fail", lambda aws, z: s3_failure(aws)),
