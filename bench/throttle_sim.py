@@ -22,7 +22,7 @@ from typing import Deque, List
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from miniwdl_aws.batch.api import Throttled
-from miniwdl_aws.batch.submitter import AdaptiveSubmitter
+from miniwdl_aws.batch.submitter import AdaptiveSubmitter, SubmitAborted
 
 
 class RollingCap:
@@ -67,8 +67,11 @@ def main() -> int:
     stop = t0 + a.seconds
 
     def worker() -> None:
-        while time.monotonic() < stop:
-            sub.call(cap.call, lambda: time.monotonic() > stop)
+        try:
+            while time.monotonic() < stop:
+                sub.call(cap.call, lambda: time.monotonic() > stop)
+        except SubmitAborted:  # the simulation's end
+            pass
 
     for _ in range(a.threads):
         threading.Thread(target=worker, daemon=True).start()
