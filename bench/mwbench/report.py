@@ -131,9 +131,12 @@ class Verdict:
     target: str
     measured: str
     met: Optional[bool]
+    report_only: bool = False  # a figure the issue asks to report, with no threshold
 
     def word(self) -> str:
-        """``met``, ``NOT met`` or ``not measured``."""
+        """``met``, ``NOT met``, ``not measured`` or ``reported``."""
+        if self.report_only:
+            return "reported"
         return {True: "met", False: "NOT met", None: "not measured"}[self.met]
 
 
@@ -184,14 +187,24 @@ def targets(ms: Sequence[Measurement]) -> List[Verdict]:
     # "at >= 100 concurrent tasks": runs that really had >= 100 jobs active, else >= 100 tasks
     busy = [m for m in ours if m.peak_active_jobs >= 100] or [m for m in ours if m.tasks >= 100]
     worst = max(busy, key=lambda m: m.describe_per_task, default=None)
+    text = "-"
+    if worst:
+        text = (
+            f"worst {worst.describe_per_task:.3f} ({worst.label} {worst.workload},"
+            f" peak {worst.peak_active_jobs} active jobs;"
+            f" {_f(worst.describe_per_1000_run_s, 0)} per 1000 running job-s"
+        )
+        for t in [m for m in ms if m.side == THEIRS and m.workload == worst.workload]:
+            text += (
+                f"; {t.label}: {t.describe_per_task:.3f}/task,"
+                f" {_f(t.describe_per_1000_run_s, 0)} per 1000 running job-s"
+            )
+        text += ")"
     out.append(
         Verdict(
             "DescribeJobs <= 0.1 per task at >= 100 concurrent tasks (0.12.2: 0.24 tuned,"
             " 1.0 default)",
-            f"worst {worst.describe_per_task:.3f} ({worst.label} {worst.workload},"
-            f" peak {worst.peak_active_jobs} active jobs)"
-            if worst
-            else "-",
+            text,
             None if worst is None else worst.describe_per_task <= 0.1,
         )
     )
@@ -232,21 +245,37 @@ def targets(ms: Sequence[Measurement]) -> List[Verdict]:
         )
     )
 
-    for m in [m for m in ours if m.workload.startswith("submit")]:
-        floor = m.tasks / m.tps_cap if m.tps_cap else 0.0
+    for m in [m for m in ours if m.tps_cap]:
+        floor = m.tasks / m.tps_cap
+        refused = sum(m.throttled.values())
+        head = f"{m.workload} {m.label} under {m.tps_cap:g} TPS:"
         out.append(
             Verdict(
-                f"{m.workload} {m.label} under {m.tps_cap:g} TPS: 0 failures, cap never exceeded",
-                f"{m.failed} failed jobs, exit {m.exit_code}, {m.succeeded}/{m.tasks} succeeded,"
-                f" max {m.max_submits_per_s} jobs created in 1 s (by createdAt),"
-                f" {sum(m.throttled.values())} SubmitJob calls refused; wall {m.wall_s:.0f} s ="
-                f" {m.wall_s / floor if floor else 0:.2f}x the {floor:.0f} s cap floor;"
-                f" runner CPU {m.runner_cpu_s:.0f} s"
-                f" ({m.runner_cpu_s / m.wall_s if m.wall_s else 0:.2f} of one core)",
-                # the emulator refuses exactly the calls beyond the cap in a rolling second, so
-                # "never exceeded" means no refused call (createdAt is stamped after arrival, so
-                # its 1-s windows can show a few more than the cap)
-                m.ok and sum(m.throttled.values()) == 0,
+                f"{head} 0 failures",
+                f"{m.failed} failed jobs, runner exit {m.exit_code},"
+                f" {m.succeeded}/{m.tasks} succeeded",
+                m.ok,
+            )
+        )
+        # the emulator refuses exactly the calls beyond the cap in a rolling second, so "never
+        # exceeded" means no refused call (createdAt is stamped after arrival, so its 1-s
+        # windows can show a few more than the cap)
+        out.append(
+            Verdict(
+                f"{head} cap never exceeded (0 SubmitJob calls refused)",
+                f"{refused} of {m.calls.get('SubmitJob', 0)} SubmitJob calls refused (429);"
+                f" max {m.max_submits_per_s} jobs created in 1 s (by createdAt)",
+                refused == 0,
+            )
+        )
+        out.append(
+            Verdict(
+                f"{head} wall time vs the {floor:.0f} s cap floor and the runner's CPU floor",
+                f"wall {m.wall_s:.0f} s = {m.wall_s / floor:.2f}x the cap floor; runner CPU"
+                f" {m.runner_cpu_s:.0f} s ({m.runner_cpu_s / m.tasks:.3f} s/task,"
+                f" {m.runner_cpu_s / m.wall_s if m.wall_s else 0:.2f} of one core during the run)",
+                None,
+                report_only=True,
             )
         )
     return out
