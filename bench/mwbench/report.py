@@ -39,6 +39,10 @@ def _f(x: Optional[float], digits: int = 2) -> str:
     return "-" if x is None else f"{x:.{digits}f}"
 
 
+def _per_attempt_cell(op: str) -> Callable[[Measurement], str]:
+    return lambda m: _f(m.calls_per_attempt.get(op, 0.0))
+
+
 def _rows(ops: Sequence[str]) -> List[Row]:
     rows: List[Row] = [
         ("status", lambda m: "ok" if m.ok else f"FAIL(exit {m.exit_code}, {m.failed} failed)"),
@@ -50,9 +54,7 @@ def _rows(ops: Sequence[str]) -> List[Row]:
         ("runner peak RSS MiB", lambda m: _f(m.peak_rss_mib, 0)),
     ]
     for op in ops:
-        rows.append(
-            (f"Batch {op} / attempt", lambda m, op=op: _f(m.calls_per_attempt.get(op, 0.0)))
-        )
+        rows.append((f"Batch {op} / attempt", _per_attempt_cell(op)))
     rows += [
         ("Batch calls besides DescribeJobs / attempt", lambda m: _f(m.non_describe_per_attempt)),
         ("DescribeJobs / task", lambda m: _f(m.describe_per_task, 3)),
@@ -194,10 +196,10 @@ def targets(ms: Sequence[Measurement]) -> List[Verdict]:
             f" peak {worst.peak_active_jobs} active jobs;"
             f" {_f(worst.describe_per_1000_run_s, 0)} per 1000 running job-s"
         )
-        for t in [m for m in ms if m.side == THEIRS and m.workload == worst.workload]:
+        for th in [m for m in ms if m.side == THEIRS and m.workload == worst.workload]:
             text += (
-                f"; {t.label}: {t.describe_per_task:.3f}/task,"
-                f" {_f(t.describe_per_1000_run_s, 0)} per 1000 running job-s"
+                f"; {th.label}: {th.describe_per_task:.3f}/task,"
+                f" {_f(th.describe_per_1000_run_s, 0)} per 1000 running job-s"
             )
         text += ")"
     out.append(
@@ -212,7 +214,8 @@ def targets(ms: Sequence[Measurement]) -> List[Verdict]:
     for n in (200, 1000):
         w = f"scatter{n}"
         for ours_p, theirs_p, need in (("default", "default", 15.0), ("tuned", "tuned", 3.0)):
-            o, t = _find(ms, OURS, ours_p, w), _find(ms, THEIRS, theirs_p, w)
+            o = _find(ms, OURS, ours_p, w)
+            t = _find(ms, THEIRS, theirs_p, w)
             ratio = o.tasks_per_s / t.tasks_per_s if o and t and t.tasks_per_s else None
             out.append(
                 Verdict(

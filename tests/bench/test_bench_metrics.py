@@ -204,6 +204,9 @@ def test_attempt_start_times_and_submit_delays() -> None:
     started = metrics.attempt_start_times(log)
     assert started[JOB_A] == pytest.approx(t0, abs=1e-3)
     assert started[JOB_B] == pytest.approx(t0 + 2, abs=1e-3)
-    jobs = [{"jobId": JOB_A, "createdAt": int((t0 + 0.4) * 1000)}, {"jobId": "other"}]
+    jobs: List[Dict[str, Any]] = [
+        {"jobId": JOB_A, "createdAt": int((t0 + 0.4) * 1000)},
+        {"jobId": "other"},
+    ]
     (delay,) = metrics.submit_delays(jobs, started)
     assert delay == pytest.approx(0.4, abs=2e-3)
