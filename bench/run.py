@@ -129,6 +129,11 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
         " else ~/.cache/miniwdl-aws-bench/venv-0.12.2)",
     )
     p.add_argument(
+        "--setup-theirs",
+        action="store_true",
+        help="only create (or check) the 0.12.2 venv, then exit",
+    )
+    p.add_argument(
         "--theirs-from",
         type=Path,
         action="append",
@@ -212,6 +217,9 @@ def plan(args: argparse.Namespace, theirs_bin: Optional[Path]) -> List[tuple]:
 def main(argv: Optional[List[str]] = None) -> int:
     """Run the plan, print the report, record it."""
     args = parse_args(argv)
+    if args.setup_theirs:
+        print(theirs_venv.ensure(args.theirs_venv or theirs_venv.default_path()))
+        return 0
     theirs_bin = None
     if not args.ours_only and not args.theirs_from:
         theirs_bin = theirs_venv.ensure(args.theirs_venv or theirs_venv.default_path())

@@ -210,3 +210,18 @@ def test_attempt_start_times_and_submit_delays() -> None:
     ]
     (delay,) = metrics.submit_delays(jobs, started)
     assert delay == pytest.approx(0.4, abs=2e-3)
+
+
+def test_theirs_venv_location_and_readiness(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from mwbench import theirs_venv
+
+    monkeypatch.setenv("MWBENCH_THEIRS_VENV", str(tmp_path / "v"))
+    assert theirs_venv.default_path() == tmp_path / "v"
+    monkeypatch.delenv("MWBENCH_THEIRS_VENV")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    assert theirs_venv.default_path() == tmp_path / "cache" / "miniwdl-aws-bench" / "venv-0.12.2"
+    # an empty directory is not a usable 0.12.2 venv (so ensure() would install into it)
+    (tmp_path / "v" / "bin").mkdir(parents=True)
+    assert not theirs_venv.is_ready(tmp_path / "v")
