@@ -19,6 +19,13 @@ from .scorecard import Row, Status
 SIZES = scenarios.CI
 
 
+def finding(what: str) -> pytest.MarkDecorator:
+    """A row the suite found failing and that is reported but not fixed yet. Strict: once the
+    product is fixed the test passes, the unexpected pass fails the run, and the marker must
+    go, so a fixed finding cannot silently stay marked (and a marked one still runs)."""
+    return pytest.mark.xfail(strict=True, reason=f"finding, not fixed yet: {what}")
+
+
 @pytest.fixture
 def local(emulator: Any, aws: Any, tmp_path: Any) -> LocalAws:
     """The per-test local AWS as the scenarios see it."""
@@ -83,14 +90,26 @@ def test_s3_failure_loses_no_byte(local: LocalAws) -> None:
     _check(scenarios.s3_failure(local))
 
 
+@finding(
+    "submitter: a non-UTF-8 WDL gives a traceback (WDL.Tree read_source); a WDL missing a"
+    " required input is submitted anyway; miniwdl-aws --cfg with a missing file is ignored"
+)
 def test_bad_inputs(local: LocalAws) -> None:
     _check(scenarios.bad_input_table(local))
 
 
+@finding(
+    "miniwdl run --debug prints botocore request logs with the access key id and the"
+    " x-amz-security-token session token on stderr"
+)
 def test_no_credentials_anywhere(local: LocalAws) -> None:
     _check(scenarios.secrets(local))
 
 
+@finding(
+    "when the endpoint comes back without the run's jobs the runner fails with 'DescribeJobs"
+    " does not know job <id>' and no hint of what to do (e.g. miniwdl-aws runs/cleanup RUN)"
+)
 def test_endpoint_restart(tmp_path: Any) -> None:
     _check(scenarios.endpoint_restart(str(tmp_path), terminate_wait=5))
 
@@ -99,6 +118,10 @@ def test_short_batch_outage_changes_no_miniwdl_run(local: LocalAws) -> None:
     _check(scenarios.run_outage(local))
 
 
+@finding(
+    "submitter --wait/--follow: one DescribeJobs call failing after botocore's retries ends"
+    " the wait with a traceback and exit 1 although the workflow succeeds (submit/wait.py)"
+)
 def test_short_outage_changes_nothing(local: LocalAws) -> None:
     _check(scenarios.outage(local))
 
