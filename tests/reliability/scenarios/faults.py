@@ -82,14 +82,15 @@ def spot(aws: LocalAws, n: int, fraction: float = 0.2, preemptible: int = 2) -> 
     def body() -> List[Row]:
         fallback = aws.stack["task_queue_fallback"]
         env = runner_env(aws, task_queue_fallback=fallback)
-        # Spot capacity is reclaimed only on the spot queue: with maxRetries 0, try N of a task
-        # exists only after N-1 interruptions, so tries 1..preemptible+1 run on the task queue
-        # and later ones on the on-demand fallback, which AWS never reclaims.
+        # Spot capacity is reclaimed only on the spot queue. With maxRetries 0, try N of a task
+        # exists only after N-1 interruptions; tries 1..preemptible run on the task queue, and
+        # once all of them were reclaimed the budget is spent and the last try runs on the
+        # on-demand fallback, which AWS never reclaims. So only those tries are eligible.
         aws.set_faults(
             {
                 "seed": 5,
                 "spot": {
-                    "job_name": _tries_regex(preemptible + 1),
+                    "job_name": _tries_regex(preemptible),
                     "fraction": fraction,
                     "after": 0.3,
                 },
@@ -102,21 +103,21 @@ def spot(aws: LocalAws, n: int, fraction: float = 0.2, preemptible: int = 2) -> 
             aws.set_faults({})
         history = _attempt_history(aws, proc.run_id)
         interruptions = sum(1 for jobs in history.values() for j in jobs if _interrupted(j))
-        within, past, past_on_fallback = 0, 0, 0
-        failed_within = 0
+        past, past_on_fallback, failed_within = 0, 0, 0
         for jobs in history.values():
             spots = sum(1 for j in jobs if _interrupted(j))
-            last = jobs[-1]
-            if spots <= preemptible:
-                within += 1
-                failed_within += last.get("status") != "SUCCEEDED"
-            else:
+            if spots < preemptible:
+                failed_within += jobs[-1].get("status") != "SUCCEEDED"
+            else:  # the budget is spent: every later try belongs on the fallback queue
                 past += 1
-                after_budget = jobs[preemptible + 1 :]
-                past_on_fallback += all(_queue_name(j) == fallback for j in after_budget)
+                after_budget = jobs[preemptible:]
+                on_fallback = bool(after_budget) and all(
+                    _queue_name(j) == fallback for j in after_budget
+                )
+                past_on_fallback += on_fallback
         detail = (
             f"exit {res['code']}, {len(history)} calls, {interruptions} interruptions,"
-            f" {past} tasks past budget ({past_on_fallback} moved to fallback),"
+            f" {past} tasks spent the budget ({past_on_fallback} then on the fallback),"
             f" run failed calls {res['failed']}; {tail(res['stderr'])}"
         )
         failed_all = sum(1 for jobs in history.values() if jobs[-1].get("status") != "SUCCEEDED")
