@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any, List, Optional
 
-from botocore.exceptions import ClientError
+from botocore.exceptions import BotoCoreError, ClientError
 
 LOG_GROUP = "/aws/batch/job"  # Batch's default awslogs group
 _MAX_PAGES_PER_POLL = 1000  # a bound, so one poll of a huge backlog still returns
@@ -43,6 +43,12 @@ class LogFollower:
                 resp = self._logs.get_log_events(**req)
             except ClientError as exn:
                 if exn.response.get("Error", {}).get("Code") == "ResourceNotFoundException":
+                    return messages
+                if messages:  # the token already moved past them: hand them out; the error
+                    return messages  # recurs on the next poll if it persists
+                raise
+            except BotoCoreError:
+                if messages:
                     return messages
                 raise
             messages.extend(str(ev.get("message", "")) for ev in resp.get("events", []))

@@ -3,13 +3,54 @@
 from __future__ import annotations
 
 import time
-from typing import Any, Callable, Dict, Optional
+from typing import Any, Callable, Dict, Optional, TypeVar
 
+from botocore.exceptions import BotoCoreError, ClientError
+
+from miniwdl_aws.errors import AwsCallError
 from miniwdl_aws.submit import END_OF_LOG
 from miniwdl_aws.submit.follow import LogFollower
 
 TERMINAL = ("SUCCEEDED", "FAILED")
 EXIT_FAILED_NO_CODE = 1  # the job FAILED without an exit code (e.g. the image could not start)
+# Errors that say nothing about the job itself: waiting goes on through them (botocore has
+# already retried each call a few times; an outage can outlast that).
+_TRANSIENT_CODES = {
+    "InternalFailure",
+    "InternalError",
+    "InternalServerError",
+    "ServiceUnavailable",
+    "ServiceUnavailableException",
+    "ServerException",
+    "ThrottlingException",
+    "TooManyRequestsException",
+    "RequestLimitExceeded",
+    "SlowDown",
+}
+T = TypeVar("T")
+
+
+class _JobNotListed(Exception):
+    """DescribeJobs did not list the job (an endpoint that lost its state, or a lagging read)."""
+
+    def __str__(self) -> str:
+        return "DescribeJobs does not list the workflow job"
+
+
+def _describe_one(batch: Any, job_id: str) -> Dict[str, Any]:
+    jobs = batch.describe_jobs(jobs=[job_id])["jobs"]
+    if not jobs:
+        raise _JobNotListed()
+    return dict(jobs[0])
+
+
+def is_transient(exn: BaseException) -> bool:
+    """Whether an AWS call error is worth waiting out (5xx, throttling, connection trouble)."""
+    if isinstance(exn, ClientError):
+        err = exn.response.get("Error", {})
+        status = exn.response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0
+        return err.get("Code") in _TRANSIENT_CODES or int(status) >= 500 or int(status) == 429
+    return isinstance(exn, BotoCoreError)
 
 
 def exit_code_of(desc: Dict[str, Any]) -> int:
@@ -33,6 +74,8 @@ class JobWaiter:
     :param poll_seconds: DescribeJobs/GetLogEvents period
     :param marker_grace: seconds to keep reading the log for the end-of-log marker after the
         job ended (CloudWatch delivers lines late)
+    :param outage_limit: seconds of consecutive transient AWS errors (5xx, throttling, no
+        connection) after which waiting gives up; the workflow job is unaffected by them
     """
 
     def __init__(
@@ -45,6 +88,7 @@ class JobWaiter:
         clock: Callable[[], float] = time.monotonic,
         poll_seconds: float = 2.0,
         marker_grace: float = 30.0,
+        outage_limit: float = 900.0,
     ) -> None:
         self._batch = batch
         self._logs = logs
@@ -54,15 +98,45 @@ class JobWaiter:
         self._clock = clock
         self._poll = poll_seconds
         self._grace = marker_grace
+        self._outage_limit = outage_limit
+        self._outage_since: Optional[float] = None
+        self._job_id = ""
         self.follower: Optional[LogFollower] = None
         self.saw_end = False
         self.lines = 0
+
+    def _tolerant(self, call: Callable[[], T]) -> Optional[T]:
+        """``call()``, or None while AWS is unreachable or failing transiently (noted once per
+        outage); raises :class:`AwsCallError` once an outage outlasts ``outage_limit``."""
+        try:
+            result = call()
+        except (ClientError, BotoCoreError, _JobNotListed) as exn:
+            if not isinstance(exn, _JobNotListed) and not is_transient(exn):
+                raise
+            now = self._clock()
+            if self._outage_since is None:
+                self._outage_since = now
+                self._note(f"WARNING: AWS call failed, will keep trying: {exn}")
+            elif now - self._outage_since > self._outage_limit:
+                raise AwsCallError(
+                    "DescribeJobs/GetLogEvents",
+                    None,
+                    f"no answer for {int(now - self._outage_since)}s; stopped waiting, but the"
+                    f" workflow job {self._job_id} may still be running: check it with"
+                    f" `aws batch describe-jobs --jobs {self._job_id}` or `miniwdl-aws runs`",
+                ) from None
+            return None
+        if self._outage_since is not None:
+            self._note(f"AWS answers again after {self._clock() - self._outage_since:.0f}s")
+            self._outage_since = None
+        return result
 
     def _pump(self) -> None:
         """Print the follower's new lines, up to (not including) the end-of-log marker."""
         if self.follower is None or self.saw_end:
             return
-        for msg in self.follower.poll():
+        follower = self.follower
+        for msg in self._tolerant(follower.poll) or []:
             if msg.startswith(END_OF_LOG):
                 self.saw_end = True
                 return
@@ -72,8 +146,14 @@ class JobWaiter:
     def wait(self, job_id: str, follow: bool) -> int:
         """Block until the job is terminal; return miniwdl's exit code."""
         status = None
+        desc: Dict[str, Any] = {}
+        self._job_id = job_id
         while True:
-            desc = self._batch.describe_jobs(jobs=[job_id])["jobs"][0]
+            found = self._tolerant(lambda: _describe_one(self._batch, job_id))
+            if found is None:  # AWS unreachable for now: keep trying (bounded by outage_limit)
+                self._sleep(self._poll)
+                continue
+            desc = found
             if desc["status"] != status:
                 status = desc["status"]
                 if status not in TERMINAL or not follow:

@@ -6,8 +6,10 @@ from typing import Any, Dict, List
 
 import boto3
 import pytest
+from botocore.exceptions import ClientError
 from botocore.stub import Stubber
 
+from miniwdl_aws.errors import AwsCallError
 from miniwdl_aws.submit import END_OF_LOG
 from miniwdl_aws.submit.follow import LOG_GROUP, LogFollower
 from miniwdl_aws.submit.wait import EXIT_FAILED_NO_CODE, JobWaiter
@@ -156,3 +158,66 @@ def test_exit_code_is_mirrored_without_follow(code: int) -> None:
         _describe(bstub, "RUNNING", {})
         _describe(bstub, "SUCCEEDED" if code == 0 else "FAILED", {"exitCode": code})
         assert waiter.wait("job-1", follow=False) == code
+
+
+def test_follower_hands_out_lines_already_read_when_a_later_page_fails() -> None:
+    logs = _client("logs")
+    follower = LogFollower(logs, STREAM)
+    with Stubber(logs) as stub:
+        _get(stub, ["a", "b"], None, "f/1")
+        stub.add_client_error("get_log_events", "ServiceUnavailableException", http_status_code=503)
+        _get(stub, ["c"], "f/1", "f/2")
+        _get(stub, [], "f/2", "f/2")
+        assert follower.poll() == ["a", "b"]  # not lost although the token moved past them
+        assert follower.poll() == ["c"]
+        stub.assert_no_pending_responses()
+
+
+def test_waiter_rides_out_an_outage_and_loses_no_line() -> None:
+    batch, logs = _client("batch"), _client("logs")
+    clock = _Clock()
+    lines: List[str] = []
+    notes: List[str] = []
+    waiter = JobWaiter(batch, logs, lines.append, notes.append, clock.sleep, clock, 5.0, 30.0)
+    with Stubber(batch) as bstub, Stubber(logs) as lstub:
+        _describe(bstub, "RUNNING", {"logStreamName": STREAM})
+        _get(lstub, ["one"], None, "t1")
+        _get(lstub, [], "t1", "t1")
+        # Batch and Logs fail (after botocore's own retries) for a while
+        bstub.add_client_error("describe_jobs", "InternalFailure", http_status_code=500)
+        lstub.add_client_error("get_log_events", "InternalFailure", http_status_code=500)
+        bstub.add_client_error("describe_jobs", "ServerException", http_status_code=500)
+        bstub.add_response("describe_jobs", {"jobs": []}, {"jobs": ["job-1"]})  # lost state
+        _describe(bstub, "SUCCEEDED", {"logStreamName": STREAM, "exitCode": 0})
+        _get(lstub, ["two", END_OF_LOG], "t1", "t2")
+        _get(lstub, [], "t2", "t2")
+        assert waiter.wait("job-1", follow=True) == 0
+        bstub.assert_no_pending_responses()
+        lstub.assert_no_pending_responses()
+    assert lines == ["one", "two"]
+    # two outages (Batch, then Logs once Batch was back), each noted once and its end too
+    assert sum("will keep trying" in n for n in notes) == 2
+    assert sum("answers again" in n for n in notes) == 2
+
+
+def test_waiter_gives_up_after_a_long_outage_with_a_clear_message() -> None:
+    batch = _client("batch")
+    clock = _Clock()
+    waiter = JobWaiter(
+        batch, None, lambda _: None, lambda _: None, clock.sleep, clock, 60.0, outage_limit=120.0
+    )
+    with Stubber(batch) as bstub:
+        for _ in range(4):
+            bstub.add_client_error("describe_jobs", "InternalFailure", http_status_code=500)
+        with pytest.raises(AwsCallError, match="may still be running") as info:
+            waiter.wait("job-1", follow=False)
+    assert "job-1" in str(info.value)
+
+
+def test_waiter_does_not_wait_out_a_permanent_error() -> None:
+    batch = _client("batch")
+    waiter = JobWaiter(batch, None, lambda _: None, lambda _: None, lambda _: None)
+    with Stubber(batch) as bstub:
+        bstub.add_client_error("describe_jobs", "AccessDeniedException", http_status_code=403)
+        with pytest.raises(ClientError):
+            waiter.wait("job-1", follow=False)
