@@ -8,6 +8,7 @@ through the standard ``AWS_ENDPOINT_URL`` variable with no special casing in our
 
 from __future__ import annotations
 
+import logging
 import os
 import threading
 from typing import Any, Dict, Optional
@@ -16,7 +17,24 @@ import boto3
 import botocore.config
 from WDL._util import StructuredLogMessage as _  # re-exported for our modules
 
-__all__ = ["_", "AwsClients", "detect_region"]
+__all__ = ["_", "AwsClients", "detect_region", "quiet_botocore_debug"]
+
+# botocore's DEBUG records print signed requests: the access key id (Authorization header), the
+# session token (X-Amz-Security-Token) and whole request/response bodies (job environments).
+# `miniwdl run --debug` turns DEBUG on for every logger, so we cap botocore at INFO unless the
+# user opts in with this variable.
+BOTOCORE_DEBUG_ENV = "MINIWDL_AWS_BOTOCORE_DEBUG"
+
+
+def quiet_botocore_debug() -> None:
+    """Keep botocore/boto3/s3transfer DEBUG records (which carry credentials) out of our logs,
+    unless ``MINIWDL_AWS_BOTOCORE_DEBUG=1``."""
+    if os.environ.get(BOTOCORE_DEBUG_ENV, "").strip().lower() in ("1", "true", "yes"):
+        return
+    for name in ("botocore", "boto3", "s3transfer"):
+        logger = logging.getLogger(name)
+        if logger.level == logging.NOTSET or logger.level < logging.INFO:
+            logger.setLevel(logging.INFO)
 
 
 def detect_region(explicit: Optional[str] = None) -> Optional[str]:
@@ -47,6 +65,7 @@ class AwsClients:
         retry_mode: str = "standard",
         max_pool_connections: int = 32,
     ) -> None:
+        quiet_botocore_debug()
         self.region = detect_region(region)
         self._config = botocore.config.Config(
             region_name=self.region,
