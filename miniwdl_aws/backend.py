@@ -363,8 +363,18 @@ class BatchJobBase(WDL.runtime.task_container.TaskContainer):
         except (Terminated, Interrupted, WDL.Error.RuntimeError):
             raise
         except MiniwdlAwsError as exn:
-            logger.error(_("AWS Batch error", error=str(exn)))
-            raise WDL.Error.RuntimeError(str(exn), more_info=self._failure_info()) from None
+            # Batch may still hold jobs of this run that we can no longer follow: say how to
+            # find and stop them once the endpoint answers again.
+            message = f"{exn}; {self._run_hint()}"
+            logger.error(_("AWS Batch error", error=message))
+            raise WDL.Error.RuntimeError(message, more_info=self._failure_info()) from None
+
+    def _run_hint(self) -> str:
+        run_id = self._services.run_id if self._services is not None else naming.process_run_id()
+        return (
+            f"see this run's jobs with `miniwdl-aws runs {run_id}` and terminate any left with"
+            f" `miniwdl-aws cleanup {run_id}`"
+        )
 
     def _submit_once(self, logger: logging.Logger, request: Dict[str, Any]) -> Callable[[], str]:
         """SubmitJob for the submitter to retry. After an ambiguous failure (the response was
@@ -532,7 +542,12 @@ class BatchJobBase(WDL.runtime.task_container.TaskContainer):
             logger.info(_("AWS Batch job ended", jobId=watch.job_id, status=watch.status))
         else:
             logger.error(
-                _("AWS Batch job not confirmed terminal", jobId=watch.job_id, status=watch.status)
+                _(
+                    "AWS Batch job not confirmed terminal",
+                    jobId=watch.job_id,
+                    status=watch.status,
+                    hint=self._run_hint(),
+                )
             )
 
     def _wait_terminal(self, watch: JobWatch, seconds: float) -> bool:
