@@ -19,6 +19,7 @@ import argparse
 import dataclasses
 import json
 import logging
+import os
 import sys
 import time
 from typing import Any, Dict, Optional, Sequence, TextIO
@@ -26,7 +27,7 @@ from typing import Any, Dict, Optional, Sequence, TextIO
 from botocore.exceptions import BotoCoreError, ClientError
 
 from .._util import AwsClients
-from ..errors import MiniwdlAwsError
+from ..errors import ConfigError, MiniwdlAwsError
 from .doctor import Doctor, Targets
 from .runs import BatchRunClient, check_run_id, cleanup_run, find_run_jobs, list_runs
 from .studio import STUDIO_METADATA_FILE
@@ -78,6 +79,10 @@ def build_parser() -> argparse.ArgumentParser:
 def _load_cfg(path: Optional[str]) -> Any:
     from WDL.runtime.config import Loader
 
+    # miniwdl's Loader skips a named file that does not exist; a typo must not silently drop
+    # the user's settings.
+    if path and not os.path.isfile(path):
+        raise ConfigError(f"--cfg: no such file: {path}")
     quiet = logging.getLogger("miniwdl-aws.cfg")
     quiet.addHandler(logging.NullHandler())
     quiet.propagate = False

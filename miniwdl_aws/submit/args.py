@@ -50,6 +50,12 @@ class PassThrough:
     input_file: Optional[str] = None
     path: List[str] = field(default_factory=list)
     rest: List[str] = field(default_factory=list)
+    #: as ``miniwdl run`` parsed them, to check the inputs locally before submitting
+    inputs: List[str] = field(default_factory=list)
+    input_arg: Optional[str] = None
+    empty: List[str] = field(default_factory=list)
+    none: List[str] = field(default_factory=list)
+    task: Optional[str] = None
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -251,6 +257,12 @@ def parse_passthrough(rest: Sequence[str], self_test: bool = False) -> PassThrou
             raise ConfigError("use the submitter's --dir (a prefix under the mount), not -d")
     value_opts = _value_options(run)
     out = PassThrough(uri=None)
+    if not self_test:
+        out.inputs = list(ns.inputs or [])
+        out.input_arg = ns.input_file
+        out.empty = list(ns.empty or [])
+        out.none = list(ns.none or [])
+        out.task = ns.task
     i = 0
     positional_seen = False
     while i < len(rest):

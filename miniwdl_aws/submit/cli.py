@@ -186,7 +186,13 @@ class Submitter:
             files["inputs"] = json.dumps(SELF_TEST_INPUTS).encode()
             return files, None
         assert pt.uri
+        if pt.input_file:  # first: its own errors are clearer than the input check's
+            files["inputs"] = shipping.read_inputs(pt.input_file)
         check_quant = "--no-quant-check" not in pt.rest
+
+        def check_doc(doc: Any) -> None:
+            shipping.check_inputs(doc, pt.inputs, pt.input_arg, pt.empty, pt.none, pt.task)
+
         if "://" in pt.uri and not pt.uri.startswith("file://"):
             wdl_arg: Optional[str] = pt.uri  # fetched by miniwdl inside the job
         else:
@@ -195,13 +201,11 @@ class Submitter:
             if not os.path.isfile(real):
                 raise ConfigError(f"WDL file not found or unreadable: {pt.uri}")
             if (real + "/").startswith(os.path.realpath(args.mount) + "/"):
-                shipping.load_and_zip(real, pt.path, check_quant)  # validates it
+                shipping.load_and_zip(real, pt.path, check_quant, check_doc)  # validates it
                 wdl_arg = real  # visible inside the job at the same path
             else:
-                files["wdl"] = shipping.load_and_zip(path, pt.path, check_quant)
+                files["wdl"] = shipping.load_and_zip(path, pt.path, check_quant, check_doc)
                 wdl_arg = None
-        if pt.input_file:
-            files["inputs"] = shipping.read_inputs(pt.input_file)
         return files, wdl_arg
 
     def _job_env(

@@ -14,6 +14,8 @@ payload back into files (:func:`materialize`).
 from __future__ import annotations
 
 import base64
+import contextlib
+import io
 import json
 import logging
 import lzma
@@ -33,10 +35,16 @@ OVERRIDES_LIMIT = 8192
 REQUEST_LIMIT = 30 * 1024
 
 
-def load_and_zip(uri: str, path: List[str], check_quant: bool = True) -> bytes:
+def load_and_zip(
+    uri: str,
+    path: List[str],
+    check_quant: bool = True,
+    check_doc: Optional[Callable[[Any], None]] = None,
+) -> bytes:
     """Load and typecheck the WDL at ``uri`` with miniwdl (this is the local validation), then
     build the zip of it and its imports with ``WDL.Zip.build``. A ``.zip`` made by ``miniwdl
-    zip`` is checked by loading its main WDL and shipped as is. Raises ConfigError."""
+    zip`` is checked by loading its main WDL and shipped as is. ``check_doc`` is called with
+    the loaded document (e.g. :func:`check_inputs`). Raises ConfigError."""
     import WDL
     import WDL.Zip
 
@@ -44,10 +52,14 @@ def load_and_zip(uri: str, path: List[str], check_quant: bool = True) -> bytes:
     try:
         if uri.endswith(".zip"):
             with WDL.Zip.unpack(uri) as unpacked:
-                WDL.load(unpacked.main_wdl, path=path, check_quant=check_quant)
+                doc = WDL.load(unpacked.main_wdl, path=path, check_quant=check_quant)
+                if check_doc is not None:
+                    check_doc(doc)
             with open(uri, "rb") as f:
                 return f.read()
         doc = WDL.load(uri, path=path, check_quant=check_quant)
+        if check_doc is not None:
+            check_doc(doc)
         with tempfile.TemporaryDirectory(prefix="miniwdl_aws_zip_") as tmp:
             archive = os.path.join(tmp, "source.zip")
             WDL.Zip.build(doc, archive, logger)
@@ -60,8 +72,44 @@ def load_and_zip(uri: str, path: List[str], check_quant: bool = True) -> bytes:
         raise ConfigError(
             f"invalid WDL {uri}: {len(exn.exceptions)} errors, first: {_one_line(first)}"
         ) from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"cannot read WDL {uri}: not UTF-8 text") from None
     except (OSError, WDL.Error.InputError) as exn:
         raise ConfigError(f"cannot read WDL {uri}: {_one_line(exn)}") from None
+
+
+def check_inputs(
+    doc: Any,
+    inputs: List[str],
+    input_arg: Optional[str],
+    empty: List[str],
+    none: List[str],
+    task: Optional[str],
+) -> None:
+    """Check the run's inputs against ``doc`` as ``miniwdl run`` will: names, types and that
+    every required input is given. File and Directory paths are not checked here: they are
+    read inside the job, from the shared filesystem or a URI. Raises ConfigError."""
+    import WDL.CLI
+
+    if input_arg is not None and input_arg.strip() == "-":
+        return  # stdin is read inside the job
+    try:
+        # runner_input prints the workflow's input help on stderr before raising; the error
+        # line we raise says what is wrong.
+        with contextlib.redirect_stderr(io.StringIO()):
+            WDL.CLI.runner_input(
+                doc,
+                inputs,
+                input_arg,
+                empty,
+                none,
+                task=task,
+                downloadable=lambda _path, _directory: True,
+            )
+    except WDL.Error.InputError as exn:
+        raise ConfigError(f"inputs: {_one_line(exn)}") from None
+    except Exception as exn:  # e.g. the -i file's YAML/JSON parser: one line, no traceback
+        raise ConfigError(f"inputs: {_one_line(exn)}") from None
 
 
 def _one_line(exn: BaseException) -> str:

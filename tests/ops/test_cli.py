@@ -37,6 +37,7 @@ CASES = {
         2,
         "[aws] fsap (MINIWDL__AWS__FSAP) must be an EFS access point id",
     ),
+    "cfg file missing": (["--cfg", "/nonexistent/miniwdl.cfg", "runs"], {}, 2, "no such file"),
     "unknown queue": (["cleanup", "mw200101T000000-abcdef", "--queue", "nope"], {}, 2, "ListJobs"),
     "AWS unreachable": (
         ["runs"],

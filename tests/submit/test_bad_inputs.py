@@ -41,6 +41,10 @@ CASES: Dict[str, Any] = {
     "WDL syntax error": (["{tmp}/syntax.wdl"], {}, "invalid WDL"),
     "WDL type error": (["{tmp}/types.wdl"], {}, "invalid WDL"),
     "WDL import missing": (["{tmp}/imports.wdl"], {}, "invalid WDL"),
+    "WDL not UTF-8": (["{tmp}/latin1.wdl"], {}, "not UTF-8"),
+    "required input missing": (["{tmp}/needs_input.wdl"], {}, "missing required inputs"),
+    "unknown input": ([HELLO, "nosuch=1"], {}, "No such input"),
+    "input of the wrong type": (["{tmp}/needs_input.wdl", "n=abc"], {}, "inputs:"),
     "inputs not JSON": ([HELLO, "-i", "{tmp}/bad.json"], {}, "not valid JSON"),
     "inputs missing": ([HELLO, "-i", "{tmp}/none.json"], {}, "cannot read inputs"),
     "oversized inline payload": (["{tmp}/big.wdl"], {}, "too large"),
@@ -59,6 +63,10 @@ def _scratch(tmp: Path) -> None:
     (tmp / "types.wdl").write_text("version 1.0\nworkflow w {\n  Int x = y + 1\n}\n")
     (tmp / "imports.wdl").write_text('version 1.0\nimport "nope.wdl"\nworkflow w {}\n')
     (tmp / "bad.json").write_text("{not json")
+    (tmp / "latin1.wdl").write_bytes("version 1.0\n# caf\xe9\nworkflow w {}\n".encode("latin-1"))
+    (tmp / "needs_input.wdl").write_text(
+        "version 1.0\nworkflow needs { input { Int n } output { Int m = n } }\n"
+    )
     filler = "\n".join("# " + os.urandom(48).hex() for _ in range(200))
     (tmp / "big.wdl").write_text(f"version 1.0\n{filler}\nworkflow big {{}}\n")
 

@@ -122,13 +122,21 @@ def test_failing_task_exit_code_and_error_upload(aws: Any, wdl_dir: Path) -> Non
     assert err["cause"]["stderr_s3file"] == folder + "CommandFailed_stderr.txt"
 
 
-def test_error_before_the_run_starts_is_mirrored_and_uploaded(aws: Any) -> None:
-    """The WDL is valid but its required inputs are missing: miniwdl fails inside the job
-    before running anything; its exit code comes back and error.json is uploaded."""
+def test_error_before_the_run_starts_is_mirrored_and_uploaded(aws: Any, tmp_path: Path) -> None:
+    """The WDL and its inputs are valid, but the input file it names on the shared filesystem
+    does not exist (the submitter cannot see the mount, so only the job finds out): miniwdl fails
+    inside the job before running anything; its exit code comes back and error.json is
+    uploaded."""
+    wdl = tmp_path / "count.wdl"
+    wdl.write_text(
+        "version 1.0\nworkflow count { input { File data }\n"
+        "  output { Int n = length(read_lines(data)) } }\n"
+    )
     folder = f"s3://{aws.bucket}/noinputs/"
-    res = submit(aws, [HELLO, "--follow", "--s3upload", folder])
+    missing = f"{aws.efs_dir}/no/such/input.txt"
+    res = submit(aws, [str(wdl), f"data={missing}", "--follow", "--s3upload", folder])
     assert res.returncode == 2, res.stderr[-3000:]
-    assert "missing required inputs" in res.stderr
+    assert "File not found" in res.stderr and missing in res.stderr
     assert "noinputs/error.json" in _keys(aws.bucket, "noinputs/")
 
 
