@@ -98,18 +98,10 @@ def test_bad_inputs(local: LocalAws) -> None:
     _check(scenarios.bad_input_table(local))
 
 
-@finding(
-    "miniwdl run --debug prints botocore request logs with the access key id and the"
-    " x-amz-security-token session token on stderr"
-)
 def test_no_credentials_anywhere(local: LocalAws) -> None:
     _check(scenarios.secrets(local))
 
 
-@finding(
-    "when the endpoint comes back without the run's jobs the runner fails with 'DescribeJobs"
-    " does not know job <id>' and no hint of what to do (e.g. miniwdl-aws runs/cleanup RUN)"
-)
 def test_endpoint_restart(tmp_path: Any) -> None:
     _check(scenarios.endpoint_restart(str(tmp_path), terminate_wait=5))
 
@@ -118,10 +110,6 @@ def test_short_batch_outage_changes_no_miniwdl_run(local: LocalAws) -> None:
     _check(scenarios.run_outage(local))
 
 
-@finding(
-    "submitter --wait/--follow: one DescribeJobs call failing after botocore's retries ends"
-    " the wait with a traceback and exit 1 although the workflow succeeds (submit/wait.py)"
-)
 def test_short_outage_changes_nothing(local: LocalAws) -> None:
     _check(scenarios.outage(local))
 
