@@ -19,13 +19,6 @@ from .scorecard import Row, Status
 SIZES = scenarios.CI
 
 
-def finding(what: str) -> pytest.MarkDecorator:
-    """A row the suite found failing and that is reported but not fixed yet. Strict: once the
-    product is fixed the test passes, the unexpected pass fails the run, and the marker must
-    go, so a fixed finding cannot silently stay marked (and a marked one still runs)."""
-    return pytest.mark.xfail(strict=True, reason=f"finding, not fixed yet: {what}")
-
-
 @pytest.fixture
 def local(emulator: Any, aws: Any, tmp_path: Any) -> LocalAws:
     """The per-test local AWS as the scenarios see it."""
@@ -90,10 +83,6 @@ def test_s3_failure_loses_no_byte(local: LocalAws) -> None:
     _check(scenarios.s3_failure(local))
 
 
-@finding(
-    "submitter: a non-UTF-8 WDL gives a traceback (WDL.Tree read_source); a WDL missing a"
-    " required input is submitted anyway; miniwdl-aws --cfg with a missing file is ignored"
-)
 def test_bad_inputs(local: LocalAws) -> None:
     _check(scenarios.bad_input_table(local))
 
