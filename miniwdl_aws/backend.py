@@ -82,6 +82,7 @@ class _Services:
             self.api.describe_jobs,
             period=settings.describe_period,
             period_max=settings.describe_period_max,
+            error_seconds=settings.describe_error_wait,
             logger=logger.getChild("poller"),
         )
         self.run_id = naming.process_run_id()

@@ -258,10 +258,12 @@ OPTIONS: Tuple[Option, ...] = (
     ),
     Option(
         "submit_burst",
-        10,
+        1,
         "int",
-        "SubmitJob calls that may go out back to back before submit_period applies (with the"
-        " defaults, at most 50 calls in any first second).",
+        "SubmitJob calls that may go out back to back before submit_period applies. Keep"
+        " 1/submit_period + submit_burst - 1 below the account's SubmitJob limit (AWS: 50 per"
+        " second) with a margin: requests leave a busy runner unevenly, and AWS counts them as"
+        " they arrive.",
         check=_at_least(1),
     ),
     Option(
@@ -312,6 +314,15 @@ OPTIONS: Tuple[Option, ...] = (
         "float",
         "After terminating a job (abort, signal, error), seconds to wait for Batch to report it"
         " terminal before giving up on it.",
+        check=_nonneg,
+    ),
+    Option(
+        "describe_error_wait",
+        300.0,
+        "float",
+        "Seconds that DescribeJobs may keep failing (an AWS API outage, lost connectivity)"
+        " before the tasks waiting on it fail; their jobs are then terminated. Jobs keep running"
+        " on Batch during an outage, so a short one should not end the run.",
         check=_nonneg,
     ),
     Option(
@@ -439,6 +450,7 @@ class AwsSettings:
     retry_wait: float
     runnable_warning: float
     terminate_wait: float
+    describe_error_wait: float
     job_definition_prefix: str
     workflow_queue: str
     workflow_role: str

@@ -8,9 +8,10 @@ changed state is due every round; one that has sat in the same state for ``age``
 every ``clamp(backoff * age, period, period_max)``, so long-running jobs cost less. Each status
 change wakes the job's waiter.
 
-Persistent DescribeJobs failures (``error_limit`` rounds in a row), or a job that DescribeJobs
-no longer returns, are delivered to the waiters as :attr:`JobWatch.error` so that the backend can
-clean up rather than wait forever.
+Persistent DescribeJobs failures (``error_limit`` rounds in a row *and* for ``error_seconds``:
+an API outage of a few minutes must not fail runs whose jobs keep running), or a job that
+DescribeJobs no longer returns, are delivered to the waiters as :attr:`JobWatch.error` so that
+the backend can clean up rather than wait forever.
 """
 
 from __future__ import annotations
@@ -98,6 +99,7 @@ class StatusPoller:
     :param backoff: a job unchanged for ``age`` seconds is checked every ``backoff * age`` seconds
         (bounded by ``period`` and ``period_max``)
     :param error_limit: consecutive failed rounds before the error is delivered to waiters
+    :param error_seconds: ... and for at least this long since the first of them
     :param missing_limit: rounds a job may be absent from DescribeJobs before it is an error
     :param clock: monotonic time source (injectable); :param rng: jitter source (injectable)
     :param autostart: start the polling thread on the first :meth:`watch` (False: the caller
@@ -111,6 +113,7 @@ class StatusPoller:
         period_max: float = 5.0,
         backoff: float = 0.2,
         error_limit: int = 10,
+        error_seconds: float = 300.0,
         missing_limit: int = 5,
         clock: Callable[[], float] = time.monotonic,
         rng: Optional[random.Random] = None,
@@ -124,6 +127,8 @@ class StatusPoller:
         self.period_max = period_max
         self.backoff = backoff
         self.error_limit = error_limit
+        self.error_seconds = error_seconds
+        self._failing_since: Optional[float] = None
         self.missing_limit = missing_limit
         self._clock = clock
         self._rng = rng or random.Random()
@@ -203,6 +208,7 @@ class StatusPoller:
                 self._round_failed(exn, chunk)
                 return calls
             self._errors = 0
+            self._failing_since = None
             self._deliver(chunk, descriptions, self._clock())
         return calls
 
@@ -223,19 +229,26 @@ class StatusPoller:
 
     def _round_failed(self, exn: Exception, chunk: List[JobWatch]) -> None:
         self._errors += 1
+        now = self._clock()
+        if self._failing_since is None:
+            self._failing_since = now
+        failing_for = now - self._failing_since
         self._logger.warning(
             _(
                 "DescribeJobs failed",
                 error=str(exn),
+                failing_for_s=round(failing_for, 1),
                 tries_remaining=max(0, self.error_limit - self._errors),
+                gives_up_after_s=self.error_seconds,
             )
         )
-        now = self._clock()
         for w in chunk:
             # back off these jobs a little, so a bad batch doesn't spin
-            w.next_due = now + min(self.period_max, self.period * 2**self._errors)
-        if self._errors >= self.error_limit:
-            err = PollError(f"DescribeJobs failed {self._errors} times in a row: {exn}")
+            w.next_due = now + min(self.period_max, self.period * 2 ** min(self._errors, 16))
+        if self._errors >= self.error_limit and failing_for >= self.error_seconds:
+            err = PollError(
+                f"DescribeJobs failed {self._errors} times in a row over {failing_for:.0f}s: {exn}"
+            )
             with self._lock:
                 watches = list(self._watches.values())
             for w in watches:

@@ -104,6 +104,7 @@ def test_poll_errors_terminate_the_job(emulator: Any, aws: Any) -> None:
             "MINIWDL__AWS__DESCRIBE_PERIOD": "0.1",
             "MINIWDL__AWS__DESCRIBE_PERIOD_MAX": "0.2",
             "MINIWDL__AWS__TERMINATE_WAIT": "2",
+            "MINIWDL__AWS__DESCRIBE_ERROR_WAIT": "3",
         },
     )
     deadline = time.monotonic() + 60

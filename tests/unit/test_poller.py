@@ -127,7 +127,7 @@ def test_long_unchanged_jobs_are_polled_less_and_terminal_jobs_not_at_all() -> N
 
 def test_persistent_errors_are_delivered_to_waiters() -> None:
     batch, clock = FakeBatch(), Clock()
-    poller = make(batch, clock, error_limit=3)
+    poller = make(batch, clock, error_limit=3, error_seconds=0.0)
     batch.status["a"] = "RUNNING"
     w = poller.watch("a")
     batch.fail = 100
@@ -137,6 +137,32 @@ def test_persistent_errors_are_delivered_to_waiters() -> None:
         if w.error:
             break
     assert isinstance(w.error, PollError) and "3 times" in str(w.error)
+
+
+def test_an_outage_shorter_than_error_seconds_is_waited_out() -> None:
+    """Many failed rounds are not enough: the failures must also last ``error_seconds`` (a
+    minute-long Batch API outage must not fail runs whose jobs keep running)."""
+    batch, clock = FakeBatch(), Clock()
+    poller = make(batch, clock, error_limit=3, error_seconds=300.0)
+    batch.status["a"] = "RUNNING"
+    w = poller.watch("a")
+    batch.fail = 1000
+    start = clock.now
+    while clock.now - start < 290:
+        clock.now += 5.0
+        poller.poll_once()
+    assert w.error is None and poller._errors >= 3
+    batch.fail = 0
+    clock.now += 5.0
+    poller.poll_once()
+    assert w.error is None and w.status == "RUNNING"
+    # a long outage does end in an error
+    batch.fail = 1000
+    start = clock.now
+    while w.error is None and clock.now - start < 1000:
+        clock.now += 5.0
+        poller.poll_once()
+    assert isinstance(w.error, PollError) and 300 <= clock.now - start < 320
 
 
 def test_transient_errors_recover() -> None:

@@ -185,3 +185,20 @@ def test_random_30_percent_throttling_keeps_most_of_the_rate() -> None:
     # the rate settles well above the floor (0.2/s): random refusals don't collapse it
     assert 400 / (t.now - start) > 8.0
     assert sub.rate > 10.0
+
+
+def test_late_threads_cannot_bunch_more_than_the_rate_into_one_second() -> None:
+    """Slots were all handed out on time, but the callers woke late (a busy process) and try to
+    send at once: the sliding window still lets through only ``rate + burst - 1`` per second."""
+    t = FakeTime()
+    s = make(t, max_rate=40.0, burst=1)
+    waits = [s._reserve() for _ in range(80)]  # 2 s of slots, reserved at once
+    assert waits[-1] == pytest.approx(79 / 40)
+    t.now += 2.0  # everyone wakes only now
+    sent_at = []
+    for _ in range(80):
+        s._admit(lambda: False)
+        sent_at.append(t.now)
+    for start in sent_at:
+        assert sum(start <= x < start + 1.0 for x in sent_at) <= 40
+    assert sent_at[39] == sent_at[0] and sent_at[40] >= sent_at[0] + 1.0
