@@ -22,7 +22,14 @@ import botocore.exceptions
 from .._util import AwsClients
 from ..errors import AwsCallError
 
-__all__ = ["BatchApi", "Throttled", "Ambiguous", "DESCRIBE_JOBS_MAX", "TERMINAL_STATES"]
+__all__ = [
+    "BatchApi",
+    "Throttled",
+    "Ambiguous",
+    "DESCRIBE_JOBS_MAX",
+    "TERMINAL_STATES",
+    "is_retryable",
+]
 
 DESCRIBE_JOBS_MAX = 100  # DescribeJobs takes "up to 100 job IDs"
 TERMINAL_STATES = frozenset({"SUCCEEDED", "FAILED"})
@@ -81,6 +88,12 @@ def _translate(operation: str, exn: Exception) -> AwsCallError:
         return Ambiguous(operation, type(exn).__name__, str(exn))
     # no credentials, no region, invalid parameters...: retrying cannot help
     return AwsCallError(operation, type(exn).__name__, str(exn))
+
+
+def is_retryable(exn: Exception) -> bool:
+    """Whether a boto3 call's exception is worth retrying: throttling, 5xx, connection trouble
+    (not bad credentials, parameters or permissions)."""
+    return isinstance(_translate("", exn), Throttled)
 
 
 class BatchApi:

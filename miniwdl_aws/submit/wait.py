@@ -7,26 +7,13 @@ from typing import Any, Callable, Dict, Optional, TypeVar
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from miniwdl_aws.batch.api import is_retryable
 from miniwdl_aws.errors import AwsCallError
 from miniwdl_aws.submit import END_OF_LOG
 from miniwdl_aws.submit.follow import LogFollower
 
 TERMINAL = ("SUCCEEDED", "FAILED")
 EXIT_FAILED_NO_CODE = 1  # the job FAILED without an exit code (e.g. the image could not start)
-# Errors that say nothing about the job itself: waiting goes on through them (botocore has
-# already retried each call a few times; an outage can outlast that).
-_TRANSIENT_CODES = {
-    "InternalFailure",
-    "InternalError",
-    "InternalServerError",
-    "ServiceUnavailable",
-    "ServiceUnavailableException",
-    "ServerException",
-    "ThrottlingException",
-    "TooManyRequestsException",
-    "RequestLimitExceeded",
-    "SlowDown",
-}
 T = TypeVar("T")
 
 
@@ -42,15 +29,6 @@ def _describe_one(batch: Any, job_id: str) -> Dict[str, Any]:
     if not jobs:
         raise _JobNotListed()
     return dict(jobs[0])
-
-
-def is_transient(exn: BaseException) -> bool:
-    """Whether an AWS call error is worth waiting out (5xx, throttling, connection trouble)."""
-    if isinstance(exn, ClientError):
-        err = exn.response.get("Error", {})
-        status = exn.response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0
-        return err.get("Code") in _TRANSIENT_CODES or int(status) >= 500 or int(status) == 429
-    return isinstance(exn, BotoCoreError)
 
 
 def exit_code_of(desc: Dict[str, Any]) -> int:
@@ -110,8 +88,10 @@ class JobWaiter:
         outage); raises :class:`AwsCallError` once an outage outlasts ``outage_limit``."""
         try:
             result = call()
+        # waiting goes on through errors that say nothing about the job (botocore has already
+        # retried each call a few times; an outage can outlast that)
         except (ClientError, BotoCoreError, _JobNotListed) as exn:
-            if not isinstance(exn, _JobNotListed) and not is_transient(exn):
+            if not isinstance(exn, _JobNotListed) and not is_retryable(exn):
                 raise
             now = self._clock()
             if self._outage_since is None:

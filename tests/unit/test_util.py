@@ -54,3 +54,22 @@ def test_clients_are_built_once_and_shared() -> None:
     assert clients("batch") is clients("batch")
     assert clients("batch") is not clients("logs")
     assert clients("batch").meta.region_name == "us-east-1"
+
+
+def test_is_retryable_separates_outages_from_mistakes() -> None:
+    from botocore.exceptions import ClientError, EndpointConnectionError, NoCredentialsError
+
+    from miniwdl_aws.batch.api import is_retryable
+
+    def client_error(code: str, status: int) -> ClientError:
+        resp = {
+            "Error": {"Code": code, "Message": "m"},
+            "ResponseMetadata": {"HTTPStatusCode": status},
+        }
+        return ClientError(resp, "DescribeJobs")  # type: ignore[arg-type]
+
+    assert is_retryable(client_error("InternalFailure", 500))
+    assert is_retryable(client_error("TooManyRequestsException", 429))
+    assert is_retryable(EndpointConnectionError(endpoint_url="http://127.0.0.1:9"))
+    assert not is_retryable(client_error("AccessDeniedException", 403))
+    assert not is_retryable(NoCredentialsError())
