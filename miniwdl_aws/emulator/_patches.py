@@ -11,7 +11,9 @@ every name used here, so a moto upgrade that moves them fails loudly.
 - ``moto.moto_api._internal.moto_api_backend.reset()`` wipes every backend (``Emulator.start``);
 - ``BatchBackend.update_compute_environment`` applies ``maxvCpus`` (moto ignores it), so tests
   can shrink or grow capacity, and lets waiting jobs start when a compute environment is
-  re-ENABLED.
+  re-ENABLED;
+- ``moto.s3.models.FakeKey.etag`` gives keys whose ``FakeKey.encryption`` is ``aws:kms`` or
+  ``aws:kms:dsse`` an ETag that is not the MD5 of their data, as AWS does (see ``_s3``).
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from typing import Any, Dict, List, Optional
 from moto.batch import models as batch_models
 from moto.batch.exceptions import ClientException
 
-from . import _jobs
+from . import _jobs, _s3
 
 _ORIGINALS: Dict[str, Any] = {}
 
@@ -103,6 +105,7 @@ def install() -> None:
     backend.cancel_job = _cancel_job  # type: ignore[method-assign]
     backend.reset = _reset  # type: ignore[method-assign]
     backend.update_compute_environment = _update_compute_environment  # type: ignore[method-assign]
+    _s3.install()
 
 
 def uninstall() -> None:
@@ -116,4 +119,5 @@ def uninstall() -> None:
     backend.reset = _ORIGINALS["reset"]  # type: ignore[method-assign]
     backend.update_compute_environment = _ORIGINALS["update_compute_environment"]  # type: ignore[method-assign]
     batch_models.JOB_NAME_REGEX = _ORIGINALS["job_name_regex"]
+    _s3.uninstall()
     _ORIGINALS.clear()

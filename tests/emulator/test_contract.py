@@ -184,3 +184,47 @@ def test_install_swaps_and_uninstall_restores() -> None:
     finally:
         _patches.uninstall()
     assert batch_models.Job is original
+
+
+def test_s3_key_etag_and_encryption() -> None:
+    from moto.s3 import models as s3_models
+
+    from miniwdl_aws.emulator import _s3
+
+    key_cls = s3_models.FakeKey
+    etag = _s3._ORIGINALS.get("etag", key_cls.__dict__["etag"])
+    assert isinstance(etag, property) and etag.fget is not None, "moto FakeKey.etag is gone"
+    assert "return f'\"{self._etag}\"'" in inspect.getsource(etag.fget), "FakeKey.etag not quoted"
+    assert "encryption" in _params(key_cls.__init__)
+    assert "self.encryption = encryption" in inspect.getsource(key_cls.__init__)
+    # a bucket's default encryption reaches FakeKey.encryption through put_object
+    put_source = inspect.getsource(s3_models.S3Backend.put_object)
+    assert 'bucket.encryption["Rule"]["ApplyServerSideEncryptionByDefault"]' in put_source
+    assert "encryption=encryption" in put_source
+    # parts carry the upload's encryption, and completion compares and hex-decodes their ETags
+    assert "encryption=self.sse_encryption" in inspect.getsource(s3_models.FakeMultipart.set_part)
+    complete_source = inspect.getsource(s3_models.FakeMultipart.complete)
+    assert "part.etag" in complete_source and "decode_hex(part_etag)" in complete_source
+    assert '-{count}"' in complete_source
+
+
+def test_s3_install_swaps_and_uninstall_restores() -> None:
+    from moto.s3 import models as s3_models
+
+    from miniwdl_aws.emulator import _s3
+
+    if _s3._ORIGINALS:  # an emulator runs in this process: check the live swap instead
+        assert s3_models.FakeKey.__dict__["etag"] is not _s3._ORIGINALS["etag"]
+        return
+    original = s3_models.FakeKey.__dict__["etag"]
+    _s3.install()
+    try:
+        swapped = s3_models.FakeKey.__dict__["etag"]
+        assert swapped is not original
+        _s3.install()
+        assert s3_models.FakeKey.__dict__["etag"] is swapped
+    finally:
+        _s3.uninstall()
+    assert s3_models.FakeKey.__dict__["etag"] is original
+    _s3.uninstall()
+    assert s3_models.FakeKey.__dict__["etag"] is original
