@@ -1,5 +1,9 @@
 """The WSGI layer in front of moto: call counting, fault injection, strict validation, and the
-``/_emulator/`` side channel (stats, faults, config, active jobs)."""
+``/_emulator/`` side channel (stats, faults, config, active jobs).
+
+An AWS call goes through named steps: buffer the body, name the operation, count it and draw a
+fault, page ListJobs or validate SubmitJob/RegisterJobDefinition (strict mode), then forward it to
+moto. None of them changes a job: that is the executor's business."""
 
 from __future__ import annotations
 
@@ -13,7 +17,7 @@ from typing import Any, Callable, Dict, Iterable, List, Optional, Tuple
 from ._executor import Executor
 from ._faults import FaultInjector, error_response
 from ._listjobs import list_jobs
-from ._ops import OperationNamer
+from ._ops import OperationNamer, RequestInfo
 from ._state import INTERNAL_HEADER, REQUEST, Settings
 from ._validate import validate_register, validate_submit
 
@@ -44,6 +48,35 @@ class CallStats:
         """Zero every counter."""
         with self._lock:
             self._calls.clear()
+
+
+def _buffer_body(environ: Dict[str, Any]) -> Optional[bytes]:
+    """Read the request body (unless it is an S3 upload or huge) and put it back for moto."""
+    auth = str(environ.get("HTTP_AUTHORIZATION", ""))
+    length = int(environ.get("CONTENT_LENGTH") or 0)
+    # S3 bodies go to moto unread: naming an S3 call needs no payload, and objects can be large.
+    if not 0 < length <= 10 * 1024 * 1024 or "/s3/aws4_request" in auth:
+        return None
+    body = environ["wsgi.input"].read(length)
+    environ["wsgi.input"] = io.BytesIO(body)
+    return body
+
+
+def _parse_json(body: Optional[bytes]) -> Any:
+    """The JSON request body, ``{}`` when absent or malformed (moto reports the error)."""
+    try:
+        return json.loads(body or b"{}")
+    except ValueError:
+        return {}
+
+
+def _aws_error(
+    start_response: StartResponse, phrase: str, protocol: str, status: int, code: str, message: str
+) -> List[bytes]:
+    """Answer with an AWS-shaped error instead of asking moto."""
+    status, headers, payload = error_response(protocol, status, code, message)
+    start_response(f"{status} {phrase}", headers)
+    return [payload]
 
 
 def _respond(start_response: StartResponse, status: int, payload: Any) -> List[bytes]:
@@ -79,58 +112,60 @@ class EmulatorApp:
         self.namer = OperationNamer()
 
     def __call__(self, environ: Dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
+        """Serve the side channel, pass moto's own API through, and put every AWS call through
+        counting, fault injection and strict validation before moto answers it."""
         path = str(environ.get("PATH_INFO") or "/")
         if path.startswith("/_emulator/"):
             return self._side_channel(environ, start_response, path)
         if path.startswith("/moto-api"):
             return self.inner(environ, start_response)
-        auth = str(environ.get("HTTP_AUTHORIZATION", ""))
-        body: Optional[bytes] = None
-        length = int(environ.get("CONTENT_LENGTH") or 0)
-        if 0 < length <= 10 * 1024 * 1024 and "/s3/aws4_request" not in auth:
-            body = environ["wsgi.input"].read(length)
-            environ["wsgi.input"] = io.BytesIO(body)
+        body = _buffer_body(environ)
         info = self.namer.identify(environ, body)
-        internal = environ.get(_INTERNAL_ENVIRON) == "1"
-        if not internal:
-            self.stats.count(info.name)
-            s3_key = None
-            if info.service == "s3":
-                parts = info.path.split("/", 2)
-                s3_key = parts[2] if len(parts) > 2 else ""
-            fault = self.faults.request_fault(info.name, s3_key)
+        if environ.get(_INTERNAL_ENVIRON) != "1":
+            fault = self._count_and_draw_fault(info)
             if fault is not None:
-                status, headers, payload = error_response(info.protocol, *fault)
-                start_response(f"{status} Error", headers)
-                return [payload]
+                return _aws_error(start_response, "Error", info.protocol, *fault)
         if info.name == "batch.ListJobs" and self.settings.strict:
-            try:
-                query = json.loads(body or b"{}")
-            except ValueError:
-                query = {}
-            return list_jobs(self.inner, environ, start_response, query)
+            return list_jobs(self.inner, environ, start_response, _parse_json(body))
         submit_body: Optional[Dict[str, Any]] = None
         if info.service == "batch" and info.operation in ("SubmitJob", "RegisterJobDefinition"):
-            try:
-                parsed = json.loads(body or b"{}")
-            except ValueError:
-                parsed = {}
-            if self.settings.strict:
-                m = _REGION_RE.search(auth)
-                region = m.group(1) if m else self.default_region
-                if info.operation == "SubmitJob":
-                    problem = validate_submit(
-                        parsed, len(body or b""), region, self.settings.min_timeout
-                    )
-                else:
-                    problem = validate_register(parsed, region, self.settings.min_timeout)
-                if problem is not None:
-                    status, headers, payload = error_response(
-                        "rest-json", 400, "ClientException", problem
-                    )
-                    start_response(f"{status} Bad Request", headers)
-                    return [payload]
+            parsed = _parse_json(body)
+            problem = self._strict_problem(info.operation, parsed, body, environ)
+            if problem is not None:
+                return _aws_error(
+                    start_response, "Bad Request", "rest-json", 400, "ClientException", problem
+                )
             submit_body = parsed if info.operation == "SubmitJob" else None
+        return self._forward(environ, start_response, submit_body)
+
+    def _count_and_draw_fault(self, info: RequestInfo) -> Optional[Tuple[int, str, str]]:
+        """Count a client's call and decide whether fault injection fails it."""
+        self.stats.count(info.name)
+        s3_key = None
+        if info.service == "s3":
+            parts = info.path.split("/", 2)
+            s3_key = parts[2] if len(parts) > 2 else ""
+        return self.faults.request_fault(info.name, s3_key)
+
+    def _strict_problem(
+        self, operation: str, parsed: Any, body: Optional[bytes], environ: Dict[str, Any]
+    ) -> Optional[str]:
+        """Why AWS would reject this SubmitJob/RegisterJobDefinition (strict mode), or None."""
+        if not self.settings.strict:
+            return None
+        m = _REGION_RE.search(str(environ.get("HTTP_AUTHORIZATION", "")))
+        region = m.group(1) if m else self.default_region
+        if operation == "SubmitJob":
+            return validate_submit(parsed, len(body or b""), region, self.settings.min_timeout)
+        return validate_register(parsed, region, self.settings.min_timeout)
+
+    def _forward(
+        self,
+        environ: Dict[str, Any],
+        start_response: StartResponse,
+        submit_body: Optional[Dict[str, Any]],
+    ) -> Iterable[bytes]:
+        """Let moto answer, with the SubmitJob body visible to the ``LocalJob`` it builds."""
         REQUEST.submit_body = submit_body
         try:
             return self.inner(environ, start_response)

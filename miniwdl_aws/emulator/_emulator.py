@@ -19,7 +19,7 @@ from moto.moto_server.werkzeug_app import (
 )
 from werkzeug.serving import BaseWSGIServer, make_server
 
-from . import _jobs, _patches
+from . import _patches
 from ._app import CallStats, EmulatorApp
 from ._bootstrap import InternalClients, Stack, bootstrap
 from ._executor import Executor
@@ -66,7 +66,7 @@ class Emulator:
         """Start serving on 127.0.0.1 (a free port unless ``port`` was given). Returns self."""
         if self._server is not None:
             return self
-        if _jobs.EXECUTOR is not None:
+        if _patches.bound() is not None:
             raise RuntimeError("another Emulator is already running in this process")
         logging.getLogger("werkzeug").setLevel(logging.ERROR)
         _raise_fd_limit()
@@ -90,7 +90,7 @@ class Emulator:
         self._server.socket.listen(512)
         self._endpoint = f"http://127.0.0.1:{self._server.server_port}"
         self._executor = executor
-        _jobs.EXECUTOR = executor
+        _patches.bind(executor)
         # A short poll interval makes stop() quick (shutdown waits for the next poll).
         self._thread = threading.Thread(
             target=self._server.serve_forever,
@@ -113,7 +113,7 @@ class Emulator:
             self._thread.join(10)
         self._server = None
         self._clients = None
-        _jobs.EXECUTOR = None
+        _patches.unbind()
         _patches.uninstall()
         if self._workdir:
             shutil.rmtree(self._workdir, ignore_errors=True)

@@ -7,6 +7,12 @@ State machine per job (all transitions under ``Executor.lock``)::
 
 Timed steps go through one :class:`TimerThread`; each RUNNING job has one thread that reads its
 merged stdout/stderr (``select`` on the pipe and a pidfd, no polling) and ships lines to CloudWatch.
+An array parent is never admitted (moto starts only its children): it ends when its last child
+ends, here, so that no request that reads jobs has to change them.
+
+The executor reaches jobs only through their own methods and is handed to them by
+``_patches.bind`` (it satisfies ``_jobs.JobRunner`` and ``_patches.BatchHooks``), so no module
+below it imports it back.
 """
 
 from __future__ import annotations
@@ -67,6 +73,8 @@ class Executor:
         self.waiting: List[LocalJob] = []  # PENDING on dependencies
         self.runners: Dict[str, threading.Thread] = {}
         self.job_index: Dict[str, LocalJob] = {}  # every admitted job, for O(1) describe
+        # array parent id -> {child id: final status}, until every child has finished
+        self.array_done: Dict[str, Dict[str, str]] = {}
 
     # -- admission and queueing --------------------------------------------------------------
 
@@ -166,76 +174,60 @@ class Executor:
         with self.lock:
             if job.status != "STARTING":
                 return
-            job.attempt_no += 1
-            job.kill_reason = None
-            job.kill_container_reason = None
-            job.kill_retryable = True
-            image = str(job.container_properties().get("image", ""))
-            if self.faults.cannot_pull(job.job_name):
-                reason = PULL_REASON.format(image=image)
-                self._attempt_failed_to_start(job, reason)
-                return
-            problem = mount_problem(job)
-            argv = job.command()
-            if problem is None and not argv:
-                problem = "CannotStartContainerError: the job has no command (images are not run)"
+            _begin_attempt(job)
+            problem = self._start_problem(job)
             if problem is not None:
                 self._attempt_failed_to_start(job, problem)
                 return
+            argv = job.command()
             job.tmpdir = tempfile.mkdtemp(prefix=f"job-{job.job_id[:8]}-", dir=self.workdir)
-            stream = f"{job.job_definition.name}/default/{job.job_id}"
-            if job.attempt_no > 1:
-                # Each attempt has its own stream on AWS (a new ECS task id); keep it recognisable.
-                stream = f"{job.job_definition.name}/default/{job.job_id}-{job.attempt_no}"
+            stream = _stream_name(job)
             job.current_stream = stream
             job.log_stream_name = stream
             self.logs.open_stream(job._log_backend, stream)
             try:
-                proc = subprocess.Popen(
-                    argv,
-                    cwd=job.tmpdir,
-                    env=job_env(job, self.env_provider()),
-                    stdin=subprocess.DEVNULL,
-                    stdout=subprocess.PIPE,
-                    stderr=subprocess.STDOUT,
-                    start_new_session=True,
-                )
+                proc = _spawn(argv, job.tmpdir, job_env(job, self.env_provider()))
             except OSError as exc:
-                self._attempt_failed_to_start(
-                    job,
-                    "CannotStartContainerError: Error response from daemon: failed to create task: "
-                    f'exec: "{argv[0]}": {exc.strerror}: unknown',
-                )
+                self._attempt_failed_to_start(job, _exec_failure(argv[0], exc))
                 return
-            job.proc = proc
-            job.proc_done = False
-            job.started_ms = job.started_ms or now_ms()
-            job.attempt_records.append(
-                {"container": {"logStreamName": stream}, "startedAt": now_ms()}
-            )
-            job.job_started_at = datetime.now()
-            job.set_status("RUNNING")
-            runner = threading.Thread(
-                target=self._pump,
-                args=(job, proc),
-                name=f"emulator-job-{job.job_id[:8]}",
-                daemon=True,
-            )
-            self.runners[job.job_id] = runner
-            duration = job.attempt_duration()
-            if duration:
-                job.timers.append(
-                    self.timers.call_later(
-                        float(duration), self._kill, job, proc, TIMEOUT_REASON, False, None
-                    )
+            _mark_running(job, proc, stream)
+            self._arm_attempt_timers(job, proc)
+            self._start_runner(job, proc)
+
+    def _start_problem(self, job: LocalJob) -> Optional[str]:
+        """Why this attempt cannot start (an AWS-like reason), or None."""
+        if self.faults.cannot_pull(job.job_name):
+            return PULL_REASON.format(image=str(job.container_properties().get("image", "")))
+        problem = mount_problem(job)
+        if problem is None and not job.command():
+            problem = "CannotStartContainerError: the job has no command (images are not run)"
+        return problem
+
+    def _arm_attempt_timers(self, job: LocalJob, proc: subprocess.Popen) -> None:
+        """Schedule the attempt's timeout and any spot/OOM fault that applies to it."""
+        duration = job.attempt_duration()
+        if duration:
+            job.timers.append(
+                self.timers.call_later(
+                    float(duration), self._kill, job, proc, TIMEOUT_REASON, False, None
                 )
-            spot = self.faults.spot_after(job.job_name, job.attempt_no)
-            if spot is not None:
-                job.timers.append(self.timers.call_later(spot, self._spot, job, proc))
-            oom = self.faults.oom_after(job.job_name, job.attempt_no)
-            if oom is not None:
-                job.timers.append(self.timers.call_later(oom, self._oom, job, proc))
-            runner.start()
+            )
+        spot = self.faults.spot_after(job.job_name, job.attempt_no)
+        if spot is not None:
+            job.timers.append(self.timers.call_later(spot, self._spot, job, proc))
+        oom = self.faults.oom_after(job.job_name, job.attempt_no)
+        if oom is not None:
+            job.timers.append(self.timers.call_later(oom, self._oom, job, proc))
+
+    def _start_runner(self, job: LocalJob, proc: subprocess.Popen) -> None:
+        runner = threading.Thread(
+            target=self._pump,
+            args=(job, proc),
+            name=f"emulator-job-{job.job_id[:8]}",
+            daemon=True,
+        )
+        self.runners[job.job_id] = runner
+        runner.start()
 
     # -- running -----------------------------------------------------------------------------
 
@@ -263,13 +255,7 @@ class Executor:
                 data = os.read(fd, 65536)
                 if not data:
                     break
-                buf += data
-                lines = []
-                if b"\n" in buf:
-                    *lines, buf = buf.split(b"\n")
-                while len(buf) >= MAX_LINE:
-                    lines.append(buf[:MAX_LINE])
-                    buf = buf[MAX_LINE:]
+                lines, buf = _complete_lines(buf + data)
                 if lines:
                     self.logs.ship(job._log_backend, job.current_stream or "", split_long(lines))
             if buf:
@@ -416,8 +402,24 @@ class Executor:
         job.stopped_ms = now_ms()
         job.set_status(status)
         self.active.pop(job.job_id, None)
+        self._child_finished(job, status)
         if self.waiting:
             self._check_dependencies()
+
+    def _child_finished(self, job: LocalJob, status: str) -> None:
+        """End an array parent once its last child has ended. Counting per child keeps this O(1)
+        for big arrays; the parent is never admitted, so nothing else would end it."""
+        parent_id = job.array_parent_id()
+        if parent_id is None:
+            return
+        done = self.array_done.setdefault(parent_id, {})
+        done[job.job_id] = status
+        parent = job.backend.get_job_by_id(parent_id)
+        if not isinstance(parent, LocalJob) or len(done) < parent.array_size():
+            return
+        del self.array_done[parent_id]
+        if parent.status not in TERMINAL:
+            parent.finish_array(failed="FAILED" in done.values())
 
     # -- external requests -------------------------------------------------------------------
 
@@ -468,6 +470,7 @@ class Executor:
         with self.lock:
             self.job_index.clear()
             self.active.clear()
+            self.array_done.clear()
         self.logs.forget()
 
     def active_jobs(self) -> Dict[str, str]:
@@ -492,3 +495,61 @@ class Executor:
         """Kill everything and stop the timer thread."""
         self.kill_all()
         self.timers.stop()
+
+
+def _complete_lines(buf: bytes) -> Tuple[List[bytes], bytes]:
+    """The lines ready to ship from ``buf`` (a partial line reaching 16 KiB counts, as with
+    docker's awslogs driver), and the partial line left to wait for more output."""
+    lines: List[bytes] = []
+    if b"\n" in buf:
+        *lines, buf = buf.split(b"\n")
+    while len(buf) >= MAX_LINE:
+        lines.append(buf[:MAX_LINE])
+        buf = buf[MAX_LINE:]
+    return lines, buf
+
+
+def _begin_attempt(job: LocalJob) -> None:
+    """Count a new attempt and forget how the previous one was stopped."""
+    job.attempt_no += 1
+    job.kill_reason = None
+    job.kill_container_reason = None
+    job.kill_retryable = True
+
+
+def _stream_name(job: LocalJob) -> str:
+    """The CloudWatch stream of the job's current attempt."""
+    # Each attempt has its own stream on AWS (a new ECS task id); keep it recognisable.
+    suffix = f"-{job.attempt_no}" if job.attempt_no > 1 else ""
+    return f"{job.job_definition.name}/default/{job.job_id}{suffix}"
+
+
+def _spawn(argv: List[str], cwd: str, env: Dict[str, str]) -> subprocess.Popen:
+    """Start the command in its own process group, stdout and stderr merged into one pipe."""
+    return subprocess.Popen(
+        argv,
+        cwd=cwd,
+        env=env,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+
+
+def _exec_failure(program: str, exc: OSError) -> str:
+    """The reason AWS gives when a container's command cannot be executed."""
+    return (
+        "CannotStartContainerError: Error response from daemon: failed to create task: "
+        f'exec: "{program}": {exc.strerror}: unknown'
+    )
+
+
+def _mark_running(job: LocalJob, proc: subprocess.Popen, stream: str) -> None:
+    """Record the started attempt and move the job to RUNNING."""
+    job.proc = proc
+    job.proc_done = False
+    job.started_ms = job.started_ms or now_ms()
+    job.attempt_records.append({"container": {"logStreamName": stream}, "startedAt": now_ms()})
+    job.job_started_at = datetime.now()
+    job.set_status("RUNNING")

@@ -4,7 +4,12 @@ moto's ``BatchBackend.submit_job`` instantiates the module-global ``moto.batch.m
 time; :func:`miniwdl_aws.emulator._patches.install` points that name at this class. The job keeps
 moto's bookkeeping attributes (``status``, ``job_stopped``, ``exit_code``...) up to date, but
 :meth:`describe` is our own: moto's drops ``exitCode``, ignores override resource requirements and
-appends to the stored environment on every call.
+appends to the stored environment on every call. Describing never changes a job.
+
+moto builds the job, so the executor cannot be passed to its constructor: it is injected into the
+class instead (:attr:`LocalJob.runner`, set by :func:`miniwdl_aws.emulator._patches.bind`) and
+typed by the :class:`JobRunner` protocol, so this module depends on no other part of the emulator
+but ``_state``.
 """
 
 from __future__ import annotations
@@ -12,19 +17,24 @@ from __future__ import annotations
 import copy
 import time
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, Dict, List, Optional
+from typing import Any, ClassVar, Dict, List, Optional, Protocol
 
 from moto.batch import models as batch_models
 
 from ._state import REQUEST
 
-if TYPE_CHECKING:
-    from ._executor import Executor
-
 TERMINAL = ("SUCCEEDED", "FAILED")
+_STATUSES = ("SUBMITTED", "PENDING", "RUNNABLE", "STARTING", "RUNNING", "SUCCEEDED", "FAILED")
 
-# Set by Emulator.start(); one emulator per process (moto's backends are process-global).
-EXECUTOR: Optional[Executor] = None
+
+class JobRunner(Protocol):
+    """What a job needs from whatever runs it (the emulator's executor)."""
+
+    def admit(self, job: LocalJob) -> None:
+        """Take a freshly submitted job."""
+
+    def terminate(self, job: LocalJob, reason: str, cancel_only: bool) -> None:
+        """TerminateJob (``cancel_only=False``) or CancelJob."""
 
 
 def now_ms() -> int:
@@ -34,6 +44,9 @@ def now_ms() -> int:
 
 class LocalJob(batch_models.Job):
     """A Batch job whose container command runs as a local subprocess (see ``_executor``)."""
+
+    # One per process, like moto's backends; None while no Emulator runs.
+    runner: ClassVar[Optional[JobRunner]] = None
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -68,21 +81,22 @@ class LocalJob(batch_models.Job):
 
     def start(self) -> None:
         """Hand the job to the executor instead of starting moto's thread."""
-        assert EXECUTOR is not None, "LocalJob used without a running Emulator"
-        EXECUTOR.admit(self)
+        runner = LocalJob.runner
+        assert runner is not None, "LocalJob used without a running Emulator"
+        runner.admit(self)
 
     def run(self) -> None:  # never called: start() does not start the thread
         raise RuntimeError("LocalJob runs through the emulator's executor")
 
     def terminate(self, reason: str) -> None:
         """TerminateJob (moto's backend calls this): stop the job whatever its state."""
-        if EXECUTOR is not None:
-            EXECUTOR.terminate(self, reason, cancel_only=False)
+        if LocalJob.runner is not None:
+            LocalJob.runner.terminate(self, reason, cancel_only=False)
 
     def cancel(self, reason: str) -> None:
         """CancelJob: effective only before the job runs."""
-        if EXECUTOR is not None:
-            EXECUTOR.terminate(self, reason, cancel_only=True)
+        if LocalJob.runner is not None:
+            LocalJob.runner.terminate(self, reason, cancel_only=True)
 
     def _get_container_property(self, p: str, default: Any) -> Any:
         if p == "environment":
@@ -242,16 +256,29 @@ class LocalJob(batch_models.Job):
 
     def _array_summary(self) -> Dict[str, Any]:
         children = self._child_jobs or []
-        counts = dict.fromkeys(
-            ("SUBMITTED", "PENDING", "RUNNABLE", "STARTING", "RUNNING", "SUCCEEDED", "FAILED"), 0
-        )
+        counts = dict.fromkeys(_STATUSES, 0)
         for child in children:
             counts[child.status or "SUBMITTED"] += 1
-        if counts["SUCCEEDED"] + counts["FAILED"] == len(children) and self.status not in TERMINAL:
-            self.status_reason = None
-            self.stopped_ms = now_ms()
-            self.set_status("FAILED" if counts["FAILED"] else "SUCCEEDED")
         return {
             "arrayProperties": {"statusSummary": counts, "size": len(children)},
             "status": self.status,
         }
+
+    # -- array jobs ------------------------------------------------------------------------------
+
+    def array_parent_id(self) -> Optional[str]:
+        """The id of this job's array parent when it is an array child, else None."""
+        if self.array_properties.get("index") is None:
+            return None
+        return self.job_id.rsplit(":", 1)[0]  # moto names children "<parent id>:<index>"
+
+    def array_size(self) -> int:
+        """How many children this array parent has (0 for a job that is not one)."""
+        return int(self.array_properties.get("size") or 0)
+
+    def finish_array(self, failed: bool) -> None:
+        """Give an array parent the status its finished children add up to. moto never runs a
+        parent, so nothing else ends it."""
+        self.status_reason = None
+        self.stopped_ms = now_ms()
+        self.set_status("FAILED" if failed else "SUCCEEDED")

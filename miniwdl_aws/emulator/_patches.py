@@ -14,23 +14,72 @@ every name used here, so a moto upgrade that moves them fails loudly.
   re-ENABLED;
 - ``moto.s3.models.FakeKey.etag`` gives keys whose ``FakeKey.encryption`` is ``aws:kms`` or
   ``aws:kms:dsse`` an ETag that is not the MD5 of their data, as AWS does (see ``_s3``).
+
+:func:`install` patches moto once; :func:`bind` hands the running executor to the patched
+methods and to :class:`LocalJob` (moto calls both with no way to pass it), and :func:`unbind`
+takes it back. The executor is seen only through the :class:`Runner` protocol, so this module
+does not import ``_executor``.
 """
 
 from __future__ import annotations
 
 import re
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, List, Optional, Protocol
 
 from moto.batch import models as batch_models
 from moto.batch.exceptions import ClientException
 
 from . import _jobs, _s3
+from ._state import Settings
 
 _ORIGINALS: Dict[str, Any] = {}
 
 
+class BatchHooks(Protocol):
+    """What the patched Batch backend methods need from the running executor."""
+
+    settings: Settings
+
+    def kill_all(self, reason: str) -> None:
+        """Kill every job process and mark every active job FAILED."""
+
+    def forget(self) -> None:
+        """Drop every reference to jobs (moto's state was wiped)."""
+
+    def capacity_changed(self) -> None:
+        """Start whatever queued jobs now fit."""
+
+
+class Runner(BatchHooks, _jobs.JobRunner, Protocol):
+    """The executor as :func:`bind` takes it: it runs jobs and serves the patched backend."""
+
+
+_bound: Optional[Runner] = None  # the running emulator's executor; one per process, like moto
+
+
+def bound() -> Optional[Runner]:
+    """The executor handed over by :func:`bind`, or None while no emulator runs."""
+    return _bound
+
+
+def bind(runner: Runner) -> None:
+    """Route moto's calls into ``runner`` (at most one at a time, as moto's state is global)."""
+    global _bound
+    if _bound is not None:
+        raise RuntimeError("another Emulator is already running in this process")
+    _bound = runner
+    _jobs.LocalJob.runner = runner
+
+
+def unbind() -> None:
+    """Undo :func:`bind`."""
+    global _bound
+    _bound = None
+    _jobs.LocalJob.runner = None
+
+
 def _describe_jobs(self: Any, jobs: Optional[List[str]]) -> List[Dict[str, Any]]:
-    executor = _jobs.EXECUTOR
+    executor = bound()
     ids = list(jobs or [])
     if executor is not None and executor.settings.strict and len(ids) > 100:
         raise ClientException("jobs: the list of job ids must contain between 1 and 100 ids")
@@ -58,7 +107,7 @@ def _cancel_job(self: Any, job_id: str, reason: str) -> None:
 
 
 def _reset(self: Any) -> None:
-    executor = _jobs.EXECUTOR
+    executor = bound()
     if executor is not None:
         executor.kill_all("Emulator state reset")
     _ORIGINALS["reset"](self)
@@ -81,8 +130,9 @@ def _update_compute_environment(
         for key in ("maxvCpus", "minvCpus", "desiredvCpus"):
             if compute_resources.get(key) is not None:
                 ce.compute_resources[key] = compute_resources[key]
-    if _jobs.EXECUTOR is not None:  # more room, or re-ENABLED
-        _jobs.EXECUTOR.capacity_changed()
+    executor = bound()
+    if executor is not None:  # more room, or re-ENABLED
+        executor.capacity_changed()
     return result
 
 

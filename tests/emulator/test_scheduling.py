@@ -180,6 +180,20 @@ def test_array_job_children_run_with_their_index(aws: Any) -> None:
     assert desc["arrayProperties"]["statusSummary"]["SUCCEEDED"] == 3
 
 
+def test_array_parent_ends_with_its_last_child_without_being_described(aws: Any) -> None:
+    jd = job_definition(aws, ["sh", "-c", "test $AWS_BATCH_JOB_ARRAY_INDEX != 1"])
+    parent = submit(aws, jd, name="arrfail", arrayProperties={"size": 3})
+    children = [wait_status(f"{parent}:{i}") for i in range(3)]
+    assert [c["status"] for c in children] == ["SUCCEEDED", "FAILED", "SUCCEEDED"]
+    # only the children were described: the parent's status must not wait for a DescribeJobs
+    listed = batch().list_jobs(jobQueue=aws.task_queue, jobStatus="FAILED")["jobSummaryList"]
+    assert parent in [j["jobId"] for j in listed]
+    first, again = describe(parent), describe(parent)
+    assert first["status"] == again["status"] == "FAILED"
+    assert first["stoppedAt"] == again["stoppedAt"] >= max(c["stoppedAt"] for c in children)
+    assert first["arrayProperties"]["statusSummary"]["FAILED"] == 1
+
+
 def test_disabled_compute_environment_and_queue(aws: Any) -> None:
     b = batch()
     b.update_compute_environment(computeEnvironment="miniwdl-task-spot", state="DISABLED")
