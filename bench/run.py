@@ -4,19 +4,23 @@
 Each (side, settings profile, workload) runs ``miniwdl run`` against its own fresh local AWS
 emulator and is measured by the emulator's call counts and job timestamps, the runner's task
 logs, and the kernel's rusage. Prints one table per workload, ratio lines ours/theirs and the
-issue-8 targets, and appends a dated section to bench/RESULTS.md (see that file for the method).
+issue-8 targets, and appends a dated section to bench/RESULTS.md (see that file for the method)
+that names the git commit measured (and whether the work tree was dirty) and links to the run's
+raw data, kept in bench/results/<UTC date>-<commit>-ours.json (and -theirs.json for 0.12.2).
 
     python bench/run.py                  # everything (0.12.2 venv created on first use)
     python bench/run.py --quick          # seconds-long smoke run
     python bench/run.py --ours-only --sizes 200,1000 --no-submission
+    python bench/run.py --summarize bench/results/A-ours.json bench/results/B-theirs.json
 """
 
 from __future__ import annotations
 
 import argparse
 import dataclasses
-import json
+import os
 import shutil
+import subprocess
 import sys
 import tempfile
 import time
@@ -26,8 +30,9 @@ from typing import Dict, List, Optional
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-from mwbench import report, theirs_venv, workloads  # noqa: E402
+from mwbench import rawfile, report, summary, theirs_venv, workloads  # noqa: E402
 from mwbench.bench import Measurement, Options, measure  # noqa: E402
+from mwbench.provenance import GitState, git_state  # noqa: E402
 from mwbench.sides import FLOOR, OURS, THEIRS, Side, profiles_for  # noqa: E402
 
 
@@ -138,7 +143,8 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
         type=Path,
         action="append",
         default=[],
-        help="reuse 0.12.2 measurements from an earlier --json file",
+        help="reuse the 0.12.2 measurements of an earlier raw file (a -theirs.json of"
+        " bench/results or a --json file; the section links to it)",
     )
     p.add_argument(
         "--ours-bin",
@@ -154,7 +160,29 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     )
     p.add_argument("--no-record", action="store_true", help="do not append to a results file")
     p.add_argument("--note", action="append", default=[], help="a line for the RESULTS.md section")
-    p.add_argument("--json", type=Path, default=None, help="also write the raw measurements here")
+    p.add_argument(
+        "--json",
+        type=Path,
+        default=None,
+        help="also write this run's raw measurements here (all sides, as the run goes)",
+    )
+    p.add_argument(
+        "--raw-dir",
+        type=Path,
+        default=None,
+        help="where a recorded run keeps its raw files <UTC date>-<commit>-ours.json and"
+        " -theirs.json (default: results/ next to the results file, i.e. bench/results;"
+        " --quick: none unless given)",
+    )
+    p.add_argument(
+        "--summarize",
+        type=Path,
+        nargs="+",
+        metavar="RAW",
+        default=None,
+        help="print the headline tables (RESULTS.md targets summary, README table) recomputed"
+        " from these raw files (e.g. an -ours.json and a -theirs.json), then exit; runs nothing",
+    )
     p.add_argument(
         "--work-dir",
         type=Path,
@@ -214,26 +242,120 @@ def plan(args: argparse.Namespace, theirs_bin: Optional[Path]) -> List[tuple]:
     return out
 
 
+class RawWriter:
+    """Keeps a run's raw files up to date as measurements come in (so a long run's partial
+    results survive): the ``--json`` file, and for a recorded run one automatic file per side
+    (``ours``: our runner and the boto3 floor; ``theirs``: 0.12.2 measured in this run)."""
+
+    def __init__(self, base: rawfile.RawRun, json_path: Optional[Path], raw_dir: Optional[Path]):
+        self.base = base
+        self.json_path = json_path
+        self.raw_dir = raw_dir
+        self.date = time.strftime("%Y-%m-%d", time.gmtime())
+        self.auto: Dict[str, Path] = {}  # side -> path reserved (before any .gz)
+        self.written: Dict[str, Path] = {}  # side -> path last written
+
+    def _run(self, ms: List[Measurement], complete: bool) -> rawfile.RawRun:
+        return dataclasses.replace(self.base, measurements=ms, complete=complete)
+
+    def write(self, ms: List[Measurement], complete: bool = False) -> None:
+        """(Re)write every file with ``ms`` (this run's measurements so far)."""
+        if self.json_path is not None:
+            rawfile.dump(self._run(ms, complete), self.json_path)
+        if self.raw_dir is None:
+            return
+        commit = self.base.git.commit if self.base.git else "unknown"
+        for side in ("ours", "theirs"):
+            mine = [m for m in ms if rawfile.file_side(m) == side]
+            if not mine:
+                continue
+            if side not in self.auto:
+                self.raw_dir.mkdir(parents=True, exist_ok=True)
+                self.auto[side] = rawfile.auto_path(self.raw_dir, self.date, commit, side)
+            self.written[side] = rawfile.dump_sized(self._run(mine, complete), self.auto[side])
+
+
+def _reused_provenance(old: rawfile.RawRun, machine: Dict[str, str]) -> str:
+    """Harness commit and machine of a reused raw file, flagging another machine."""
+    harness = old.git.label() if old.git else "harness commit not recorded"
+    if not old.machine:
+        return f"{harness}; machine not recorded"
+    where = f"{old.machine.get('cores', '?')} cores, {old.machine.get('cpu', '?')}"
+    keys = ("cores", "cpu")
+    if any(old.machine.get(k) != machine.get(k) for k in keys):
+        return f"{harness}; measured on ANOTHER machine ({where}): ratios mix machines"
+    return f"{harness}; same machine type ({where})"
+
+
+def ours_checkout(ours_bin: Path) -> Optional[Path]:
+    """The directory holding the ``miniwdl_aws`` that our side's python imports (for the
+    editable install of the README, the repository's work tree), None if it cannot tell."""
+    code = "import os, miniwdl_aws; print(os.path.dirname(os.path.abspath(miniwdl_aws.__file__)))"
+    try:
+        proc = subprocess.run(
+            [str(ours_bin / "python"), "-c", code], capture_output=True, text=True, timeout=120
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return Path(proc.stdout.strip()).parent if proc.returncode == 0 else None
+
+
+def _rel(path: Path, start: Path) -> str:
+    return Path(os.path.relpath(path.resolve(), start.resolve())).as_posix()
+
+
 def main(argv: Optional[List[str]] = None) -> int:
-    """Run the plan, print the report, record it."""
+    """Run the plan, print the report, record it (or, with ``--summarize``, only summarize)."""
     args = parse_args(argv)
+    if args.summarize:
+        print(summary.markdown(args.summarize), end="")
+        return 0
     if args.setup_theirs:
         print(theirs_venv.ensure(args.theirs_venv or theirs_venv.default_path()))
         return 0
     theirs_bin = None
     if not args.ours_only and not args.theirs_from:
         theirs_bin = theirs_venv.ensure(args.theirs_venv or theirs_venv.default_path())
-    work_dir = args.work_dir or Path(tempfile.mkdtemp(prefix="mwbench-"))
-    opts = Options(work_dir=work_dir, dwell=args.dwell, timeout=args.timeout, keep=args.keep)
+    target = (
+        None if args.no_record else args.results or (None if args.quick else HERE / "RESULTS.md")
+    )
+    raw_dir = args.raw_dir
+    if raw_dir is None and target is not None and not args.quick:
+        raw_dir = target.parent / "results"
+    # the commit of the code measured: where our side imports miniwdl_aws from (normally this
+    # repository, the editable install of the README)
+    checkout = None if args.theirs_only else ours_checkout(args.ours_bin)
+    git: GitState = git_state(checkout or HERE.parent)
+    elsewhere = checkout is not None and checkout.resolve() != HERE.parent.resolve()
     header: Dict[str, str] = {
         "concurrency": str(args.concurrency),
         "dwell_s": f"{args.dwell:g}",
     }
-    results: List[Measurement] = []
+    writer = RawWriter(
+        rawfile.RawRun(
+            [],
+            git=git,
+            started_utc=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            machine=report.machine(),
+            settings=header,
+            argv=sys.argv[1:] if argv is None else list(argv),
+            reused_from=[str(p) for p in args.theirs_from],
+        ),
+        args.json,
+        raw_dir,
+    )
+    print(
+        f"[bench] measuring {checkout or HERE.parent}: {git.label()}", file=sys.stderr, flush=True
+    )
+    work_dir = args.work_dir or Path(tempfile.mkdtemp(prefix="mwbench-"))
+    opts = Options(work_dir=work_dir, dwell=args.dwell, timeout=args.timeout, keep=args.keep)
+    reused: List[Measurement] = []
+    reused_notes: List[str] = []
     for path in args.theirs_from:
-        results += [
-            Measurement.from_dict(d) for d in json.loads(path.read_text()) if d["side"] == THEIRS
-        ]
+        old = rawfile.load(path)
+        reused += [m for m in old.measurements if m.side == THEIRS]
+        reused_notes.append(f"{path.name} ({_reused_provenance(old, writer.base.machine)})")
+    measured: List[Measurement] = []
     try:
         for side, prof, w in plan(args, theirs_bin):
             print(
@@ -251,25 +373,31 @@ def main(argv: Optional[List[str]] = None) -> int:
                 file=sys.stderr,
                 flush=True,
             )
-            results.append(m)
-            if args.json:  # written as we go, so a long run's partial results survive
-                args.json.write_text(json.dumps([r.to_dict() for r in results], indent=1))
+            measured.append(m)
+            writer.write(measured)  # as we go, so a long run's partial results survive
     finally:
         if args.work_dir is None and not args.keep:
             shutil.rmtree(work_dir, ignore_errors=True)
+    writer.write(measured, complete=True)
+    results = reused + measured
     print(report.text_report(results, header))
-    target = (
-        None if args.no_record else args.results or (None if args.quick else HERE / "RESULTS.md")
-    )
+    for path in writer.written.values():
+        print(f"[bench] raw data in {path}", file=sys.stderr)
     if target is not None:
         notes = list(args.note)
-        if args.theirs_from:
+        if elsewhere:
             notes.append(
-                "0.12.2 rows reused from "
-                + ", ".join(p.name for p in args.theirs_from)
-                + " (same machine, earlier run)."
+                f"ours imported miniwdl_aws from {checkout}, not from this harness's checkout;"
+                " the commit above is that checkout's."
             )
-        report.append_results(target, report.markdown_section(results, header, notes))
+        if args.theirs_from:
+            notes.append("0.12.2 rows reused from an earlier run: " + ", ".join(reused_notes) + ".")
+        raw_links = [(p.name, _rel(p, target.parent)) for p in writer.written.values()]
+        raw_links += [
+            (f"{p.name} (0.12.2, reused)", _rel(p, target.parent)) for p in args.theirs_from
+        ]
+        section = report.markdown_section(results, header, notes, git, raw_links)
+        report.append_results(target, section)
         print(f"[bench] appended to {target}", file=sys.stderr)
     return 0 if all(m.ok for m in results) else 1
 

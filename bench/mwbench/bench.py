@@ -18,6 +18,23 @@ from .runner import miniwdl_command, run_measured
 from .sides import FLOOR, Profile, Side
 from .workloads import Workload
 
+# What a recorded run keeps of every Batch job (ListJobs' epoch-ms timestamps; ``attempts``:
+# the length of DescribeJobs' attempts list; ``attemptStartAt``/``noticedAt``: epoch ms of the
+# runner's task.log lines where the attempt started / the job's end was noticed, None when the
+# log has none). With the run-level fields of :class:`Measurement` (wall time, rusage, call
+# counts) this is enough to recompute every figure of the tables: see :func:`derive`.
+JOB_FIELDS = (
+    "jobId",
+    "jobName",
+    "status",
+    "createdAt",
+    "startedAt",
+    "stoppedAt",
+    "attempts",
+    "attemptStartAt",
+    "noticedAt",
+)
+
 
 @dataclass
 class Measurement:
@@ -59,6 +76,7 @@ class Measurement:
     throttled: Dict[str, int] = field(default_factory=dict)
     tps_cap: float = 0.0
     started_at: float = 0.0
+    jobs: List[Dict[str, Any]] = field(default_factory=list, repr=False)
 
     @property
     def label(self) -> str:
@@ -76,14 +94,58 @@ class Measurement:
         )
 
     def to_dict(self) -> Dict[str, Any]:
-        """JSON-able form."""
-        return dataclasses.asdict(self)
+        """JSON-able form; the per-job records as one table (``{"fields": [...], "rows":
+        [[...], ...]}``), about half the size of a list of objects."""
+        d = dataclasses.asdict(dataclasses.replace(self, jobs=[]))
+        d["jobs"] = jobs_to_table(self.jobs)
+        return d
 
     @classmethod
     def from_dict(cls, d: Dict[str, Any]) -> Measurement:
-        """Inverse of :meth:`to_dict` (unknown keys ignored)."""
+        """Inverse of :meth:`to_dict` (unknown keys ignored; files without per-job records, as
+        written before they were kept, load with ``jobs`` empty)."""
         names = {f.name for f in dataclasses.fields(cls)}
-        return cls(**{k: v for k, v in d.items() if k in names})
+        kw = {k: v for k, v in d.items() if k in names}
+        kw["jobs"] = jobs_from_table(d.get("jobs"))
+        return cls(**kw)
+
+
+def jobs_to_table(jobs: List[Dict[str, Any]]) -> Dict[str, Any]:
+    """``{"fields": JOB_FIELDS, "rows": [[value per field], ...]}``."""
+    return {"fields": list(JOB_FIELDS), "rows": [[j.get(f) for f in JOB_FIELDS] for j in jobs]}
+
+
+def jobs_from_table(table: Any) -> List[Dict[str, Any]]:
+    """Inverse of :func:`jobs_to_table`; also accepts a plain list of job objects (or nothing)."""
+    if not table:
+        return []
+    if isinstance(table, list):
+        return [dict(j) for j in table]
+    fields = list(table["fields"])
+    return [dict(zip(fields, row)) for row in table["rows"]]
+
+
+def _ms(epoch_s: Optional[float]) -> Optional[int]:
+    return None if epoch_s is None else round(epoch_s * 1000)
+
+
+def job_records(
+    jobs: List[Dict[str, Any]],
+    attempts: Dict[str, int],
+    started: Dict[str, float],
+    noticed: Dict[str, float],
+) -> List[Dict[str, Any]]:
+    """The :data:`JOB_FIELDS` of each ListJobs summary, with its DescribeJobs attempt count and
+    the task-log times (``started``/``noticed``: epoch seconds by job id)."""
+    out = []
+    for j in jobs:
+        jid = j["jobId"]
+        rec = {f: j.get(f) for f in JOB_FIELDS}
+        rec["attempts"] = attempts.get(jid)
+        rec["attemptStartAt"] = _ms(started.get(jid))
+        rec["noticedAt"] = _ms(noticed.get(jid))
+        out.append(rec)
+    return out
 
 
 @dataclass(frozen=True)
@@ -168,18 +230,13 @@ def measure(side: Side, profile: Profile, workload: Workload, opts: Options) -> 
         if workload.faults:
             emu.set_faults({})
         jobs = emu.list_all_jobs(emu.exports["MINIWDL__AWS__TASK_QUEUE"])
+        attempts = emu.attempt_counts([j["jobId"] for j in jobs])
     (base / "stats.json").write_text(json.dumps(stats, indent=1))
     (base / "jobs.json").write_text(json.dumps(jobs, indent=1))
-    fill(m, res.wall_s, res.exit_code, res.timed_out, res.cpu_s, res.peak_rss_mib, stats, jobs)
-    m.started_at = res.started_at
     noticed, started = metrics.task_log_times(run_dir) if run_dir.exists() else ({}, {})
-    lat = metrics.notice_latencies(jobs, noticed)
-    m.notice_n = len(lat)
-    m.notice_p50_s = metrics.percentile(lat, 50)
-    m.notice_p95_s = metrics.percentile(lat, 95)
-    delays = metrics.submit_delays(jobs, started)
-    m.submit_delay_p50_s = metrics.percentile(delays, 50)
-    m.submit_delay_p95_s = metrics.percentile(delays, 95)
+    records = job_records(jobs, attempts, started, noticed)
+    fill(m, res.wall_s, res.exit_code, res.timed_out, res.cpu_s, res.peak_rss_mib, stats, records)
+    m.started_at = res.started_at
     if not opts.keep and m.ok:
         shutil.rmtree(base, ignore_errors=True)
     return m
@@ -195,15 +252,25 @@ def fill(
     stats: Dict[str, Any],
     jobs: List[Dict[str, Any]],
 ) -> None:
-    """Reduce the runner's rusage, the emulator's stats and the job list into ``m``."""
+    """Keep the runner's rusage, the emulator's Batch call counts and the per-job records (see
+    :data:`JOB_FIELDS`; other keys are dropped) in ``m``, then :func:`derive` the figures."""
     m.wall_s, m.exit_code, m.timed_out = wall_s, exit_code, timed_out
     m.runner_cpu_s, m.peak_rss_mib = cpu_s, peak_rss_mib
+    m.calls = metrics.batch_calls(stats)
+    m.jobs = [{f: j.get(f) for f in JOB_FIELDS} for j in jobs]
+    derive(m)
+
+
+def derive(m: Measurement) -> None:
+    """Every figure of ``m`` that follows from its raw data (wall time, runner rusage, Batch call
+    counts and per-job records): the same computation when measuring and when a recorded raw
+    file is summarized."""
+    jobs = m.jobs
     m.attempts = len(jobs)
     m.succeeded = sum(1 for j in jobs if j.get("status") == "SUCCEEDED")
     m.failed = sum(1 for j in jobs if j.get("status") == "FAILED")
-    m.tasks_per_s = m.tasks / wall_s if wall_s > 0 else 0.0
-    m.cpu_per_task_s = cpu_s / m.tasks if m.tasks else 0.0
-    m.calls = metrics.batch_calls(stats)
+    m.tasks_per_s = m.tasks / m.wall_s if m.wall_s > 0 else 0.0
+    m.cpu_per_task_s = m.runner_cpu_s / m.tasks if m.tasks else 0.0
     # every accepted SubmitJob creates exactly one job; the rest of the calls were refused (the
     # emulator counts faulted calls too), i.e. throttled under a TPS cap
     m.throttled = {"SubmitJob": max(0, m.calls.get("SubmitJob", 0) - m.attempts)}
@@ -214,9 +281,23 @@ def fill(
     m.describe_per_task = describes / m.tasks if m.tasks else 0.0
     m.job_run_s = metrics.job_seconds(jobs, "startedAt")
     m.job_watched_s = metrics.job_seconds(jobs, "createdAt")
+    m.describe_per_1000_run_s = None
+    m.describe_per_1000_watched_s = None
     if m.job_run_s > 0:
         m.describe_per_1000_run_s = 1000.0 * describes / m.job_run_s
     if m.job_watched_s > 0:
         m.describe_per_1000_watched_s = 1000.0 * describes / m.job_watched_s
     m.peak_active_jobs = metrics.peak_overlap(metrics.active_intervals(jobs))
     m.max_submits_per_s = metrics.max_in_window(j["createdAt"] for j in jobs if j.get("createdAt"))
+    noticed = _seconds_by_job(jobs, "noticedAt")
+    lat = metrics.notice_latencies(jobs, noticed)
+    m.notice_n = len(lat)
+    m.notice_p50_s = metrics.percentile(lat, 50)
+    m.notice_p95_s = metrics.percentile(lat, 95)
+    delays = metrics.submit_delays(jobs, _seconds_by_job(jobs, "attemptStartAt"))
+    m.submit_delay_p50_s = metrics.percentile(delays, 50)
+    m.submit_delay_p95_s = metrics.percentile(delays, 95)
+
+
+def _seconds_by_job(jobs: List[Dict[str, Any]], key: str) -> Dict[str, float]:
+    return {j["jobId"]: j[key] / 1000.0 for j in jobs if j.get(key) is not None}

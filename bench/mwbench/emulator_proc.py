@@ -218,6 +218,16 @@ class EmulatorProcess:
                 kwargs["nextToken"] = page["nextToken"]
         return list(seen.values())
 
+    def attempt_counts(self, job_ids: List[str]) -> Dict[str, int]:
+        """``{job id: len(attempts)}`` as DescribeJobs reports it (100 ids per call). Like
+        :meth:`list_all_jobs`, call it after reading the stats."""
+        client = self.batch_client()
+        out: Dict[str, int] = {}
+        for i in range(0, len(job_ids), 100):
+            for job in client.describe_jobs(jobs=job_ids[i : i + 100]).get("jobs", []):
+                out[job["jobId"]] = len(job.get("attempts") or [])
+        return out
+
     def batch_client(self) -> Any:
         """A boto3 Batch client bound to the emulator with fake credentials."""
         import boto3

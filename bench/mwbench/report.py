@@ -11,10 +11,20 @@ from pathlib import Path
 from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
 from .bench import Measurement
+from .provenance import GitState
 from .sides import FLOOR, OURS, THEIRS
 
 Row = Tuple[str, Callable[[Measurement], str]]
 _PER_ATTEMPT_OPS = ("SubmitJob", "DescribeJobs")
+
+# the issue-8 section-3 thresholds (also used by summary.py's headline table)
+MAX_OTHER_CALLS_PER_ATTEMPT = 1.05  # Batch calls besides DescribeJobs per task attempt
+MAX_DESCRIBE_PER_TASK = 0.1
+SPEEDUPS = (("default", "default", 15.0), ("tuned", "tuned", 3.0))  # ours/P vs 0.12.2/Q tasks/s
+SPEEDUP_SIZES = (200, 1000)
+MAX_CPU_PER_TASK_S = 0.05
+MAX_PEAK_RSS_MIB = 250.0
+MAX_NOTICE_P50_S = 1.5
 
 
 def machine() -> Dict[str, str]:
@@ -179,10 +189,12 @@ def targets(ms: Sequence[Measurement]) -> List[Verdict]:
             )
     out.append(
         Verdict(
-            "Batch calls per task attempt besides DescribeJobs <= 1.05 (0.12.2: 3.0),"
-            " runs of >= 100 tasks",
+            f"Batch calls per task attempt besides DescribeJobs <= {MAX_OTHER_CALLS_PER_ATTEMPT:g}"
+            " (0.12.2: 3.0), runs of >= 100 tasks",
             text,
-            None if worst is None else worst.non_describe_per_attempt <= 1.05,
+            None
+            if worst is None
+            else worst.non_describe_per_attempt <= MAX_OTHER_CALLS_PER_ATTEMPT,
         )
     )
 
@@ -204,16 +216,16 @@ def targets(ms: Sequence[Measurement]) -> List[Verdict]:
         text += ")"
     out.append(
         Verdict(
-            "DescribeJobs <= 0.1 per task at >= 100 concurrent tasks (0.12.2: 0.24 tuned,"
-            " 1.0 default)",
+            f"DescribeJobs <= {MAX_DESCRIBE_PER_TASK:g} per task at >= 100 concurrent tasks"
+            " (0.12.2: 0.24 tuned, 1.0 default)",
             text,
-            None if worst is None else worst.describe_per_task <= 0.1,
+            None if worst is None else worst.describe_per_task <= MAX_DESCRIBE_PER_TASK,
         )
     )
 
-    for n in (200, 1000):
+    for n in SPEEDUP_SIZES:
         w = f"scatter{n}"
-        for ours_p, theirs_p, need in (("default", "default", 15.0), ("tuned", "tuned", 3.0)):
+        for ours_p, theirs_p, need in SPEEDUPS:
             o = _find(ms, OURS, ours_p, w)
             t = _find(ms, THEIRS, theirs_p, w)
             ratio = o.tasks_per_s / t.tasks_per_s if o and t and t.tasks_per_s else None
@@ -230,9 +242,10 @@ def targets(ms: Sequence[Measurement]) -> List[Verdict]:
     for m in [m for m in ours if m.workload == "scatter200"]:
         out.append(
             Verdict(
-                f"scatter200 {m.label}: runner CPU/task <= 0.05 s and peak RSS <= 250 MiB",
+                f"scatter200 {m.label}: runner CPU/task <= {MAX_CPU_PER_TASK_S:g} s and peak RSS"
+                f" <= {MAX_PEAK_RSS_MIB:g} MiB",
                 f"{m.cpu_per_task_s:.3f} s/task, {m.peak_rss_mib:.0f} MiB",
-                m.cpu_per_task_s <= 0.05 and m.peak_rss_mib <= 250,
+                m.cpu_per_task_s <= MAX_CPU_PER_TASK_S and m.peak_rss_mib <= MAX_PEAK_RSS_MIB,
             )
         )
 
@@ -240,11 +253,13 @@ def targets(ms: Sequence[Measurement]) -> List[Verdict]:
     worst = max(light, key=lambda m: m.notice_p50_s or 0.0, default=None)
     out.append(
         Verdict(
-            "job-finished -> noticed p50 <= 1.5 s with <= 100 active jobs",
+            f"job-finished -> noticed p50 <= {MAX_NOTICE_P50_S:g} s with <= 100 active jobs",
             f"worst p50 {worst.notice_p50_s:.2f} s ({worst.label} {worst.workload})"
             if worst and worst.notice_p50_s is not None
             else "-",
-            None if worst is None or worst.notice_p50_s is None else worst.notice_p50_s <= 1.5,
+            None
+            if worst is None or worst.notice_p50_s is None
+            else worst.notice_p50_s <= MAX_NOTICE_P50_S,
         )
     )
 
@@ -299,17 +314,41 @@ def text_report(ms: Sequence[Measurement], header: Dict[str, str]) -> str:
     return "\n".join(parts)
 
 
-def markdown_section(ms: Sequence[Measurement], header: Dict[str, str], notes: List[str]) -> str:
-    """A dated RESULTS.md section for this run."""
+def markdown_section(
+    ms: Sequence[Measurement],
+    header: Dict[str, str],
+    notes: List[str],
+    git: Optional[GitState] = None,
+    raw_files: Sequence[Tuple[str, str]] = (),
+) -> str:
+    """A dated RESULTS.md section for this run: the heading names the commit (and a dirty work
+    tree), then the machine, the links to the raw files (``(text, relative link)``), the notes,
+    one table per workload and the targets."""
     stamp = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
     mach = machine()
+    heading = f"## Run {stamp}"
+    if git is not None:
+        heading += f", {git.label()}"
     parts = [
-        f"## Run {stamp}",
+        heading,
         "",
         f"Machine: {mach['cores']} cores, {mach['cpu']}, Python {mach['python']}, {mach['os']}."
         + " "
         + " ".join(f"{k}={v}." for k, v in header.items()),
     ]
+    if git is not None and git.dirty:
+        shown = ", ".join(f"`{p}`" for p in git.dirty_paths[:10])
+        more = f" and {git.dirty_files - 10} more" if git.dirty_files > 10 else ""
+        parts.append(
+            f"- DIRTY work tree (not reproducible from commit {git.commit}): {shown}{more}"
+            " had uncommitted changes."
+        )
+    if raw_files:
+        links = ", ".join(f"[{text}]({link})" for text, link in raw_files)
+        parts.append(
+            f"- Raw data (per-job records; `bench/run.py --summarize` recomputes the summary"
+            f" from them): {links}."
+        )
     parts += [f"- {n}" for n in notes]
     for w, group in by_workload(ms).items():
         m0 = group[0]
