@@ -66,10 +66,12 @@ def show_outputs(bucket: str, prefix: str) -> None:
     print(f"\n== objects under s3://{bucket}/{prefix}")
     for key in keys:
         print(f"   s3://{bucket}/{key}")
-    if f"{prefix}outputs.json" not in keys:
+    # each run uploads into its own <prefix><run id>/ folder
+    found = [k for k in keys if k.endswith("/outputs.json")]
+    if not found:
         return
-    outputs = json.loads(s3.get_object(Bucket=bucket, Key=f"{prefix}outputs.json")["Body"].read())
-    print(f"\n== s3://{bucket}/{prefix}outputs.json")
+    outputs = json.loads(s3.get_object(Bucket=bucket, Key=found[0])["Body"].read())
+    print(f"\n== s3://{bucket}/{found[0]}")
     print(json.dumps(outputs, indent=2))
     summary = outputs.get("hello_scatter.summary", "")
     if summary.startswith(f"s3://{bucket}/"):

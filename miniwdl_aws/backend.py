@@ -42,9 +42,10 @@ from WDL.runtime.error import Interrupted, Terminated
 from . import naming
 from ._util import AwsClients, _
 from .batch import infrastructure, outcomes, specs
-from .batch.api import TERMINAL_STATES, Ambiguous, BatchApi, Throttled
+from .batch.api import TERMINAL_STATES, BatchApi, Throttled
 from .batch.job_definitions import JobDefinitionCache
 from .batch.poller import JobWatch, StatusPoller
+from .batch.recovery import submit_without_twins
 from .batch.submitter import AdaptiveSubmitter, SubmitAborted
 from .config import AwsSettings, load_settings
 from .errors import AwsCallError, ConfigError, MiniwdlAwsError
@@ -378,25 +379,17 @@ class BatchJobBase(WDL.runtime.task_container.TaskContainer):
         )
 
     def _submit_once(self, logger: logging.Logger, request: Dict[str, Any]) -> Callable[[], str]:
-        """SubmitJob for the submitter to retry. After an ambiguous failure (the response was
-        lost), the next try first looks for the job by name, so a retry never starts a twin."""
+        """SubmitJob for the paced submitter to call, and call again when Batch refused it
+        unprocessed (throttling). A lost response is settled inside, by looking the job up by
+        name before any resubmission, so no try starts a twin."""
         services = self._services
         assert services is not None
         since_ms = int(time.time() * 1000) - 5000  # slack for clock skew
-        ambiguous = [False]
+        window = self._settings.submit_recovery_seconds
 
         def attempt() -> str:
-            if ambiguous[0]:
-                time.sleep(1.0)  # ListJobs is eventually consistent
-                found = services.api.find_job(request["jobQueue"], request["jobName"], since_ms)
-                if found:
-                    logger.warning(_("SubmitJob response was lost; found the job", jobId=found))
-                    return found
-            try:
-                return services.api.submit_job(request)
-            except Ambiguous:
-                ambiguous[0] = True
-                raise
+            # not cut short by terminating(): finding the job is what lets us terminate it
+            return submit_without_twins(services.api, request, since_ms, window, log=logger)
 
         return attempt
 

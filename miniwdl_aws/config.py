@@ -326,6 +326,16 @@ OPTIONS: Tuple[Option, ...] = (
         check=_nonneg,
     ),
     Option(
+        "submit_recovery_seconds",
+        30.0,
+        "float",
+        "When a SubmitJob's response is lost (connection reset, timeout, 5xx), seconds to keep"
+        " looking the job up by name before concluding it was not created and submitting it"
+        " again (ListJobs lags behind SubmitJob). A job is never submitted twice: if the lookups"
+        " fail, the task (or the submitter) fails, saying so.",
+        check=_nonneg,
+    ),
+    Option(
         "job_definition_prefix",
         "miniwdl-task",
         "str",
@@ -355,7 +365,8 @@ OPTIONS: Tuple[Option, ...] = (
         "s3_upload_folder",
         "",
         "str",
-        "s3://bucket/folder/ to upload the run's outputs to when it ends. Empty: no upload.",
+        "s3://bucket/folder/ under which each run uploads its logs and outputs when it ends,"
+        " into its own <folder>/<run id>/. Empty: no upload.",
         check=_s3_folder,
     ),
     Option(
@@ -365,6 +376,14 @@ OPTIONS: Tuple[Option, ...] = (
         "After uploading, delete the run directory on EFS: success, failure, always, or empty"
         " (never).",
         check=_delete_after,
+    ),
+    Option(
+        "s3_upload_kms_key",
+        "",
+        "str",
+        "Server-side encryption header for uploads and staging, for buckets whose policy demands"
+        " one: aws:kms (the bucket's or account's default KMS key), aws:kms:dsse, or a KMS key"
+        " id/ARN/alias (aws:kms with that key). Empty: no header, the bucket's default applies.",
     ),
 )
 
@@ -451,12 +470,14 @@ class AwsSettings:
     runnable_warning: float
     terminate_wait: float
     describe_error_wait: float
+    submit_recovery_seconds: float
     job_definition_prefix: str
     workflow_queue: str
     workflow_role: str
     workflow_image: str
     s3_upload_folder: str
     s3_upload_delete_after: str
+    s3_upload_kms_key: str
 
     @property
     def boto3_max_attempts(self) -> int:

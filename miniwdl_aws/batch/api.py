@@ -8,7 +8,8 @@ so the submitter can slow down and retry them.
 SubmitJob has no idempotency token, so a retry after a *lost response* (connection reset or
 read timeout once the request was sent, or a 5xx) may start a second job. SubmitJob therefore
 goes through a client without botocore retries, and such failures raise :class:`Ambiguous`: the
-caller looks the job up by name (:meth:`BatchApi.find_job`) before submitting again.
+caller looks the job up by name before submitting again
+(:func:`~miniwdl_aws.batch.recovery.submit_without_twins`).
 """
 
 from __future__ import annotations
@@ -163,19 +164,23 @@ class BatchApi:
 
     def find_job(self, job_queue: str, job_name: str, created_after_ms: int) -> Optional[str]:
         """Id of the newest job named exactly ``job_name`` in ``job_queue`` created at or after
-        ``created_after_ms`` (epoch milliseconds), if any."""
-        res = self._call(
-            "batch",
-            "ListJobs",
-            self._batch.list_jobs,
-            jobQueue=job_queue,
-            filters=[{"name": "JOB_NAME", "values": [job_name]}],
-        )
-        found = [
-            j
-            for j in res.get("jobSummaryList", [])
-            if j.get("jobName") == job_name and int(j.get("createdAt", 0)) >= created_after_ms
-        ]
+        ``created_after_ms`` (epoch milliseconds), if any. Reads every page: the filter matches
+        case-insensitively, so other jobs may come first."""
+        found: List[Dict[str, Any]] = []
+        kwargs: Dict[str, Any] = {
+            "jobQueue": job_queue,
+            "filters": [{"name": "JOB_NAME", "values": [job_name]}],
+        }
+        while True:
+            res = self._call("batch", "ListJobs", self._batch.list_jobs, **kwargs)
+            found.extend(
+                j
+                for j in res.get("jobSummaryList", [])
+                if j.get("jobName") == job_name and int(j.get("createdAt", 0)) >= created_after_ms
+            )
+            if not res.get("nextToken"):
+                break
+            kwargs["nextToken"] = res["nextToken"]
         if not found:
             return None
         return str(max(found, key=lambda j: int(j.get("createdAt", 0)))["jobId"])

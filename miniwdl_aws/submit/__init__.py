@@ -11,7 +11,8 @@ Modules (one job each):
 - :mod:`.wait`: waiting for the workflow job, streaming its log, exit-code mapping
 - :mod:`.cli`: ``main(argv)``, the submitter
 - :mod:`.wrapper`: ``miniwdl-aws-workflow``, the program inside the workflow job
-- :mod:`.upload`: verified S3 upload, ``outputs.json`` rewrite and safe ``--delete-after``
+- :mod:`.upload`: checksum-verified S3 upload into the run's own folder, ``outputs.json`` rewrite
+- :mod:`.rundir`: the run's own directory on EFS, the only thing ``--delete-after`` removes
 """
 
 # The wrapper prints this as its very last line; the follower stops when it sees it.

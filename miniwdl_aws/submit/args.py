@@ -132,17 +132,22 @@ def build_parser() -> argparse.ArgumentParser:
         " 60s)",
     )
     g = p.add_argument_group("files")
-    g.add_argument("--dir", help="run directory prefix under the mount [MOUNT/miniwdl_run]")
+    g.add_argument(
+        "--dir",
+        help="under the mount: DIR puts the run in a new DIR/<run id>/; DIR/. runs exactly in DIR"
+        " [MOUNT/miniwdl_run]",
+    )
     g.add_argument(
         "--s3upload",
         metavar="S3URI",
-        help="s3://bucket/folder/ to upload logs and outputs to (a folder not ending in / gets"
-        " the run name appended) [env %(env)s]",
+        help="s3://bucket/folder/ to upload logs and outputs under, into the run's own"
+        " <folder>/<run id>/ [env %(env)s]",
     )
     g.add_argument(
         "--delete-after",
         metavar="WHEN",
-        help="with --s3upload, delete the run directory after a verified upload: "
+        help="with --s3upload, after every object verified, delete the directory the run"
+        " created (never one that existed before): "
         + ",".join(DELETE_AFTER_CHOICES)
         + " [env %(env)s]",
     )

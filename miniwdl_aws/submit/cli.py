@@ -11,16 +11,20 @@ import json
 import logging
 import os
 import sys
+import time
 from importlib import resources
 from typing import Any, Callable, Dict, List, Optional, Sequence, TextIO, Tuple
 
 from miniwdl_aws import naming
 from miniwdl_aws._util import AwsClients, _
+from miniwdl_aws.batch.api import BatchApi
+from miniwdl_aws.batch.recovery import SubmitOutcomeUnknown, submit_without_twins
+from miniwdl_aws.batch.submitter import AdaptiveSubmitter
 from miniwdl_aws.config import read_option
 from miniwdl_aws.errors import ConfigError, MiniwdlAwsError
 from miniwdl_aws.submit import args as cli_args
-from miniwdl_aws.submit import job, shipping, validate
-from miniwdl_aws.submit.upload import S3Uploader, UploadError
+from miniwdl_aws.submit import job, rundir, shipping, validate
+from miniwdl_aws.submit.upload import S3Uploader, UploadError, run_folder
 from miniwdl_aws.submit.wait import JobWaiter
 
 PREFIX = "[miniwdl-aws-submit]"
@@ -96,6 +100,7 @@ class Submitter:
                 validate.check_bucket(clients("s3"), uri, flag)
 
         # 3. the job
+        kms_key = str(option("s3_upload_kms_key") or "")
         run_id = naming.new_run_id()
         spec = job.WorkflowJobSpec(
             run_id=run_id,
@@ -113,7 +118,7 @@ class Submitter:
             role=args.workflow_role,
             public_ip=not args.no_public_ip,
             command=[],
-            env=self._job_env(args, fs_id, run_id, user_tags),
+            env=self._job_env(args, fs_id, run_id, user_tags, kms_key),
             tags=user_tags,
             timeout=timeout,
         )
@@ -129,7 +134,7 @@ class Submitter:
                 and shipping.json_size(req) <= shipping.REQUEST_LIMIT
             )
 
-        uploader = S3Uploader(clients("s3"))
+        uploader = S3Uploader(clients("s3"), kms_key)
 
         def put(data: bytes, uri: str) -> None:
             try:
@@ -149,15 +154,40 @@ class Submitter:
         logger.debug(
             _("SubmitJob", **{k: v for k, v in request.items() if k != "containerOverrides"})
         )
+        # SubmitJob is not idempotent: no botocore retries for it; a lost response is settled by
+        # looking the job up by name, and throttling is retried only when nothing was processed
+        api = BatchApi(clients, AwsClients(region=clients.region, max_attempts=1))
+        since_ms = int(time.time() * 1000) - 5000  # slack for clock skew
+        window = float(option("submit_recovery_seconds"))
+        unknown = (
+            f"see its jobs with `miniwdl-aws runs {run_id}` and terminate any with"
+            f" `miniwdl-aws cleanup {run_id}`"
+        )
         try:
-            job_id = batch.submit_job(**request)["jobId"]
-        except Exception as exn:  # one line, no traceback; nothing else was submitted
+            job_id = AdaptiveSubmitter(max_rate=1.0).call(
+                lambda: submit_without_twins(api, request, since_ms, window),
+                lambda: False,
+                max_tries=5,
+            )
+        except SubmitOutcomeUnknown as exn:  # not EXIT_USAGE: the job may exist
+            why = " ".join(str(exn).split())
+            print(f"{cli_args.PROG}: error: run {run_id}: {why}; {unknown}", file=self.stderr)
+            return 1
+        except KeyboardInterrupt:  # maybe during a lookup: the job may exist
+            print(f"{PREFIX} interrupted submitting run {run_id}; {unknown}", file=self.stderr)
+            return EXIT_INTERRUPTED
+        except Exception as exn:  # one line, no traceback; nothing was submitted
             raise ConfigError(f"SubmitJob failed: {exn}") from None
+        if api.call_counts().get("batch.ListJobs"):
+            self.note("a SubmitJob response was lost; settled by looking the job up by name")
         for uri in shipment.staged:
             self.note(f"staged {uri}")
         if self.passed_env:
             self.note("passed through (--no-env to stop): " + " ".join(self.passed_env))
         self.note(f"submitted {spec.job_name} to {spec.queue}; run id {run_id}")
+        self.note(f"run directory: {rundir.home_path(args.dir, run_id)[0]}/")
+        if args.s3upload:
+            self.note(f"S3 folder: {run_folder(args.s3upload, run_id)}")
         print(job_id, file=self.stdout, flush=True)
         if not args.wait:
             return 0
@@ -165,7 +195,7 @@ class Submitter:
             batch, clients("logs"), self.emit, self.note, poll_seconds=args.poll_seconds
         )
         try:
-            return waiter.wait(job_id, follow=args.follow)
+            code = waiter.wait(job_id, follow=args.follow)
         except KeyboardInterrupt:
             self.note(
                 "interrupted: stopped waiting; the workflow job keeps running. To terminate it:\n"
@@ -173,6 +203,9 @@ class Submitter:
                 " 'terminated by user (miniwdl-aws-submit)'"
             )
             return EXIT_INTERRUPTED
+        if args.s3upload:
+            self.note(f"this run's S3 folder: {run_folder(args.s3upload, run_id)}")
+        return code
 
     def _local_sources(self, args: Any) -> Tuple[Dict[str, bytes], Optional[str]]:
         """The files to ship (``wdl``/``inputs``) and the ``--wdl`` argument for a WDL the job
@@ -209,7 +242,12 @@ class Submitter:
         return files, wdl_arg
 
     def _job_env(
-        self, args: Any, fs_id: Optional[str], run_id: str, tags: Dict[str, str]
+        self,
+        args: Any,
+        fs_id: Optional[str],
+        run_id: str,
+        tags: Dict[str, str],
+        kms_key: str = "",
     ) -> Dict[str, str]:
         env = {} if args.no_env else job.passthrough_env(self.environ)
         passed = sorted(env)
@@ -228,6 +266,8 @@ class Submitter:
         if args.efs:
             env["MINIWDL__AWS__FSAP"] = args.fsap
             env["MINIWDL__AWS__FS"] = fs_id or ""
+        if kms_key:  # the upload needs it too, even when it came from the laptop's cfg file
+            env["MINIWDL__AWS__S3_UPLOAD_KMS_KEY"] = kms_key
         if tags:
             env["MINIWDL__AWS__JOB_TAGS"] = json.dumps(tags, separators=(",", ":"))
         # told after submitting: before that, stderr is reserved for a one-line error

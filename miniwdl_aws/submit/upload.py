@@ -1,19 +1,21 @@
 """Verified S3 upload of a run, the ``outputs.json`` rewrite, and the safe ``--delete-after``.
 
-Every object is uploaded with boto3 (no awscli) using a part size we choose, so that its ETag is
-predictable: the MD5 of the file for a single-part upload, or the MD5 of the concatenated part
-MD5s with a ``-N`` suffix for a multipart one. After each upload a HeadObject must report the
-same size and ETag; only when *every* object of the run verified may the run directory be
-deleted, and then only if it lies strictly inside the shared filesystem root.
+Every object is uploaded with boto3 (no awscli) with an S3 additional checksum (SHA-256) and a
+part size we choose, so that we know what S3 must report back: the SHA-256 of the file for a
+single-part upload, or the SHA-256 of the concatenated part SHA-256s (a "composite" checksum)
+for a multipart one. After each upload a HeadObject with ``ChecksumMode=ENABLED`` must report the
+same size and checksum. The ETag is never used: with SSE-KMS or DSSE-KMS (bucket default or
+requested) it is not an MD5 of anything we can compute. Only when *every* object of the run
+verified may the run's own directory be deleted (see :mod:`.rundir`).
 """
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
 import os
 import re
-import shutil
 import tempfile
 from dataclasses import dataclass, field
 from typing import Any, Dict, List, Optional, Tuple
@@ -28,6 +30,7 @@ _S3_URI = re.compile(r"^s3://([a-z0-9][a-z0-9.-]{1,61}[a-z0-9])(/[^\x00-\x1f]*)?
 _MIB = 1024 * 1024
 PART_SIZE = 8 * _MIB  # S3 parts ≥5 MiB (but the last); ≤10,000 parts per object
 MAX_PARTS = 10000
+CHECKSUM_ALGORITHM = "SHA256"  # in hashlib; CRC32C would need botocore's optional CRT
 
 
 class UploadError(Exception):
@@ -50,30 +53,51 @@ def part_size(size: int) -> int:
     return chunk
 
 
-def expected_etag(path: str, chunk: int) -> str:
-    """The ETag S3 gives ``path`` when uploaded with ``chunk``-sized parts (threshold = chunk)."""
-    digests = []
-    whole = hashlib.md5()
+def expected_checksum(path: str, chunk: int) -> Tuple[str, int]:
+    """``(base64 SHA-256, parts)`` S3 reports for ``path`` uploaded with ``chunk``-sized parts
+    and multipart threshold ``chunk``: parts 0 for a single-part upload (the file's SHA-256),
+    else the SHA-256 of the concatenated raw part SHA-256s."""
+    part_digests = []
+    whole = hashlib.sha256()
     with open(path, "rb") as f:
         while True:
             block = f.read(chunk)
             if not block:
                 break
-            digests.append(hashlib.md5(block).digest())
+            part_digests.append(hashlib.sha256(block).digest())
             whole.update(block)
-    if len(digests) <= 1 and os.path.getsize(path) < chunk:
-        return whole.hexdigest()
-    return hashlib.md5(b"".join(digests)).hexdigest() + f"-{len(digests)}"
+    if os.path.getsize(path) < chunk:  # below the threshold s3transfer sends one PutObject
+        return base64.b64encode(whole.digest()).decode(), 0
+    composite = hashlib.sha256(b"".join(part_digests)).digest()
+    return base64.b64encode(composite).decode(), len(part_digests)
+
+
+def checksum_matches(reported: str, expected: str, parts: int) -> bool:
+    """Whether S3's ``ChecksumSHA256`` is ``expected``; a composite one may carry ``-<parts>``."""
+    value, _, suffix = reported.partition("-")
+    return value == expected and (not suffix or (parts > 0 and suffix == str(parts)))
+
+
+def sse_args(kms_key: str) -> Dict[str, str]:
+    """Upload arguments for ``[aws] s3_upload_kms_key`` (see config.py)."""
+    key = (kms_key or "").strip()
+    if not key:
+        return {}
+    if key in ("aws:kms", "aws:kms:dsse"):
+        return {"ServerSideEncryption": key}
+    return {"ServerSideEncryption": "aws:kms", "SSEKMSKeyId": key}
 
 
 class S3Uploader:
-    """Uploads files with boto3 and verifies each one (size + ETag via HeadObject).
+    """Uploads files with boto3 and verifies each one (size + SHA-256 via HeadObject).
 
     :param s3: a boto3 S3 client (from :class:`miniwdl_aws._util.AwsClients`)
+    :param kms_key: ``[aws] s3_upload_kms_key``: the encryption header to send, if any
     """
 
-    def __init__(self, s3: Any) -> None:
+    def __init__(self, s3: Any, kms_key: str = "") -> None:
         self._s3 = s3
+        self._extra = {"ChecksumAlgorithm": CHECKSUM_ALGORITHM, **sse_args(kms_key)}
 
     def put_file(self, path: str, uri: str) -> None:
         """Upload ``path`` to ``uri`` and verify it; raises UploadError."""
@@ -82,16 +106,17 @@ class S3Uploader:
         chunk = part_size(size)
         cfg = TransferConfig(multipart_threshold=chunk, multipart_chunksize=chunk)
         try:
-            self._s3.upload_file(path, bucket, key, Config=cfg)
-            head = self._s3.head_object(Bucket=bucket, Key=key)
+            want, parts = expected_checksum(path, chunk)
+            self._s3.upload_file(path, bucket, key, Config=cfg, ExtraArgs=dict(self._extra))
+            head = self._s3.head_object(Bucket=bucket, Key=key, ChecksumMode="ENABLED")
         except (ClientError, BotoCoreError, Boto3Error, OSError) as exn:
             raise UploadError(f"upload of {path} to {uri} failed: {exn}") from None
-        etag = str(head.get("ETag", "")).strip('"')
-        want = expected_etag(path, chunk)
-        if head.get("ContentLength") != size or etag != want:
+        got = str(head.get("ChecksumSHA256") or "")
+        if head.get("ContentLength") != size or not checksum_matches(got, want, parts):
             raise UploadError(
                 f"upload of {path} to {uri} did not verify: S3 has {head.get('ContentLength')}"
-                f" bytes, ETag {etag}; expected {size} bytes, ETag {want}"
+                f" bytes, SHA-256 {got or '(none reported)'}; expected {size} bytes, SHA-256"
+                f" {want}" + (f"-{parts}" if parts else "")
             )
 
     def put_bytes(self, data: bytes, uri: str) -> None:
@@ -125,12 +150,13 @@ class RunUpload:
         return not self.errors
 
 
-def run_folder(s3upload: str, run_dir: Optional[str]) -> str:
-    """The S3 folder of a run: ``s3upload`` as is when it ends in ``/``, else with the run
-    directory's name appended (as miniwdl-aws always did)."""
-    if s3upload.endswith("/") or not run_dir:
-        return s3upload if s3upload.endswith("/") else s3upload + "/"
-    return f"{s3upload}/{os.path.basename(run_dir.rstrip('/'))}/"
+def run_folder(s3upload: str, run_id: str) -> str:
+    """The S3 folder of a run: ``<s3upload>/<run id>/``, whatever form ``s3upload`` takes, so
+    that two runs never write the same keys (miniwdl-aws 0.12.2 wrote a ``/``-ended folder as
+    is, where concurrent or later runs overwrote each other's ``outputs.json``)."""
+    if not run_id or "/" in run_id:
+        raise ConfigError(f"invalid run id {run_id!r}")
+    return f"{s3upload.rstrip('/')}/{run_id}/"
 
 
 def upload_run(
@@ -242,17 +268,3 @@ def _rewrite(value: Any, uploaded: Dict[str, str], out_dir: str, folder: str) ->
     if isinstance(value, dict):
         return {k: _rewrite(v, uploaded, out_dir, folder) for k, v in value.items()}
     return value
-
-
-def safe_delete(run_dir: str, root: str) -> None:
-    """Delete ``run_dir`` only if it is a real directory strictly inside ``root`` (the shared
-    filesystem root); raises ConfigError otherwise. Symlinks inside are removed, not followed."""
-    real_root = os.path.realpath(root)
-    if os.path.islink(run_dir.rstrip("/")):
-        raise ConfigError(f"refusing to delete {run_dir}: it is a symlink")
-    real = os.path.realpath(run_dir)
-    if real_root in ("/", "") or not real.startswith(real_root.rstrip("/") + "/"):
-        raise ConfigError(f"refusing to delete {run_dir}: not inside the mount {root}")
-    if not os.path.isdir(real):
-        raise ConfigError(f"refusing to delete {run_dir}: not a directory")
-    shutil.rmtree(real)

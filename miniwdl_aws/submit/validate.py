@@ -14,6 +14,7 @@ from typing import Any, Dict, Optional, Tuple
 from botocore.exceptions import BotoCoreError, ClientError
 
 from miniwdl_aws.errors import AwsCallError, ConfigError, InfrastructureError
+from miniwdl_aws.submit import rundir
 from miniwdl_aws.submit.args import DELETE_AFTER_CHOICES
 from miniwdl_aws.submit.upload import parse_s3_uri
 
@@ -59,6 +60,14 @@ def check_local(args: Any) -> int:
     run_prefix = os.path.normpath(args.dir)
     if not os.path.isabs(args.dir) or not (run_prefix + "/").startswith(args.mount + "/"):
         raise ConfigError(f"--dir {args.dir} must be under the mount {args.mount}")
+    if rundir.exact_form(args.dir) and run_prefix == os.path.normpath(args.mount):
+        raise ConfigError(f"--dir {args.dir}: the run directory must lie strictly inside the mount")
+    if args.delete_after and rundir.exact_form(args.dir):
+        # The wrapper refuses this too (it alone sees the mount for sure); when this machine
+        # sees the shared filesystem (a SageMaker Studio, the local AWS), refuse before submitting.
+        path = rundir.home_path(args.dir, "")[0]
+        if os.path.isdir(args.mount) and os.path.lexists(path):
+            raise rundir.refuse_existing(args.dir, path)
     if args.name is not None and not args.name.strip():
         raise ConfigError("--name must not be empty")
     return _check_size(args.cpu, args.memory_gib, fargate=args.efs)

@@ -1,10 +1,12 @@
 """``miniwdl-aws-workflow``: the program inside the workflow job.
 
-It turns the shipped WDL/inputs back into files, runs ``miniwdl run`` as a child process
-(forwarding SIGTERM/SIGINT so miniwdl terminates its task jobs), uploads the run to S3 when
-asked (verified; ``--delete-after`` only after every object verified), and exits with miniwdl's
-exit code. Everything it and miniwdl print goes to standard error, one stream, so CloudWatch
-keeps the order; its very last line is the end-of-log marker the submitter's follower waits for.
+It turns the shipped WDL/inputs back into files, creates the run's own directory (see
+:mod:`.rundir`), runs ``miniwdl run`` in it as a child process (forwarding SIGTERM/SIGINT so
+miniwdl terminates its task jobs), uploads the run to its own S3 folder ``<s3upload>/<run id>/``
+when asked (verified; ``--delete-after`` only after every object verified, and only the run's own
+directory), and exits with miniwdl's exit code. Everything it and miniwdl print goes to standard
+error, one stream, so CloudWatch keeps the order; its very last line is the end-of-log marker the
+submitter's follower waits for.
 """
 
 from __future__ import annotations
@@ -19,8 +21,9 @@ import tempfile
 from types import FrameType
 from typing import Any, Dict, List, Optional, Sequence
 
+from miniwdl_aws import naming
 from miniwdl_aws.errors import MiniwdlAwsError
-from miniwdl_aws.submit import END_OF_LOG
+from miniwdl_aws.submit import END_OF_LOG, rundir
 from miniwdl_aws.submit.args import DELETE_AFTER_CHOICES
 from miniwdl_aws.submit.shipping import ENV_INPUTS, ENV_WDL_ZIP, materialize
 from miniwdl_aws.submit.upload import (
@@ -28,7 +31,6 @@ from miniwdl_aws.submit.upload import (
     UploadError,
     parse_s3_uri,
     run_folder,
-    safe_delete,
     upload_run,
 )
 
@@ -55,7 +57,11 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--wdl", help="WDL source the job can open itself (URL or shared path)")
     g.add_argument("--wdl-zip", metavar="SRC", help="shipped WDL zip: env:VAR or s3://...")
     p.add_argument("--inputs", metavar="SRC", help="shipped inputs JSON: env:VAR or s3://...")
-    p.add_argument("--dir", required=True, help="run directory prefix (under the mount)")
+    p.add_argument(
+        "--dir",
+        required=True,
+        help="under the mount: DIR (the run goes in a new DIR/<run id>/) or DIR/. (exactly DIR)",
+    )
     p.add_argument("--s3upload", metavar="S3URI", help="s3://bucket/folder/ to upload to")
     p.add_argument("--delete-after", choices=DELETE_AFTER_CHOICES)
     p.add_argument("miniwdl_args", nargs=argparse.REMAINDER)
@@ -95,6 +101,21 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     return code
 
 
+class _Settings:
+    """What the wrapper reads from miniwdl's configuration (the image's cfg and MINIWDL__ env)."""
+
+    def __init__(self) -> None:
+        import logging
+
+        from WDL.runtime.config import Loader
+
+        from miniwdl_aws.config import read_option
+
+        cfg = Loader(logging.getLogger("miniwdl-aws-workflow"))
+        self.mount: str = cfg["file_io"]["root"]
+        self.kms_key: str = read_option(cfg, "s3_upload_kms_key")
+
+
 def run(args: argparse.Namespace, child: _Child) -> int:
     """Prepare, run miniwdl, upload. Returns the exit code."""
     from miniwdl_aws._util import AwsClients
@@ -102,28 +123,37 @@ def run(args: argparse.Namespace, child: _Child) -> int:
     miniwdl_args = list(args.miniwdl_args)
     if miniwdl_args[:1] == ["--"]:
         miniwdl_args = miniwdl_args[1:]
+    # one run id for the job names (backend), the run's directory and its S3 folder
+    run_id = naming.current_run_id()
+    os.environ[naming.ENV_RUN_ID] = run_id
     uploader = None
-    if (
-        args.s3upload
-        or (args.wdl_zip or "").startswith("s3://")
-        or (args.inputs or "").startswith("s3://")
-    ):
-        uploader = S3Uploader(AwsClients(max_attempts=3)("s3"))
+    home: Optional[rundir.RunHome] = None
     with tempfile.TemporaryDirectory(prefix="miniwdl_aws_workflow_") as tmp:
         try:
+            settings = _Settings()
+            if (
+                args.s3upload
+                or (args.wdl_zip or "").startswith("s3://")
+                or (args.inputs or "").startswith("s3://")
+            ):
+                uploader = S3Uploader(AwsClients(max_attempts=3)("s3"), settings.kms_key)
             if args.s3upload:
                 parse_s3_uri(args.s3upload, "--s3upload")
             if args.delete_after and not args.s3upload:
                 raise MiniwdlAwsError("--delete-after requires --s3upload")
-            cmd = _miniwdl_command(args, miniwdl_args, tmp, uploader)
+            home = rundir.provision(args.dir, settings.mount, run_id, bool(args.delete_after))
+            say(f"run id {run_id}; run directory under {home.path}")
+            cmd = _miniwdl_command(args, miniwdl_args, tmp, uploader, home)
         except (MiniwdlAwsError, UploadError, OSError) as exn:
             say(f"error before the run started: {exn}")
+            rundir.cleanup_unused(home)
             err = {"error": type(exn).__name__, "message": str(exn)}
             if args.s3upload and uploader is not None:
-                res = upload_run(uploader, run_folder(args.s3upload, None), None, None, err)
+                res = upload_run(uploader, run_folder(args.s3upload, run_id), None, None, err)
                 _report(res.uploaded, res.errors)
             return EXIT_SETUP_FAILED
         if child.signalled is not None:
+            rundir.cleanup_unused(home)
             return 128 + child.signalled
         say("running: " + " ".join(cmd))
         # the payloads are consumed; miniwdl would only warn about them as unused settings
@@ -142,11 +172,17 @@ def run(args: argparse.Namespace, child: _Child) -> int:
     say(f"miniwdl exit code {code}" + (f"; run directory {run_dir}" if run_dir else ""))
     if not args.s3upload or uploader is None:
         return code
-    return _upload_and_clean(args, uploader, run_dir, doc, code)
+    return _upload_and_clean(
+        args, uploader, run_folder(args.s3upload, run_id), home, run_dir, settings.mount, doc, code
+    )
 
 
 def _miniwdl_command(
-    args: argparse.Namespace, miniwdl_args: List[str], tmp: str, uploader: Optional[S3Uploader]
+    args: argparse.Namespace,
+    miniwdl_args: List[str],
+    tmp: str,
+    uploader: Optional[S3Uploader],
+    home: rundir.RunHome,
 ) -> List[str]:
     def download(uri: str, dest: str) -> None:
         assert uploader is not None
@@ -164,9 +200,7 @@ def _miniwdl_command(
             "-i",
             materialize(args.inputs, os.path.join(tmp, "inputs.json"), dict(os.environ), download),
         ]
-    cmd += ["--dir", args.dir.rstrip("/") + "/", "--error-json"]
-    os.makedirs(args.dir, exist_ok=True)
-    return cmd
+    return cmd + ["--dir", home.miniwdl_dir, "--error-json"]
 
 
 def _parse_json(text: str) -> Dict[str, Any]:
@@ -186,11 +220,13 @@ def _report(uploaded: List[str], errors: List[str]) -> None:
 def _upload_and_clean(
     args: argparse.Namespace,
     uploader: S3Uploader,
+    folder: str,
+    home: Optional[rundir.RunHome],
     run_dir: Optional[str],
+    mount: str,
     doc: Dict[str, Any],
     code: int,
 ) -> int:
-    folder = run_folder(args.s3upload, run_dir)
     say(f"uploading to {folder}")
     error = None if run_dir else (doc or {"error": "RunFailed", "message": f"exit code {code}"})
     res = upload_run(uploader, folder, run_dir, doc, error)
@@ -203,12 +239,12 @@ def _upload_and_clean(
             f" {run_dir or '(none)'}; nothing was deleted"
         )
         return code if code != 0 else EXIT_UPLOAD_FAILED
+    say(f"this run's S3 folder: {folder}")
     when = args.delete_after
-    if run_dir and when and (when == "always" or (when == "success") == (code == 0)):
-        root = os.environ.get("MINIWDL__FILE_IO__ROOT", "")
+    if home is not None and when and (when == "always" or (when == "success") == (code == 0)):
         try:
-            safe_delete(run_dir, root or args.dir)
-            say(f"deleted {run_dir} (--delete-after {when})")
+            rundir.delete(home, run_dir, mount)
+            say(f"deleted {home.path} (--delete-after {when})")
         except (MiniwdlAwsError, OSError) as exn:
             say(f"not deleting: {exn}")
     return code

@@ -105,3 +105,30 @@ def test_short_outage_changes_nothing(local: LocalAws) -> None:
 
 def test_lost_responses_start_no_extra_job(local: LocalAws) -> None:
     _check(scenarios.lost_responses(local, SIZES.transient_tasks))
+
+
+def test_delete_after_never_touches_an_existing_directory(local: LocalAws) -> None:
+    _check(scenarios.existing_dir(local))
+
+
+def test_runs_sharing_an_s3_folder_keep_their_own_results(local: LocalAws) -> None:
+    _check(scenarios.shared_folder(local, SIZES.follow_tasks))
+
+
+def test_kms_bucket_upload_verifies_and_deletes(local: LocalAws) -> None:
+    _check(scenarios.kms_upload(local, SIZES.follow_tasks))
+
+
+@pytest.mark.parametrize("fraction", [0.3, 0.5], ids=["30%", "50%"])
+def test_lost_submit_answer_starts_no_twin(local: LocalAws, fraction: float) -> None:
+    # the emulator's ListJobs does not lag: each lost response is found at the first lookup
+    _check(scenarios.lost_submit(local, fraction))
+
+
+def test_submit_request_lost_before_aws_is_submitted_again(local: LocalAws) -> None:
+    # the job is absent, so the whole lookup window passes before resubmitting: keep it short
+    _check(scenarios.lost_submit(local, 0.3, window=1.0, after=False))
+
+
+def test_submit_outcome_unknown_names_the_run(local: LocalAws) -> None:
+    _check(scenarios.lost_submit(local, 1.0, 2, window=1.0, lookups_fail=True))

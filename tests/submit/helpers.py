@@ -4,6 +4,7 @@ come from tests/conftest.py)."""
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -89,6 +90,13 @@ def stream_messages(stream: str) -> List[str]:
         if resp["nextForwardToken"] == token:
             return msgs
         token = resp["nextForwardToken"]
+
+
+def run_id_of(res: subprocess.CompletedProcess) -> str:
+    """The run id the submitter announced on stderr."""
+    m = re.search(r"\[miniwdl-aws-submit\] submitted \S+ to \S+; run id (\S+)", res.stderr)
+    assert m, res.stderr[-2000:]
+    return m.group(1)
 
 
 def describe(job_id: str) -> Dict[str, Any]:

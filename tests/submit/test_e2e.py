@@ -22,6 +22,7 @@ from .helpers import (
     client,
     describe,
     followed_lines,
+    run_id_of,
     stack_env,
     stream_messages,
     submit,
@@ -65,19 +66,22 @@ def test_follow_upload_delete_env_and_secrets(aws: Any, emulator: Any) -> None:
     assert any("NOTICE done" in ln for ln in stream)
     # ...and every line of miniwdl's own workflow.log (uploaded) is in it (miniwdl's threads
     # may write its file handler and stderr in slightly different orders)
-    wf_log = [ln for ln in _get(aws.bucket, "e2e/workflow.log").decode().splitlines() if ln]
+    rid = run_id_of(res)
+    wf_log = [ln for ln in _get(aws.bucket, f"e2e/{rid}/workflow.log").decode().splitlines() if ln]
     followed = set(followed_lines(res.stderr))
     missing = [ln for ln in wf_log if ln not in followed]
     assert len(wf_log) > 10 and not missing, missing[:3]
 
     # outputs and outputs.json in S3
     keys = _keys(aws.bucket, "e2e/")
-    assert "e2e/workflow.log" in keys and "e2e/summary/summary.txt" in keys
-    outputs = json.loads(_get(aws.bucket, "e2e/outputs.json"))
+    assert f"e2e/{rid}/workflow.log" in keys and f"e2e/{rid}/summary/summary.txt" in keys
+    assert all(k.startswith(f"e2e/{rid}/") for k in keys)  # the run's own folder
+    assert f"this run's S3 folder: {folder}{rid}/" in res.stderr
+    outputs = json.loads(_get(aws.bucket, f"e2e/{rid}/outputs.json"))
     assert outputs["hello_scatter.lines"] == 3
     names = json.load(open(HELLO_INPUTS))["hello_scatter.names"]
     for name, uri in zip(names, outputs["hello_scatter.greetings"]):
-        assert uri.startswith(folder)
+        assert uri.startswith(f"{folder}{rid}/")
         assert _get(aws.bucket, uri[len(f"s3://{aws.bucket}/") :]) == f"Hello, {name}!\n".encode()
     # --delete-after success: the run directory is gone, the mount itself is not
     run_root = Path(aws.efs_dir) / "miniwdl_run"
@@ -115,11 +119,12 @@ def test_failing_task_exit_code_and_error_upload(aws: Any, wdl_dir: Path) -> Non
     assert job_env["MINIWDL__AWS__TASK_QUEUE"] == aws.task_queue
     assert job_env["MINIWDL__AWS__TASK_QUEUE_FALLBACK"] == aws.task_queue_fallback
     assert job_env["MINIWDL__AWS__FSAP"] == aws.fsap
-    keys = _keys(aws.bucket, "fail/")
-    assert "fail/error.json" in keys and "fail/CommandFailed_stderr.txt" in keys
-    assert b"about to fail" in _get(aws.bucket, "fail/CommandFailed_stderr.txt")
-    err = json.loads(_get(aws.bucket, "fail/error.json"))
-    assert err["cause"]["stderr_s3file"] == folder + "CommandFailed_stderr.txt"
+    rid = run_id_of(res)
+    keys = _keys(aws.bucket, f"fail/{rid}/")
+    assert f"fail/{rid}/error.json" in keys and f"fail/{rid}/CommandFailed_stderr.txt" in keys
+    assert b"about to fail" in _get(aws.bucket, f"fail/{rid}/CommandFailed_stderr.txt")
+    err = json.loads(_get(aws.bucket, f"fail/{rid}/error.json"))
+    assert err["cause"]["stderr_s3file"] == f"{folder}{rid}/CommandFailed_stderr.txt"
 
 
 def test_error_before_the_run_starts_is_mirrored_and_uploaded(aws: Any, tmp_path: Path) -> None:
@@ -137,7 +142,7 @@ def test_error_before_the_run_starts_is_mirrored_and_uploaded(aws: Any, tmp_path
     res = submit(aws, [str(wdl), f"data={missing}", "--follow", "--s3upload", folder])
     assert res.returncode == 2, res.stderr[-3000:]
     assert "File not found" in res.stderr and missing in res.stderr
-    assert "noinputs/error.json" in _keys(aws.bucket, "noinputs/")
+    assert f"noinputs/{run_id_of(res)}/error.json" in _keys(aws.bucket, "noinputs/")
 
 
 def test_upload_failure_keeps_the_run_directory(aws: Any, emulator: Any) -> None:
@@ -147,13 +152,10 @@ def test_upload_failure_keeps_the_run_directory(aws: Any, emulator: Any) -> None
                        "--delete-after", "success"])  # fmt: skip
     assert res.returncode == EXIT_UPLOAD_FAILED, res.stderr[-3000:]
     assert "UPLOAD FAILED" in res.stderr and "nothing was deleted" in res.stderr
-    runs = [
-        p
-        for p in (Path(aws.efs_dir) / "miniwdl_run").iterdir()
-        if p.is_dir() and not p.is_symlink()
-    ]
+    home = Path(aws.efs_dir) / "miniwdl_run" / run_id_of(res)
+    runs = [p for p in home.iterdir() if p.is_dir() and not p.is_symlink()]
     assert len(runs) == 1 and (runs[0] / "out").is_dir() and (runs[0] / "workflow.log").is_file()
-    assert "broken/outputs.json" not in _keys(aws.bucket, "broken/")
+    assert not [k for k in _keys(aws.bucket, "broken/") if k.endswith("/outputs.json")]
 
 
 def test_large_wdl_is_staged_in_s3(aws: Any, tmp_path: Path) -> None:
@@ -167,7 +169,7 @@ def test_large_wdl_is_staged_in_s3(aws: Any, tmp_path: Path) -> None:
     assert "staged s3://" in res.stderr
     staged = _keys(aws.bucket, "big/_miniwdl_aws_submit/")
     assert [k.rsplit("/", 1)[-1] for k in staged] == ["source.zip"]
-    assert json.loads(_get(aws.bucket, "big/outputs.json")) == {"big.n": 7}
+    assert json.loads(_get(aws.bucket, f"big/{run_id_of(res)}/outputs.json")) == {"big.n": 7}
 
 
 def test_self_test(aws: Any) -> None:

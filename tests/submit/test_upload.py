@@ -8,7 +8,7 @@ from typing import Any, Iterator
 
 import boto3
 import pytest
-from botocore.stub import Stubber
+from botocore.stub import ANY, Stubber
 from moto import mock_aws
 
 from miniwdl_aws.errors import ConfigError
@@ -56,27 +56,74 @@ def test_single_and_multipart_uploads_verify(s3: Any, tmp_path: Any, monkeypatch
     up = S3Uploader(s3)
     for f in (small, big, empty):
         up.put_file(str(f), f"s3://{BUCKET}/x/{f.name}")
-    heads = {k: s3.head_object(Bucket=BUCKET, Key=k)["ETag"] for k in _keys(s3)}
-    assert heads["x/big.bin"].endswith('-3"')  # really multipart, and verified
-    assert heads["x/small.txt"] == '"' + upload.expected_etag(str(small), 5 * 1024 * 1024) + '"'
+    heads = {k: s3.head_object(Bucket=BUCKET, Key=k, ChecksumMode="ENABLED") for k in _keys(s3)}
+    assert heads["x/big.bin"]["ETag"].endswith('-3"')  # really multipart, and verified
+    want, parts = upload.expected_checksum(str(small), 5 * 1024 * 1024)
+    assert (heads["x/small.txt"]["ChecksumSHA256"], parts) == (want, 0)
+    want, parts = upload.expected_checksum(str(big), 5 * 1024 * 1024)
+    assert parts == 3 and heads["x/big.bin"]["ChecksumSHA256"].split("-")[0] == want
 
 
-def test_verification_rejects_a_mismatching_object(tmp_path: Any) -> None:
+def _stubbed_put(tmp_path: Any, head: dict, kms_key: str = "") -> None:
+    """put_file of a 4-byte file against a stubbed S3 whose HeadObject answers ``head``."""
     s3 = boto3.client(
         "s3", region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="y"
     )
     f = tmp_path / "f.txt"
     f.write_text("data")
-    up = S3Uploader(s3)
+    put_params = {
+        "Bucket": "bkt",
+        "Key": "f.txt",
+        "Body": ANY,
+        "ChecksumAlgorithm": "SHA256",
+        **upload.sse_args(kms_key),
+    }
     with Stubber(s3) as stub:
-        stub.add_response("put_object", {"ETag": '"whatever"'})
+        stub.add_response("put_object", {"ETag": '"whatever"'}, put_params)
         stub.add_response(
-            "head_object",
-            {"ContentLength": 4, "ETag": '"00000000000000000000000000000000"'},
-            {"Bucket": "bkt", "Key": "f.txt"},
+            "head_object", head, {"Bucket": "bkt", "Key": "f.txt", "ChecksumMode": "ENABLED"}
         )
-        with pytest.raises(UploadError, match="did not verify"):
-            up.put_file(str(f), "s3://bkt/f.txt")
+        S3Uploader(s3, kms_key).put_file(str(f), "s3://bkt/f.txt")
+        stub.assert_no_pending_responses()
+
+
+DATA_SHA256 = "Om6weQ85rIfJTzhWst0sXREOaBFgImGpqSPTuyOtyLc="  # base64 SHA-256 of b"data"
+
+
+def test_verification_uses_the_checksum_not_the_etag(tmp_path: Any) -> None:
+    """With SSE-KMS the ETag is no MD5: an object whose ETag is anything but whose SHA-256
+    matches verifies; the requested encryption header is sent."""
+    head = {"ContentLength": 4, "ETag": '"0123456789abcdef0123456789abcdef"'}
+    _stubbed_put(tmp_path, {**head, "ChecksumSHA256": DATA_SHA256}, kms_key="alias/genomics")
+    _stubbed_put(tmp_path, {**head, "ChecksumSHA256": DATA_SHA256}, kms_key="aws:kms:dsse")
+
+
+@pytest.mark.parametrize(
+    "head",
+    [
+        {"ContentLength": 4, "ChecksumSHA256": "AAAA" + DATA_SHA256[4:]},  # wrong checksum
+        {"ContentLength": 5, "ChecksumSHA256": DATA_SHA256},  # wrong size
+        {"ContentLength": 4},  # no checksum reported: cannot verify
+        {"ContentLength": 4, "ChecksumSHA256": DATA_SHA256 + "-1"},  # composite, not single
+    ],
+)
+def test_verification_rejects_a_mismatching_object(tmp_path: Any, head: dict) -> None:
+    with pytest.raises(UploadError, match="did not verify"):
+        _stubbed_put(tmp_path, {"ETag": '"x"', **head})
+
+
+def test_checksum_matching_and_sse_arguments() -> None:
+    assert upload.checksum_matches("abc=", "abc=", 0)
+    assert upload.checksum_matches("abc=-3", "abc=", 3) and upload.checksum_matches(
+        "abc=", "abc=", 3
+    )
+    assert not upload.checksum_matches("abc=-2", "abc=", 3)
+    assert upload.sse_args("") == {}
+    assert upload.sse_args("aws:kms") == {"ServerSideEncryption": "aws:kms"}
+    assert upload.sse_args("arn:aws:kms:us-east-1:111122223333:key/k") == {
+        "ServerSideEncryption": "aws:kms",
+        "SSEKMSKeyId": "arn:aws:kms:us-east-1:111122223333:key/k",
+    }
 
 
 def test_failed_put_is_an_upload_error(tmp_path: Any) -> None:
@@ -117,11 +164,12 @@ def _fake_run(tmp_path: Any) -> tuple:
 
 def test_upload_run_success_rewrites_outputs(s3: Any, tmp_path: Any) -> None:
     run, doc = _fake_run(tmp_path)
-    folder = upload.run_folder(f"s3://{BUCKET}/runs", str(run))
-    assert folder == f"s3://{BUCKET}/runs/{run.name}/"
+    folder = upload.run_folder(f"s3://{BUCKET}/runs", "mw261129T010203-abcdef")
+    assert folder == upload.run_folder(f"s3://{BUCKET}/runs/", "mw261129T010203-abcdef")
+    assert folder == f"s3://{BUCKET}/runs/mw261129T010203-abcdef/"
     res = upload.upload_run(S3Uploader(s3), folder, str(run), doc)
     assert res.ok, res.errors
-    p = f"runs/{run.name}/"
+    p = "runs/mw261129T010203-abcdef/"
     assert _keys(s3) == sorted(
         p + k
         for k in (
@@ -173,21 +221,3 @@ def test_upload_errors_are_collected_not_raised(tmp_path: Any) -> None:
             stub.add_client_error("put_object", "InternalError", http_status_code=500)
         res = upload.upload_run(S3Uploader(s3), "s3://bkt/f/", str(run), doc)
     assert not res.ok and len(res.errors) == 5 and not res.uploaded
-
-
-def test_safe_delete(tmp_path: Any) -> None:
-    root = tmp_path / "efs"
-    run = root / "miniwdl_run" / "r1"
-    run.mkdir(parents=True)
-    outside = tmp_path / "outside"
-    outside.mkdir()
-    (outside / "keep.txt").write_text("x")
-    os.symlink(outside, run / "link")  # a symlink inside is removed, its target kept
-    os.symlink(outside, root / "escape")
-    for bad in (str(root), str(outside), str(root / "escape"), "/", str(root / "missing")):
-        with pytest.raises(ConfigError):
-            upload.safe_delete(bad, str(root))
-    with pytest.raises(ConfigError):
-        upload.safe_delete(str(run), "/")
-    upload.safe_delete(str(run), str(root))
-    assert not run.exists() and (outside / "keep.txt").exists()

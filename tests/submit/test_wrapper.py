@@ -38,8 +38,9 @@ def _wrapper(tmp_path: Any, mode: str, args: List[str], **env: str) -> subproces
         PATH=f"{bindir}{os.pathsep}{os.environ['PATH']}",
         FAKE_MODE=mode,
         FAKE_ARGS=str(tmp_path / "args.txt"),
-        **env,
+        MINIWDL__FILE_IO__ROOT=str(tmp_path),  # the submitter always sets the mount
     )
+    full_env.update(env)
     cmd = [sys.executable, "-m", "miniwdl_aws.submit.wrapper", "--dir", str(tmp_path / "runs")]
     return subprocess.Popen(
         cmd + args, env=full_env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
@@ -56,6 +57,18 @@ def test_exit_code_mirrored_and_marker_is_the_last_line(tmp_path: Any) -> None:
     args = (tmp_path / "args.txt").read_text().split()
     assert args[:5] == ["run", "/x/wf.wdl", "a=1", "--verbose", "--dir"]
     assert "--error-json" in args
+    # miniwdl runs inside a new directory of this run's own, named by its run id
+    homes = os.listdir(tmp_path / "runs")
+    assert (
+        len(homes) == 1 and homes[0].startswith("mw") and args[5] == f"{tmp_path}/runs/{homes[0]}/"
+    )
+
+
+def test_the_run_directory_must_be_inside_the_mount(tmp_path: Any) -> None:
+    p = _wrapper(tmp_path, "exit", ["--wdl", "/x/wf.wdl", "--"], MINIWDL__FILE_IO__ROOT="/")
+    _, err = p.communicate(timeout=60)
+    assert p.returncode == 2 and "set MINIWDL__FILE_IO__ROOT" in err
+    assert not (tmp_path / "args.txt").exists()  # miniwdl never started
 
 
 @pytest.mark.timeout(60)

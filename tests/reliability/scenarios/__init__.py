@@ -8,7 +8,9 @@ takes a scratch folder instead, as it starts its own local AWS process.
 
 Modules: :mod:`.faults` (throttling, spot, transient errors, outage, lost responses),
 :mod:`.stops` (signals, TerminateJob, SIGKILL + cleanup, endpoint restart), :mod:`.submitter`
-(``--follow``, S3 failure), :mod:`.inputs` (bad inputs, credentials), :mod:`._common` (drivers).
+(``--follow``, S3 failure), :mod:`.lost_submit` (the submitter's SubmitJob answer lost),
+:mod:`.data_safety` (``--delete-after``, shared S3 folders, KMS buckets),
+:mod:`.inputs` (bad inputs, credentials), :mod:`._common` (drivers).
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from typing import Callable, List, Optional, Tuple
 from ..harness import LocalAws, part_missing
 from ..scorecard import Row
 from ._common import BACKEND, EMULATOR, SUBMITTER, WRAPPER
+from .data_safety import existing_dir, kms_upload, shared_folder
 from .faults import (
     fallback_forced,
     lost_responses,
@@ -30,6 +33,7 @@ from .faults import (
     transient,
 )
 from .inputs import bad_input_table, secrets
+from .lost_submit import lost_submit
 from .stops import (
     endpoint_restart,
     follow_interrupt,
@@ -51,15 +55,19 @@ __all__ = [
     "Sizes",
     "bad_input_table",
     "endpoint_restart",
+    "existing_dir",
     "fallback_forced",
     "follow",
     "follow_interrupt",
+    "kms_upload",
     "lost_responses",
+    "lost_submit",
     "outage",
     "part_missing",
     "run_outage",
     "s3_failure",
     "secrets",
+    "shared_folder",
     "sigkill_cleanup",
     "signal_stop",
     "spot",
@@ -118,4 +126,13 @@ PLAN: List[Tuple[str, Optional[Runner]]] = [
     ("restart", None),
     ("bad_inputs", lambda aws, z: bad_input_table(aws)),
     ("secrets", lambda aws, z: secrets(aws)),
+    ("existing_dir", lambda aws, z: existing_dir(aws)),
+    ("shared_folder", lambda aws, z: shared_folder(aws, z.follow_tasks)),
+    ("kms", lambda aws, z: kms_upload(aws, z.follow_tasks)),
+    ("lost_submit30", lambda aws, z: lost_submit(aws, 0.3)),
+    ("lost_submit50", lambda aws, z: lost_submit(aws, 0.5)),
+    # connections reset before AWS: every lost request waits out the whole lookup window (30 s)
+    ("lost_submit_unsent", lambda aws, z: lost_submit(aws, 0.3, after=False)),
+    # the window's length cannot change this outcome; 5 s keeps the row short
+    ("lost_submit_unknown", lambda aws, z: lost_submit(aws, 1.0, 2, window=5, lookups_fail=True)),
 ]
