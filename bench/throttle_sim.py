@@ -21,8 +21,8 @@ from typing import Deque, List
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from miniwdl_aws.batch.api import Throttled
 from miniwdl_aws.batch.submitter import AdaptiveSubmitter, SubmitAborted
+from miniwdl_aws.errors import Throttled
 
 
 class RollingCap:

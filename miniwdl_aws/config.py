@@ -23,6 +23,7 @@ from typing import Any, Callable, Dict, Optional, Tuple
 
 from WDL.runtime.config import Loader
 
+from . import naming
 from .errors import ConfigError
 
 __all__ = [
@@ -133,6 +134,12 @@ def _s3_folder(v: str) -> Optional[str]:
     return None if not v or v.startswith("s3://") else "must be an s3://bucket/folder/ URI"
 
 
+def _run_id(v: str) -> Optional[str]:
+    if not v or naming.is_valid_run_id(v):
+        return None
+    return "a run id is 1-40 letters, digits, - or _, starting with a letter or digit"
+
+
 def _delete_after(v: str) -> Optional[str]:
     return None if v in _DELETE_AFTER else f"must be one of {list(_DELETE_AFTER)}"
 
@@ -194,6 +201,14 @@ OPTIONS: Tuple[Option, ...] = (
         since="0.12.2",
     ),
     # --- task jobs: resources, limits, properties ---
+    Option(
+        "run_id",
+        "",
+        "str",
+        "The run id that names and tags this run's jobs (set by miniwdl-aws-submit for its"
+        " workflow job). Empty: a new one per miniwdl process.",
+        check=_run_id,
+    ),
     Option(
         "job_timeout",
         86400,
@@ -321,8 +336,9 @@ OPTIONS: Tuple[Option, ...] = (
         300.0,
         "float",
         "Seconds that DescribeJobs may keep failing (an AWS API outage, lost connectivity)"
-        " before the tasks waiting on it fail; their jobs are then terminated. Jobs keep running"
-        " on Batch during an outage, so a short one should not end the run.",
+        " before the tasks waiting on it fail (their jobs are then terminated), or before"
+        " miniwdl-aws-submit --wait stops waiting (its workflow job keeps running). Jobs keep"
+        " running on Batch during an outage, so a short one should not end the run.",
         check=_nonneg,
     ),
     Option(
@@ -455,6 +471,7 @@ class AwsSettings:
     fsap: str
     fs: str
     region: str
+    run_id: str
     job_timeout: int
     memory_delta: int
     gpu_value: int

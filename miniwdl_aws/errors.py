@@ -7,7 +7,13 @@
     ├── InfrastructureError       the AWS resources named in config are absent or unusable
     │                             (unknown queue, access point, bucket...)
     └── AwsCallError              an AWS API call failed for good (after retries); carries the
-                                  operation name and AWS error code
+        │                         operation name and AWS error code
+        └── Throttled             refused for rate, or a transient failure (5xx, no connection):
+            │                     worth retrying
+            └── Ambiguous         a transient failure after which the request may or may not
+                                  have taken effect (lost response, 5xx)
+
+:mod:`miniwdl_aws.aws.errors` turns botocore's exceptions into these.
 
 At the miniwdl backend boundary these are translated to miniwdl's own error types
 (``WDL.Error.RuntimeError``, ``WDL.runtime.error.Interrupted``...); the CLIs print ``str(e)`` and
@@ -42,3 +48,14 @@ class AwsCallError(MiniwdlAwsError):
         super().__init__(f"AWS {operation} failed ({code or 'error'}): {message}")
         self.operation = operation
         self.code = code
+        self.message = message
+
+
+class Throttled(AwsCallError):
+    """A call refused for rate (``TooManyRequestsException``) or a transient 5xx or connection
+    failure: retryable."""
+
+
+class Ambiguous(Throttled):
+    """A transient failure after which the request may or may not have taken effect (lost
+    response, 5xx): retryable, but check first for a call that creates something."""

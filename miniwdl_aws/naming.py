@@ -28,7 +28,10 @@ TAG_ROLE = "MiniwdlRole"  # "workflow" or "task"
 TAG_PARENT_JOB_ID = "AWS_BATCH_PARENT_JOB_ID"
 
 # Environment variables.
-ENV_RUN_ID = "MINIWDL_AWS_RUN_ID"  # set by the submitter in the workflow job; read by the backend
+# The run id of a runner process: the [aws] run_id option, which the submitter sets for its
+# workflow job (read through miniwdl's config loader, so miniwdl never calls it unused).
+ENV_RUN_ID = "MINIWDL__AWS__RUN_ID"
+ENV_JOB_RUN_ID = "MINIWDL_AWS_RUN_ID"  # inside task containers: the run id of their run
 ENV_TASK_RUN_ID = "MINIWDL_TASK_RUN_ID"  # inside task containers: miniwdl's run id of the task
 ENV_TASK_ATTEMPT = "MINIWDL_TASK_ATTEMPT"  # inside task containers: miniwdl's try number (1-based)
 
@@ -57,8 +60,8 @@ def new_run_id(now: Optional[float] = None) -> str:
 
 
 def current_run_id() -> str:
-    """The run id from ``MINIWDL_AWS_RUN_ID`` when valid (a workflow job launched by the
-    submitter), else a new one."""
+    """The run id from ``MINIWDL__AWS__RUN_ID`` (``[aws] run_id``) when valid (a workflow job
+    launched by the submitter), else a new one."""
     env = os.environ.get(ENV_RUN_ID, "")
     return env if is_valid_run_id(env) else new_run_id()
 

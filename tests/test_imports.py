@@ -99,6 +99,85 @@ def test_submit_does_not_import_backend(module: str) -> None:
     assert _hits(_imports(module), "miniwdl_aws.backend") == []
 
 
+@pytest.mark.parametrize("module", _select("miniwdl_aws.ops"))
+def test_ops_imports_neither_backend_batch_nor_submit(module: str) -> None:
+    imports = _imports(module)
+    bad = [h for p in ("backend", "batch", "submit") for h in _hits(imports, f"miniwdl_aws.{p}")]
+    assert bad == [], f"{module} imports {bad}"
+
+
+def test_reasons_table_imports_only_the_stdlib() -> None:
+    # the one table of AWS's job reasons, shared by batch and ops: it must stay importable by both
+    imports = _imports("miniwdl_aws.reasons")
+    ours = [i for i in imports if i.split(".")[0] == "miniwdl_aws"]
+    assert ours == [] and _hits(imports, "WDL") == [], ours
+
+
+# --- one AWS call layer: miniwdl_aws.aws (docs/ARCHITECTURE.md) ---
+
+LAYER = "miniwdl_aws.aws"
+AWS_SDK = ("boto3", "botocore", "s3transfer")
+SERVICES = {"batch", "ec2", "efs", "iam", "logs", "s3", "sts", "sagemaker"}
+
+
+def _outside_layer() -> List[str]:
+    return [
+        m
+        for m in MODULES
+        if not (m == LAYER or m.startswith(LAYER + "."))
+        and not m.startswith("miniwdl_aws.emulator")  # the local AWS itself, not a caller
+    ]
+
+
+def _callee(func: ast.expr) -> str:
+    """The name a call goes to: ``f`` of ``f(...)``, ``x.f(...)`` and ``f(...)(...)``."""
+    if isinstance(func, ast.Call):
+        return _callee(func.func)
+    return func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", "")
+
+
+def _sdk_uses(module: str) -> List[str]:
+    """What in ``module`` reaches boto3 directly: SDK imports, ``.client(``/``.resource(``/
+    ``.get_paginator(`` calls, and ``<...clients>("<service>")`` calls for a shared client."""
+    path = MODULES[module]
+    with open(path) as f:
+        tree = ast.parse(f.read(), path)
+    found = [
+        i for i in _imports(module) if i.split(".")[0] in AWS_SDK or i.startswith("mypy_boto3")
+    ]
+    for node in ast.walk(tree):
+        if not isinstance(node, ast.Call):
+            continue
+        func = node.func
+        name = _callee(func)
+        if isinstance(func, ast.Attribute) and name in ("client", "resource", "get_paginator"):
+            found.append(f"line {node.lineno}: .{name}(")
+        first = node.args[0] if node.args else None
+        if "client" in name.lower() and isinstance(first, ast.Constant) and first.value in SERVICES:
+            found.append(f"line {node.lineno}: {name}({first.value!r})")
+    return sorted(found)
+
+
+@pytest.mark.parametrize("module", _outside_layer())
+def test_only_the_aws_layer_touches_boto3(module: str) -> None:
+    uses = _sdk_uses(module)
+    assert uses == [], f"{module} reaches boto3 outside {LAYER}: {uses}"
+
+
+def test_the_rule_sees_the_layer_itself() -> None:
+    # guards the check above against passing vacuously (e.g. a renamed layer)
+    assert "boto3" in _sdk_uses("miniwdl_aws.aws.clients")
+    assert any(".get_paginator(" in u for u in _sdk_uses("miniwdl_aws.aws.batch"))
+
+
+@pytest.mark.parametrize("module", _select(LAYER))
+def test_aws_layer_imports_only_util_and_errors(module: str) -> None:
+    ours = [i for i in _imports(module) if i.split(".")[0] == "miniwdl_aws"]
+    allowed = (LAYER, "miniwdl_aws._util", "miniwdl_aws.errors")
+    bad = [i for i in ours if not any(i == a or i.startswith(a + ".") for a in allowed)]
+    assert bad == [] and _hits(_imports(module), "WDL") == [], f"{module} imports {bad}"
+
+
 def test_every_module_imports_in_a_fresh_interpreter() -> None:
     code = (
         "import importlib, sys, traceback\n"

@@ -1,3 +1,4 @@
-"""The AWS Batch layer: pure request builders, the API wrapper, the job-definition cache, the
-adaptive submitter and the status poller. It takes plain values and imports neither ``WDL``
-(beyond the shared log helper) nor ``miniwdl_aws.config``."""
+"""Running jobs on AWS Batch: pure request builders, the job-definition cache, the adaptive
+submitter, SubmitJob without twins, the status poller, outcome classification and the
+infrastructure checks. Its AWS calls go through :mod:`miniwdl_aws.aws`. It takes plain values
+and imports neither ``WDL`` (beyond the shared log helper) nor ``miniwdl_aws.config``."""

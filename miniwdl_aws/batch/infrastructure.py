@@ -1,6 +1,6 @@
 """Checks of the AWS resources named in config, run once before any job is submitted.
 
-Each takes plain values and the :class:`~miniwdl_aws.batch.api.BatchApi`, and raises
+Each takes plain values and the :class:`~miniwdl_aws.aws.batch.BatchApi`, and raises
 :class:`~miniwdl_aws.errors.InfrastructureError` (or ``ConfigError``) with a one-line message
 naming the ``[aws]`` key at fault.
 """
@@ -11,9 +11,9 @@ import logging
 from typing import Any, Dict, List, Mapping, Optional
 
 from .._util import _
-from ..errors import AwsCallError, ConfigError, InfrastructureError
+from ..aws.batch import BatchApi
+from ..errors import AwsCallError, ConfigError, InfrastructureError, Throttled
 from . import specs
-from .api import BatchApi, Throttled
 
 __all__ = ["UNKNOWN_LIMIT", "check_job_queues", "compute_limits", "efs_volume_for_access_point"]
 
@@ -77,7 +77,7 @@ def compute_limits(api: BatchApi, ce_names: List[str], logger: logging.Logger) -
         envs = api.describe_compute_environments(ce_names)
         per_env = [_environment_limits(api, ce) for ce in envs]
     except Throttled:
-        raise  # the caller retries
+        raise  # an outage outlasting botocore's retries, not a permission to do without
     except AwsCallError as exn:
         # e.g. no permission for DescribeInstanceTypes: limits are a convenience, not a must
         logger.warning(_("could not derive task resource limits", error=str(exn)))

@@ -15,8 +15,8 @@ from concurrent.futures import Future
 from typing import Any, Dict, Mapping, Optional
 
 from .._util import _
+from ..aws.batch import BatchApi
 from . import specs
-from .api import BatchApi
 
 __all__ = ["JobDefinitionCache"]
 

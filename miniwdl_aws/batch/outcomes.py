@@ -1,44 +1,47 @@
 """Classify a finished Batch job the way miniwdl's own backends classify containers (pure).
 
+The rules are the one table in :mod:`miniwdl_aws.reasons`, shared with the run summary; this
+module turns a verdict into an :class:`Outcome` with the message miniwdl shows.
+
 =============================================  ==============================================
 what Batch reports                             :class:`Outcome` kind
 =============================================  ==============================================
 SUCCEEDED                                      ``exit`` with ``container.exitCode`` (0)
 FAILED, "Host EC2 (instance ...) terminated."  ``interrupted`` (spot reclaim or host loss)
+FAILED, a transient start failure (a           ``interrupted``
+rate-limited pull, DockerTimeoutError, ...)
 FAILED, attempt duration exceeded timeout      ``error`` (the task ran out of time)
 FAILED, our own termination reason             ``error``
+FAILED, OutOfMemoryError                       ``oom`` (message names the memory requested)
+FAILED, the image, command or spec is          ``error`` with a hint (retrying cannot help)
+unusable (pull denied, overrides too long)
 FAILED, with an exit code                      ``exit`` with that code (miniwdl: CommandFailed)
-FAILED, the image or spec is unusable          ``error`` (retrying cannot help)
 FAILED, anything else without an exit code     ``interrupted`` (infrastructure trouble)
 =============================================  ==============================================
 """
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from typing import Any, Dict, Mapping, Optional
 
+from .. import reasons
+from ..reasons import TERMINATE_REASON
+
 __all__ = ["Outcome", "classify", "failure_details", "TERMINATE_REASON"]
-
-TERMINATE_REASON = "terminated by miniwdl"
-
-_HOST_LOST = re.compile(r"Host EC2 \(instance [^)]*\) terminated|Spot|spot", re.I)
-_TIMEOUT = re.compile(r"attempt duration exceeded timeout", re.I)
-_UNUSABLE = re.compile(
-    r"CannotPullContainer|CannotInspectContainer|CannotCreateContainer|InvalidParameter|"
-    r"pull access denied|manifest unknown|repository does not exist|invalid reference",
-    re.I,
-)
 
 
 @dataclass(frozen=True)
 class Outcome:
-    """How a terminal job ended: ``kind`` is ``exit``, ``interrupted`` or ``error``."""
+    """How a terminal job ended: ``kind`` is ``exit``, ``interrupted``, ``oom`` or ``error``;
+    ``rule`` names the row of :data:`miniwdl_aws.reasons.RULES` (or ``exit``/``unknown``) that
+    decided, and ``host_lost`` says whether it was a Spot reclaim or other loss of the host."""
 
     kind: str
     exit_code: Optional[int] = None
     message: str = ""
+    rule: str = ""
+    host_lost: bool = False
 
 
 def _reasons(job: Mapping[str, Any]) -> str:
@@ -46,25 +49,44 @@ def _reasons(job: Mapping[str, Any]) -> str:
     return " | ".join(r for r in (job.get("statusReason"), container.get("reason")) if r)
 
 
+def _memory_mib(job: Mapping[str, Any]) -> Optional[str]:
+    """The memory the job asked Batch for, in MiB, if its description says."""
+    container = job.get("container") or {}
+    for req in container.get("resourceRequirements") or []:
+        if req.get("type") == "MEMORY" and req.get("value"):
+            return str(req["value"])
+    memory = container.get("memory")
+    return str(memory) if memory else None
+
+
+_PREFIX = {
+    reasons.HOST_LOST: "AWS Batch job interrupted",
+    "timeout": "AWS Batch job timed out",
+    "terminated": "AWS Batch job terminated",
+    "unknown": "AWS Batch job failed without exit code",
+}
+
+
 def classify(job: Mapping[str, Any]) -> Outcome:
     """The :class:`Outcome` of a SUCCEEDED or FAILED job description."""
-    container = job.get("container") or {}
-    exit_code = container.get("exitCode")
-    if job.get("status") == "SUCCEEDED":
-        return Outcome("exit", int(exit_code) if isinstance(exit_code, int) else 0)
-    assert job.get("status") == "FAILED", job.get("status")
-    reasons = _reasons(job)
-    if _HOST_LOST.search(job.get("statusReason") or ""):
-        return Outcome("interrupted", None, f"AWS Batch job interrupted: {reasons}")
-    if _TIMEOUT.search(job.get("statusReason") or ""):
-        return Outcome("error", None, f"AWS Batch job timed out: {reasons}")
-    if TERMINATE_REASON in reasons:
-        return Outcome("error", None, f"AWS Batch job terminated: {reasons}")
-    if isinstance(exit_code, int) and exit_code != 0:
-        return Outcome("exit", exit_code, reasons)
-    if _UNUSABLE.search(reasons):
-        return Outcome("error", None, f"AWS Batch job could not start: {reasons}")
-    return Outcome("interrupted", None, f"AWS Batch job failed without exit code: {reasons}")
+    verdict = reasons.classify_job(job)
+    assert verdict is not None, job.get("status")
+    said = _reasons(job)
+    if verdict.kind == reasons.EXIT:
+        return Outcome(reasons.EXIT, verdict.exit_code, said, verdict.rule)
+    if verdict.kind == reasons.OOM:
+        memory = _memory_mib(job)
+        asked = f" ({memory} MiB requested)" if memory else ""
+        message = f"AWS Batch job ran out of memory{asked}: {said}; {verdict.hint}"
+        return Outcome(reasons.OOM, None, message, verdict.rule)
+    prefix = _PREFIX.get(
+        verdict.rule,
+        "AWS Batch job could not start"
+        if verdict.kind == reasons.ERROR
+        else "AWS Batch job interrupted while starting",
+    )
+    message = f"{prefix}: {said}" + (f"; {verdict.hint}" if verdict.hint else "")
+    return Outcome(verdict.kind, None, message, verdict.rule, verdict.host_lost)
 
 
 def failure_details(job: Mapping[str, Any]) -> Dict[str, Any]:

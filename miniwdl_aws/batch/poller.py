@@ -24,8 +24,8 @@ import time
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
 from .._util import _
+from ..aws.batch import DESCRIBE_JOBS_MAX, TERMINAL_STATES
 from ..errors import MiniwdlAwsError
-from .api import DESCRIBE_JOBS_MAX, TERMINAL_STATES
 
 __all__ = ["JobWatch", "StatusPoller", "PollError"]
 
@@ -211,6 +211,17 @@ class StatusPoller:
             self._failing_since = None
             self._deliver(chunk, descriptions, self._clock())
         return calls
+
+    def refresh(self, job_id: str) -> None:
+        """Describe one watched job now, outside the rounds (for a job the poller gave up on,
+        e.g. after an outage); raises what DescribeJobs raised."""
+        with self._lock:
+            w = self._watches.get(job_id)
+        if w is None:
+            return
+        for d in self._describe([job_id]):
+            if d.get("jobId") == job_id:
+                w._update(d, self._clock())
 
     def _deliver(
         self, chunk: List[JobWatch], descriptions: List[Dict[str, Any]], now: float

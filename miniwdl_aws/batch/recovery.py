@@ -22,8 +22,7 @@ import time
 from typing import Any, Callable, Dict, Optional, Protocol
 
 from .._util import _
-from ..errors import AwsCallError
-from .api import Ambiguous, Throttled
+from ..errors import Ambiguous, AwsCallError, Throttled
 
 __all__ = [
     "DEFAULT_WINDOW_SECONDS",
@@ -40,7 +39,7 @@ FINAL_LOOKUP_TRIES = 4  # the deciding lookup, retried through a brief ListJobs 
 
 
 class JobSubmitApi(Protocol):
-    """What :func:`submit_without_twins` needs of :class:`~miniwdl_aws.batch.api.BatchApi`."""
+    """What :func:`submit_without_twins` needs of :class:`~miniwdl_aws.aws.batch.BatchApi`."""
 
     def submit_job(self, request: Dict[str, Any]) -> str:
         """One SubmitJob without automatic retries; returns the job id."""
@@ -85,7 +84,7 @@ def submit_without_twins(
     id, never creating two jobs.
 
     :param api: SubmitJob through a client without botocore retries, raising
-        :class:`~miniwdl_aws.batch.api.Ambiguous` when the job may have been created
+        :class:`~miniwdl_aws.errors.Ambiguous` when the job may have been created
     :param since_ms: epoch milliseconds before the first SubmitJob (minus clock-skew slack):
         only jobs created since then are this one
     :param window_seconds: how long to keep looking before the job counts as absent; longer

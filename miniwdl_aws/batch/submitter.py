@@ -1,5 +1,8 @@
 """One shared, adaptive-rate gate for SubmitJob calls of the whole process.
 
+Only SubmitJob goes through it: reads have botocore's retries, and TerminateJob its own retry
+(:mod:`miniwdl_aws.aws.retry`), so neither slows submissions down nor waits behind them.
+
 Rate limiting is a GCRA token bucket (``rate`` calls per second with ``burst`` back to back).
 When Batch answers with throttling or a 5xx, the call is retried after a pause, and the rate
 goes down in proportion to the share of refused calls: at most once per ``decrease_interval``
@@ -26,7 +29,7 @@ import time
 from typing import Callable, Dict, Optional, TypeVar
 
 from .._util import _
-from .api import Throttled
+from ..errors import Throttled
 
 __all__ = ["AdaptiveSubmitter", "SubmitAborted"]
 

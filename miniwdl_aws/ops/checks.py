@@ -10,9 +10,15 @@ from __future__ import annotations
 import dataclasses
 from typing import Any, Dict, List, Tuple
 
-from botocore.exceptions import ClientError
-
-from .._util import AwsClients
+from ..aws.batch import BatchApi
+from ..aws.calls import CallCounter
+from ..aws.clients import AwsClients
+from ..aws.ec2 import Ec2Api
+from ..aws.efs import EfsApi
+from ..aws.iam import IamApi
+from ..aws.s3 import S3Api
+from ..aws.sts import StsApi
+from ..errors import AwsCallError
 
 __all__ = [
     "OK",
@@ -82,6 +88,13 @@ class CheckContext:
 
     def __init__(self, clients: AwsClients, targets: Targets) -> None:
         self.clients = clients
+        self.calls = CallCounter()  # every check's calls, counted together
+        self.batch = BatchApi(clients, counter=self.calls)
+        self.efs = EfsApi(clients, self.calls)
+        self.ec2 = Ec2Api(clients, self.calls)
+        self.iam = IamApi(clients, self.calls)
+        self.s3 = S3Api(clients, self.calls)
+        self.sts = StsApi(clients, self.calls)
         self.t = dataclasses.replace(targets)
         self.checks: List[Check] = []
         self._queues: Dict[str, Dict[str, Any]] = {}
@@ -93,15 +106,9 @@ class CheckContext:
         self.checks.append(check)
         return check
 
-    def _aws(self, service: str, method: str, **kwargs: Any) -> Any:
-        return getattr(self.clients(service), method)(**kwargs)
-
     @staticmethod
-    def _err(exn: Exception) -> str:
-        if isinstance(exn, ClientError):
-            err = exn.response.get("Error", {})
-            return f"{err.get('Code', 'error')}: {err.get('Message', '')}".rstrip(": ")
-        return f"{type(exn).__name__}: {exn}"
+    def _err(exn: AwsCallError) -> str:
+        return f"{exn.code or 'error'}: {exn.message}".rstrip(": ")
 
     @property
     def problems(self) -> List[Check]:
@@ -111,7 +118,7 @@ class CheckContext:
     def _describe_queues(self, names: List[str]) -> Dict[str, Dict[str, Any]]:
         missing = [n for n in names if n and n not in self._queues]
         if missing:
-            for q in self._aws("batch", "describe_job_queues", jobQueues=missing)["jobQueues"]:
+            for q in self.batch.describe_job_queues(missing).values():
                 self._queues[q["jobQueueName"]] = q
                 self._queues[q["jobQueueArn"]] = q
         return {n: self._queues[n] for n in names if n in self._queues}

@@ -7,8 +7,7 @@ from __future__ import annotations
 import ipaddress
 from typing import Any, Dict, Iterable, List
 
-from botocore.exceptions import ClientError
-
+from ..errors import AwsCallError
 from .checks import NFS_PORT, OK, PROBLEM, WARN, CheckContext
 
 __all__ = ["EfsChecks"]
@@ -29,8 +28,8 @@ class EfsChecks(CheckContext):
             )
             return
         try:
-            aps = self._aws("efs", "describe_access_points", AccessPointId=self.t.fsap)
-        except ClientError as exn:
+            ap = self.efs.access_point(self.t.fsap)
+        except AwsCallError as exn:
             self._add(
                 f"EFS access point {self.t.fsap}",
                 PROBLEM,
@@ -38,7 +37,6 @@ class EfsChecks(CheckContext):
                 "create it (see infra/miniwdl-aws.yaml) or fix [aws] fsap",
             )
             return
-        ap = aps["AccessPoints"][0]
         self._fs_id = ap["FileSystemId"]
         name = f"EFS access point {self.t.fsap}"
         if ap.get("LifeCycleState") != "available":
@@ -102,16 +100,11 @@ class EfsChecks(CheckContext):
     def _mount_targets(self) -> List[Dict[str, Any]]:
         if not self._fs_id:
             return []
-        mts = self._aws("efs", "describe_mount_targets", FileSystemId=self._fs_id)
-        return [m for m in mts.get("MountTargets", []) if m.get("LifeCycleState") == "available"]
+        mts = self.efs.mount_targets(self._fs_id)
+        return [m for m in mts if m.get("LifeCycleState") == "available"]
 
     def _subnets(self, ids: Iterable[str]) -> Dict[str, Dict[str, Any]]:
-        ids = sorted(set(ids))
-        if not ids:
-            return {}
-        return {
-            s["SubnetId"]: s for s in self._aws("ec2", "describe_subnets", SubnetIds=ids)["Subnets"]
-        }
+        return {s["SubnetId"]: s for s in self.ec2.subnets(sorted(set(ids)))}
 
     def check_mount_targets(self) -> None:
         """The file system has an available mount target in every zone the compute environments
@@ -119,7 +112,7 @@ class EfsChecks(CheckContext):
         if not self._fs_id:
             return
         name = f"EFS mount targets of {self._fs_id}"
-        fs = self._aws("efs", "describe_file_systems", FileSystemId=self._fs_id)["FileSystems"][0]
+        fs = self.efs.describe_file_system(self._fs_id)
         mt_zones = {str(m.get("AvailabilityZoneName", "?")) for m in self._mount_targets()}
         ces = self._all_ces()
         ce_subnets = {
@@ -167,21 +160,16 @@ class EfsChecks(CheckContext):
             return
         mt_groups: Dict[str, List[str]] = {}
         for mt in mts:
-            mt_groups[mt["MountTargetId"]] = self._aws(
-                "efs", "describe_mount_target_security_groups", MountTargetId=mt["MountTargetId"]
-            )["SecurityGroups"]
+            mt_groups[mt["MountTargetId"]] = self.efs.mount_target_security_groups(
+                mt["MountTargetId"]
+            )
         subnets = self._subnets(
             [s for ce in ces for s in ce["computeResources"]["subnets"]]
             + [mt["SubnetId"] for mt in mts]
         )
         group_ids = {g for gs in mt_groups.values() for g in gs}
         group_ids |= {g for ce in ces for g in ce["computeResources"].get("securityGroupIds", [])}
-        groups = {
-            g["GroupId"]: g
-            for g in self._aws("ec2", "describe_security_groups", GroupIds=sorted(group_ids))[
-                "SecurityGroups"
-            ]
-        }
+        groups = {g["GroupId"]: g for g in self.ec2.security_groups(sorted(group_ids))}
         for ce in ces:
             self._check_ce_nfs(ce, mts, mt_groups, groups, subnets)
 

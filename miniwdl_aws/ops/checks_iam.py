@@ -6,8 +6,7 @@ import json
 from typing import Any, Dict, List, Set, Tuple
 from urllib.parse import unquote
 
-from botocore.exceptions import ClientError
-
+from ..errors import AwsCallError
 from .checks import OK, PROBLEM, CheckContext
 
 __all__ = ["IamChecks"]
@@ -68,15 +67,15 @@ class IamChecks(CheckContext):
         name = _name_from_arn(ref)
         try:
             if kind == "profile":
-                profile = self._aws("iam", "get_instance_profile", InstanceProfileName=name)
-                roles = profile["InstanceProfile"].get("Roles", [])
+                profile = self.iam.get_instance_profile(name)
+                roles = profile.get("Roles", [])
                 if not roles:
                     self._add(label, PROBLEM, f"instance profile {name} has no role", "add one")
                     return
                 role = roles[0]
             else:
-                role = self._aws("iam", "get_role", RoleName=name)["Role"]
-        except ClientError as exn:
+                role = self.iam.get_role(name)
+        except AwsCallError as exn:
             self._add(label, PROBLEM, f"{ref}: {self._err(exn)}", "create it or fix the ARN")
             return
         doc = role.get("AssumeRolePolicyDocument") or {}

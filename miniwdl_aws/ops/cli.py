@@ -24,13 +24,12 @@ import sys
 import time
 from typing import Any, Dict, Optional, Sequence, TextIO
 
-from botocore.exceptions import BotoCoreError, ClientError
-
-from .._util import AwsClients
+from ..aws.batch import BatchApi
+from ..aws.clients import AwsClients
 from ..errors import ConfigError, MiniwdlAwsError
+from ..studio import STUDIO_METADATA_FILE
 from .doctor import Doctor, Targets
-from .runs import BatchRunClient, check_run_id, cleanup_run, find_run_jobs, list_runs
-from .studio import STUDIO_METADATA_FILE
+from .runs import check_run_id, cleanup_run, find_run_jobs, list_runs
 from .summary import build_summary, format_table
 
 __all__ = ["main", "build_parser"]
@@ -145,10 +144,10 @@ def _table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
 def cmd_runs(args: argparse.Namespace, cfg: Any, out: TextIO) -> int:
     """List recent runs, or one run's jobs."""
     run_id = check_run_id(args.run_id) if args.run_id else None
-    client = BatchRunClient(AwsClients(_region(args, cfg))("batch"))
+    api = BatchApi(AwsClients(_region(args, cfg)))
     if run_id:
-        return _show_run(client, run_id, args, out)
-    runs = list_runs(client, args.queue, since=args.since * 3600.0)
+        return _show_run(api, run_id, args, out)
+    runs = list_runs(api, args.queue, since=args.since * 3600.0)
     if args.json:
         json.dump([_run_json(r) for r in runs], out, indent=2)
         print(file=out)
@@ -185,11 +184,11 @@ def _run_json(run: Any) -> Dict[str, Any]:
     }
 
 
-def _show_run(client: BatchRunClient, run_id: str, args: argparse.Namespace, out: TextIO) -> int:
-    jobs = find_run_jobs(client, run_id, args.queue)
+def _show_run(api: BatchApi, run_id: str, args: argparse.Namespace, out: TextIO) -> int:
+    jobs = find_run_jobs(api, run_id, args.queue)
     if not jobs:
         raise MiniwdlAwsError(f"no jobs found for run {run_id}")
-    summary = build_summary(run_id, jobs, api_calls=client.calls)
+    summary = build_summary(run_id, jobs, api_calls=api.operation_counts())
     if args.json:
         json.dump(summary, out, indent=2)
         print(file=out)
@@ -223,9 +222,8 @@ def _show_run(client: BatchRunClient, run_id: str, args: argparse.Namespace, out
 def cmd_cleanup(args: argparse.Namespace, cfg: Any, out: TextIO) -> int:
     """Terminate every active job of the run; 1 when some are still active after --wait."""
     run_id = check_run_id(args.run_id)
-    client = BatchRunClient(AwsClients(_region(args, cfg))("batch"))
     result = cleanup_run(
-        client,
+        BatchApi(AwsClients(_region(args, cfg))),
         run_id,
         args.queue,
         wait=args.wait,
@@ -264,9 +262,6 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         return 2
     except MiniwdlAwsError as exn:
         print(f"miniwdl-aws: {exn}", file=sys.stderr)
-        return 2
-    except (ClientError, BotoCoreError) as exn:
-        print(f"miniwdl-aws: AWS error: {exn}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("miniwdl-aws: interrupted", file=sys.stderr)

@@ -9,7 +9,7 @@ IAM roles and whom they trust; and that the S3 upload folder is writable.
 
 Unset targets are completed the way the submitter does it, from the workflow queue's tags
 (``DefaultTaskQueue``, ``DefaultTaskQueueFallback``, ``DefaultFsap``, ``WorkflowEngineRoleArn``),
-or inside SageMaker Studio from :func:`~miniwdl_aws.ops.studio.detect_studio`.
+or inside SageMaker Studio from :func:`~miniwdl_aws.studio.detect_studio`.
 """
 
 from __future__ import annotations
@@ -18,9 +18,9 @@ import secrets
 from typing import Any, Callable, Dict, List
 from urllib.parse import urlparse
 
-from botocore.exceptions import BotoCoreError, ClientError
-
-from .._util import AwsClients
+from ..aws.clients import AwsClients
+from ..errors import AwsCallError
+from ..studio import STUDIO_METADATA_FILE, detect_studio
 from .checks import (
     FARGATE_TYPES,
     OK,
@@ -34,7 +34,6 @@ from .checks import (
 )
 from .checks_efs import EfsChecks
 from .checks_iam import IamChecks
-from .studio import STUDIO_METADATA_FILE, detect_studio
 
 __all__ = ["OK", "WARN", "PROBLEM", "SKIP", "Check", "Targets", "Doctor", "WORKFLOW_QUEUE_TAGS"]
 
@@ -74,7 +73,7 @@ class Doctor(EfsChecks, IamChecks):
                 step()
             except Abort:
                 break
-            except (ClientError, BotoCoreError) as exn:
+            except AwsCallError as exn:
                 self._add(step.__name__.replace("_", " "), PROBLEM, self._err(exn))
         return self.checks
 
@@ -90,8 +89,8 @@ class Doctor(EfsChecks, IamChecks):
             )
             raise Abort()
         try:
-            ident = self._aws("sts", "get_caller_identity")
-        except (ClientError, BotoCoreError) as exn:
+            ident = self.sts.caller_identity()
+        except AwsCallError as exn:
             self._add(
                 "credentials",
                 PROBLEM,
@@ -184,8 +183,7 @@ class Doctor(EfsChecks, IamChecks):
         )
         if not arns:
             return
-        described = self._aws("batch", "describe_compute_environments", computeEnvironments=arns)
-        for ce in described["computeEnvironments"]:
+        for ce in self.batch.describe_compute_environments(arns):
             self._ces[ce["computeEnvironmentArn"]] = ce
             self._ces[ce["computeEnvironmentName"]] = ce
         for role, name in self._queue_roles():
@@ -259,9 +257,9 @@ class Doctor(EfsChecks, IamChecks):
         folder = prefix.rstrip("/") + "/" if prefix else ""
         key = f"{folder}.miniwdl-aws-doctor-{secrets.token_hex(4)}"
         try:
-            self._aws("s3", "put_object", Bucket=url.netloc, Key=key, Body=b"miniwdl-aws doctor\n")
-            self._aws("s3", "delete_object", Bucket=url.netloc, Key=key)
-        except ClientError as exn:
+            self.s3.put_object(url.netloc, key, b"miniwdl-aws doctor\n")
+            self.s3.delete_object(url.netloc, key)
+        except AwsCallError as exn:
             self._add(
                 f"S3 upload folder {self.t.s3_folder}",
                 PROBLEM,

@@ -14,14 +14,12 @@ import dataclasses
 import time
 from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence
 
-from botocore.exceptions import BotoCoreError, ClientError
-
 from .. import naming
-from ..errors import AwsCallError, ConfigError
+from ..aws.batch import BatchApi
+from ..errors import ConfigError
 
 __all__ = [
     "ACTIVE_STATUSES",
-    "BatchRunClient",
     "RunOverview",
     "CleanupResult",
     "check_run_id",
@@ -33,9 +31,6 @@ __all__ = [
 
 ACTIVE_STATUSES = ("SUBMITTED", "PENDING", "RUNNABLE", "STARTING", "RUNNING")
 STATUS_ORDER = ACTIVE_STATUSES + ("SUCCEEDED", "FAILED")
-
-# DescribeJobs takes up to 100 job ids per call.
-_DESCRIBE_CHUNK = 100
 
 
 def check_run_id(run_id: str) -> str:
@@ -56,74 +51,12 @@ def run_id_of_job(job_name: str, tags: Optional[Dict[str, str]] = None) -> Optio
     return naming.generated_run_id_in(job_name)
 
 
-class BatchRunClient:
-    """The few Batch calls the run tools make, with a per-operation call counter.
-
-    :param batch: a boto3 Batch client (shared, from :class:`~miniwdl_aws._util.AwsClients`)
-    """
-
-    def __init__(self, batch: Any) -> None:
-        self.batch = batch
-        self.calls: Dict[str, int] = collections.Counter()
-
-    def _call(self, operation: str, method: Callable[..., Dict[str, Any]], **kwargs: Any) -> Any:
-        self.calls[operation] += 1
-        try:
-            return method(**kwargs)
-        except ClientError as exn:
-            err = exn.response.get("Error", {})
-            raise AwsCallError(operation, err.get("Code"), err.get("Message", str(exn))) from None
-        except BotoCoreError as exn:
-            raise AwsCallError(operation, type(exn).__name__, str(exn)) from None
-
-    def queue_names(self) -> List[str]:
-        """Names of every job queue in the account and region (DescribeJobQueues, paginated)."""
-        names: List[str] = []
-        token: Optional[str] = None
-        while True:
-            kwargs: Dict[str, Any] = {"nextToken": token} if token else {}
-            page = self._call("DescribeJobQueues", self.batch.describe_job_queues, **kwargs)
-            names.extend(q["jobQueueName"] for q in page.get("jobQueues", []))
-            token = page.get("nextToken")
-            if not token:
-                return names
-
-    def list_jobs(self, queue: str, filters: List[Dict[str, Any]]) -> List[Dict[str, Any]]:
-        """Job summaries of one queue matching ``filters`` (ListJobs, paginated)."""
-        jobs: List[Dict[str, Any]] = []
-        token: Optional[str] = None
-        while True:
-            kwargs: Dict[str, Any] = {"jobQueue": queue, "filters": filters}
-            if token:
-                kwargs["nextToken"] = token
-            page = self._call("ListJobs", self.batch.list_jobs, **kwargs)
-            jobs.extend(page.get("jobSummaryList", []))
-            token = page.get("nextToken")
-            if not token:
-                return jobs
-
-    def describe(self, job_ids: Sequence[str]) -> List[Dict[str, Any]]:
-        """Full descriptions of ``job_ids`` (DescribeJobs in chunks of 100), in input order."""
-        out: List[Dict[str, Any]] = []
-        ids = list(dict.fromkeys(job_ids))
-        for i in range(0, len(ids), _DESCRIBE_CHUNK):
-            chunk = ids[i : i + _DESCRIBE_CHUNK]
-            page = self._call("DescribeJobs", self.batch.describe_jobs, jobs=chunk)
-            by_id = {j["jobId"]: j for j in page.get("jobs", [])}
-            out.extend(by_id[j] for j in chunk if j in by_id)
-        return out
-
-    def terminate(self, job_id: str, reason: str) -> None:
-        """TerminateJob (which also cancels jobs that have not started)."""
-        self._call("TerminateJob", self.batch.terminate_job, jobId=job_id, reason=reason)
-
-
-def _queues(client: BatchRunClient, queues: Optional[Sequence[str]]) -> List[str]:
-    return list(dict.fromkeys(q for q in queues if q)) if queues else client.queue_names()
+def _queues(api: BatchApi, queues: Optional[Sequence[str]]) -> List[str]:
+    return list(dict.fromkeys(q for q in queues if q)) if queues else api.queue_names()
 
 
 def find_run_jobs(
-    client: BatchRunClient, run_id: str, queues: Optional[Sequence[str]] = None
+    api: BatchApi, run_id: str, queues: Optional[Sequence[str]] = None
 ) -> List[Dict[str, Any]]:
     """Descriptions of every job of ``run_id`` in ``queues`` (None: every queue), sorted by
     creation time. A job counts when its name starts with ``<run id>-`` and its ``MiniwdlRunId``
@@ -131,11 +64,11 @@ def find_run_jobs(
     check_run_id(run_id)
     flt = [{"name": "JOB_NAME", "values": [f"{run_id}-*"]}]
     ids: List[str] = []
-    for queue in _queues(client, queues):
-        ids.extend(j["jobId"] for j in client.list_jobs(queue, flt))
+    for queue in _queues(api, queues):
+        ids.extend(j["jobId"] for j in api.list_jobs(queue, flt))
     jobs = [
         j
-        for j in client.describe(ids)
+        for j in api.describe_jobs_in_order(ids)
         if (j.get("tags") or {}).get(naming.TAG_RUN_ID, run_id) == run_id
     ]
     jobs.sort(key=lambda j: (j.get("createdAt", 0), j.get("jobName", "")))
@@ -165,7 +98,7 @@ class RunOverview:
 
 
 def list_runs(
-    client: BatchRunClient,
+    api: BatchApi,
     queues: Optional[Sequence[str]] = None,
     since: Optional[float] = None,
     now: Optional[float] = None,
@@ -178,10 +111,8 @@ def list_runs(
     after_ms = int((now - (86400.0 if since is None else since)) * 1000)
     flt = [{"name": "AFTER_CREATED_AT", "values": [str(after_ms)]}]
     summaries: List[Dict[str, Any]] = []
-    for queue in _queues(client, queues):
-        summaries.extend(
-            j for j in client.list_jobs(queue, flt) if j.get("createdAt", 0) >= after_ms
-        )
+    for queue in _queues(api, queues):
+        summaries.extend(j for j in api.list_jobs(queue, flt) if j.get("createdAt", 0) >= after_ms)
     # A generated run id shows in the job name, so statuses need no DescribeJobs; describe only
     # the first job of each such run (for its workflow tag) and every job with another name (its
     # MiniwdlRunId tag tells whether and to which run it belongs), 100 per call.
@@ -198,7 +129,7 @@ def list_runs(
         by_run.setdefault(run_id, []).append(job)
     listed = {j["jobId"]: j for j in summaries}
     tags_of: Dict[str, Dict[str, str]] = {}
-    for job in client.describe(to_describe):
+    for job in api.describe_jobs_in_order(to_describe):
         tags = job.get("tags") or {}
         tags_of[job["jobId"]] = tags
         run_id = run_id_of_job(job.get("jobName", ""), tags)
@@ -235,7 +166,7 @@ class CleanupResult:
 
 
 def cleanup_run(
-    client: BatchRunClient,
+    api: BatchApi,
     run_id: str,
     queues: Optional[Sequence[str]] = None,
     reason: str = "terminated by miniwdl-aws cleanup",
@@ -251,13 +182,13 @@ def cleanup_run(
     The workflow job goes first, so that a live runner cannot submit more task jobs; then every
     active task job. Jobs are listed again each pass (a job submitted just before the runner died
     may appear late) until a pass finds no active job or ``wait`` seconds have passed."""
-    queue_list = _queues(client, queues)
+    queue_list = _queues(api, queues)
     terminated: List[str] = []
     deadline = clock() + wait
     passes = 0
     while True:
         passes += 1
-        active = [j for j in find_run_jobs(client, run_id, queue_list) if _is_active(j)]
+        active = [j for j in find_run_jobs(api, run_id, queue_list) if _is_active(j)]
         if not active or dry_run:
             if dry_run and progress:
                 for job in active:
@@ -269,7 +200,7 @@ def cleanup_run(
         for job in active:
             if job["jobId"] in terminated:
                 continue  # already asked; Batch is still stopping it
-            client.terminate(job["jobId"], reason)
+            api.terminate_job_retrying(job["jobId"], reason, sleep=sleep, clock=clock)
             terminated.append(job["jobId"])
             if progress:
                 progress(f"terminated {job['jobId']} {job.get('jobName', '')} ({job['status']})")

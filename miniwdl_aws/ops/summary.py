@@ -10,6 +10,10 @@ id (:func:`miniwdl_aws.naming.process_run_id`), which the backend puts in every 
 
 Resource figures come from each job's ``resourceRequirements`` (VCPU, MEMORY in MiB) times the
 time its attempts spent running; they are an estimate of what was *reserved*, not billed.
+
+Each ended attempt, and each ended job, carries the ``outcome`` (kind) and ``rule`` that
+:func:`miniwdl_aws.reasons.classify` gives it -- the same table the backend decides retries by --
+and ``spot_interruptions`` counts the attempts whose rule is a host loss.
 """
 
 from __future__ import annotations
@@ -17,13 +21,14 @@ from __future__ import annotations
 import json
 import logging
 import os
-import re
 import time
 from typing import Any, Dict, Generator, List, Optional, Sequence, Tuple
 
-from .. import naming
-from .._util import AwsClients, _
-from .runs import ACTIVE_STATUSES, BatchRunClient, find_run_jobs, status_counts
+from .. import naming, reasons
+from .._util import _
+from ..aws.batch import BatchApi
+from ..aws.clients import AwsClients
+from .runs import ACTIVE_STATUSES, find_run_jobs, status_counts
 
 __all__ = [
     "SUMMARY_FILE",
@@ -39,8 +44,8 @@ __all__ = [
 SUMMARY_FILE = "aws_batch_summary.json"
 SCHEMA = "miniwdl-aws/run-summary/1"
 
-# How Batch reports a Spot reclaim (or any loss of the EC2 host) in an attempt's statusReason.
-_HOST_LOST_RE = re.compile(r"^Host EC2 \(instance [^)]*\) terminated", re.IGNORECASE)
+# the rows of the shared table that mean a Spot reclaim or other loss of the host
+_HOST_LOST_RULES = frozenset(rule.name for rule in reasons.RULES if rule.host_lost)
 
 
 def _resources(job: Dict[str, Any]) -> Tuple[float, float]:
@@ -112,6 +117,8 @@ def _attempt_entry(
     container: Dict[str, Any],
     running_seconds: float,
 ) -> Dict[str, Any]:
+    # an attempt still running has no outcome yet
+    verdict = reasons.classify(None, status_reason, reason, exit_code) if stopped else None
     return {
         "started_at": started,
         "stopped_at": stopped,
@@ -120,6 +127,8 @@ def _attempt_entry(
         "reason": reason,
         "log_stream": container.get("logStreamName", ""),
         "running_seconds": running_seconds,
+        "outcome": verdict.kind if verdict else None,
+        "rule": verdict.rule if verdict else None,
     }
 
 
@@ -132,8 +141,10 @@ def _job_entry(job: Dict[str, Any], now_ms: int) -> Dict[str, Any]:
     created = job.get("createdAt") or 0
     end = job.get("stoppedAt") or (now_ms if job.get("status") in ACTIVE_STATUSES else 0)
     queued = max(0.0, _secs(created, end) - running)
-    interruptions = sum(1 for a in attempts if _HOST_LOST_RE.match(a["status_reason"] or ""))
-    if not attempts and _HOST_LOST_RE.match(job.get("statusReason") or ""):
+    verdict = reasons.classify_job(job)
+    interruptions = sum(1 for a in attempts if a["rule"] in _HOST_LOST_RULES)
+    if not attempts and verdict is not None and verdict.host_lost:
+        # no attempt listed (it never ran): the job's own reason is the only record
         interruptions = 1
     return {
         "job_id": job.get("jobId", ""),
@@ -142,6 +153,8 @@ def _job_entry(job: Dict[str, Any], now_ms: int) -> Dict[str, Any]:
         "status": job.get("status", ""),
         "status_reason": job.get("statusReason", ""),
         "exit_code": container.get("exitCode"),
+        "outcome": verdict.kind if verdict else None,
+        "rule": verdict.rule if verdict else None,
         "miniwdl_attempt": _int(tags.get(naming.TAG_ATTEMPT)),
         "created_at": created or None,
         "started_at": job.get("startedAt") or None,
@@ -290,9 +303,9 @@ def summarize_run(
 ) -> Dict[str, Any]:
     """Fetch the jobs of ``run_id`` from Batch and build its summary (with the API call counts:
     one ListJobs page per queue, one DescribeJobs per 100 jobs)."""
-    client = BatchRunClient(clients("batch"))
-    jobs = find_run_jobs(client, run_id, queues)
-    return build_summary(run_id, jobs, api_calls=client.calls)
+    api = BatchApi(clients)
+    jobs = find_run_jobs(api, run_id, queues)
+    return build_summary(run_id, jobs, api_calls=api.operation_counts())
 
 
 def write_summary(run_dir: str, summary: Dict[str, Any]) -> str:

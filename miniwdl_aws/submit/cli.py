@@ -16,8 +16,12 @@ from importlib import resources
 from typing import Any, Callable, Dict, List, Optional, Sequence, TextIO, Tuple
 
 from miniwdl_aws import naming
-from miniwdl_aws._util import AwsClients, _
-from miniwdl_aws.batch.api import BatchApi
+from miniwdl_aws._util import _
+from miniwdl_aws.aws.batch import BatchApi
+from miniwdl_aws.aws.clients import AwsClients
+from miniwdl_aws.aws.efs import EfsApi
+from miniwdl_aws.aws.logs import LogsApi
+from miniwdl_aws.aws.s3 import S3Api
 from miniwdl_aws.batch.recovery import SubmitOutcomeUnknown, submit_without_twins
 from miniwdl_aws.batch.submitter import AdaptiveSubmitter
 from miniwdl_aws.config import read_option
@@ -93,11 +97,14 @@ class Submitter:
         clients = AwsClients(region=option("region") or None)
         if not clients.region:
             raise ConfigError("no AWS region: set AWS_DEFAULT_REGION or [aws] region")
-        validate.resolve_queues(clients("batch"), args)
-        fs_id = validate.fs_of_access_point(clients("efs"), args.fsap) if args.efs else None
+        # SubmitJob goes through clients without botocore retries (see miniwdl_aws.aws.retry)
+        api = BatchApi(clients)
+        s3 = S3Api(clients)
+        validate.resolve_queues(api, args)
+        fs_id = validate.fs_of_access_point(EfsApi(clients), args.fsap) if args.efs else None
         for uri, flag in ((args.s3upload, "--s3upload"), (args.stage, "--stage")):
             if uri:
-                validate.check_bucket(clients("s3"), uri, flag)
+                validate.check_bucket(s3, uri, flag)
 
         # 3. the job
         kms_key = str(option("s3_upload_kms_key") or "")
@@ -134,7 +141,7 @@ class Submitter:
                 and shipping.json_size(req) <= shipping.REQUEST_LIMIT
             )
 
-        uploader = S3Uploader(clients("s3"), kms_key)
+        uploader = S3Uploader(s3, kms_key)
 
         def put(data: bytes, uri: str) -> None:
             try:
@@ -147,16 +154,15 @@ class Submitter:
         spec.command = base_cmd[:1] + shipment.wrapper_args + base_cmd[1:]
 
         # 4. submit
-        batch = clients("batch")
-        jobdef = self._job_definition(batch, spec)
+        jobdef = self._job_definition(api, spec)
         request = job.submit_request(spec, jobdef)
         # no env values in logs (they may hold settings users consider private)
         logger.debug(
             _("SubmitJob", **{k: v for k, v in request.items() if k != "containerOverrides"})
         )
-        # SubmitJob is not idempotent: no botocore retries for it; a lost response is settled by
-        # looking the job up by name, and throttling is retried only when nothing was processed
-        api = BatchApi(clients, AwsClients(region=clients.region, max_attempts=1))
+        # SubmitJob is not idempotent: a lost response is settled by looking the job up by name,
+        # and throttling is retried (paced) only when nothing was processed
+        listed_before = api.call_counts().get("batch.ListJobs", 0)
         since_ms = int(time.time() * 1000) - 5000  # slack for clock skew
         window = float(option("submit_recovery_seconds"))
         unknown = (
@@ -178,7 +184,7 @@ class Submitter:
             return EXIT_INTERRUPTED
         except Exception as exn:  # one line, no traceback; nothing was submitted
             raise ConfigError(f"SubmitJob failed: {exn}") from None
-        if api.call_counts().get("batch.ListJobs"):
+        if api.call_counts().get("batch.ListJobs", 0) > listed_before:
             self.note("a SubmitJob response was lost; settled by looking the job up by name")
         for uri in shipment.staged:
             self.note(f"staged {uri}")
@@ -192,7 +198,12 @@ class Submitter:
         if not args.wait:
             return 0
         waiter = JobWaiter(
-            batch, clients("logs"), self.emit, self.note, poll_seconds=args.poll_seconds
+            api,
+            LogsApi(clients),
+            self.emit,
+            self.note,
+            poll_seconds=args.poll_seconds,
+            outage_limit=float(option("describe_error_wait")),
         )
         try:
             code = waiter.wait(job_id, follow=args.follow)
@@ -287,16 +298,14 @@ class Submitter:
         cmd += args.passthrough.rest
         return cmd
 
-    def _job_definition(self, batch: Any, spec: job.WorkflowJobSpec) -> str:
+    def _job_definition(self, api: BatchApi, spec: job.WorkflowJobSpec) -> str:
         """ARN of an ACTIVE job definition with exactly this content (registered if new)."""
         body = job.job_definition_request(spec)
         try:
-            found = batch.describe_job_definitions(
-                jobDefinitionName=body["jobDefinitionName"], status="ACTIVE"
-            ).get("jobDefinitions", [])
+            found = api.active_job_definitions(body["jobDefinitionName"])
             if found:
                 return str(max(found, key=lambda d: d["revision"])["jobDefinitionArn"])
-            return str(batch.register_job_definition(**body)["jobDefinitionArn"])
+            return api.register_job_definition(body)
         except Exception as exn:
             raise ConfigError(f"registering the workflow job definition failed: {exn}") from None
 

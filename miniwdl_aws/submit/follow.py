@@ -9,9 +9,10 @@ delivered. The stream may not exist yet when a job has just started (ResourceNot
 
 from __future__ import annotations
 
-from typing import Any, List, Optional
+from typing import List, Optional
 
-from botocore.exceptions import BotoCoreError, ClientError
+from miniwdl_aws.aws.logs import LogsApi
+from miniwdl_aws.errors import AwsCallError
 
 LOG_GROUP = "/aws/batch/job"  # Batch's default awslogs group
 _MAX_PAGES_PER_POLL = 1000  # a bound, so one poll of a huge backlog still returns
@@ -20,12 +21,12 @@ _MAX_PAGES_PER_POLL = 1000  # a bound, so one poll of a huge backlog still retur
 class LogFollower:
     """Returns the new messages of one log stream on each :meth:`poll`.
 
-    :param logs: a boto3 CloudWatch Logs client
+    :param logs: the CloudWatch Logs calls
     :param stream: log stream name (DescribeJobs ``container.logStreamName``)
     :param group: log group name
     """
 
-    def __init__(self, logs: Any, stream: str, group: str = LOG_GROUP) -> None:
+    def __init__(self, logs: LogsApi, stream: str, group: str = LOG_GROUP) -> None:
         self._logs = logs
         self.stream = stream
         self.group = group
@@ -36,23 +37,15 @@ class LogFollower:
         exist yet)."""
         messages: List[str] = []
         for _ in range(_MAX_PAGES_PER_POLL):
-            req = {"logGroupName": self.group, "logStreamName": self.stream, "startFromHead": True}
-            if self._token is not None:
-                req["nextToken"] = self._token
             try:
-                resp = self._logs.get_log_events(**req)
-            except ClientError as exn:
-                if exn.response.get("Error", {}).get("Code") == "ResourceNotFoundException":
+                page, token = self._logs.log_events(self.group, self.stream, self._token)
+            except AwsCallError as exn:
+                if exn.code == "ResourceNotFoundException":
                     return messages
                 if messages:  # the token already moved past them: hand them out; the error
                     return messages  # recurs on the next poll if it persists
                 raise
-            except BotoCoreError:
-                if messages:
-                    return messages
-                raise
-            messages.extend(str(ev.get("message", "")) for ev in resp.get("events", []))
-            token = resp.get("nextForwardToken")
+            messages.extend(page)
             if token is None or token == self._token:
                 break
             self._token = token

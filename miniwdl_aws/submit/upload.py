@@ -20,11 +20,8 @@ import tempfile
 from dataclasses import dataclass, field
 from typing import Any, Dict, List, Optional, Tuple
 
-from boto3.exceptions import Boto3Error
-from boto3.s3.transfer import TransferConfig
-from botocore.exceptions import BotoCoreError, ClientError
-
-from miniwdl_aws.errors import ConfigError
+from miniwdl_aws.aws.s3 import S3Api
+from miniwdl_aws.errors import AwsCallError, ConfigError
 
 _S3_URI = re.compile(r"^s3://([a-z0-9][a-z0-9.-]{1,61}[a-z0-9])(/[^\x00-\x1f]*)?$")
 _MIB = 1024 * 1024
@@ -91,11 +88,11 @@ def sse_args(kms_key: str) -> Dict[str, str]:
 class S3Uploader:
     """Uploads files with boto3 and verifies each one (size + SHA-256 via HeadObject).
 
-    :param s3: a boto3 S3 client (from :class:`miniwdl_aws._util.AwsClients`)
+    :param s3: the S3 calls
     :param kms_key: ``[aws] s3_upload_kms_key``: the encryption header to send, if any
     """
 
-    def __init__(self, s3: Any, kms_key: str = "") -> None:
+    def __init__(self, s3: S3Api, kms_key: str = "") -> None:
         self._s3 = s3
         self._extra = {"ChecksumAlgorithm": CHECKSUM_ALGORITHM, **sse_args(kms_key)}
 
@@ -104,12 +101,11 @@ class S3Uploader:
         bucket, key = parse_s3_uri(uri)
         size = os.path.getsize(path)
         chunk = part_size(size)
-        cfg = TransferConfig(multipart_threshold=chunk, multipart_chunksize=chunk)
         try:
             want, parts = expected_checksum(path, chunk)
-            self._s3.upload_file(path, bucket, key, Config=cfg, ExtraArgs=dict(self._extra))
-            head = self._s3.head_object(Bucket=bucket, Key=key, ChecksumMode="ENABLED")
-        except (ClientError, BotoCoreError, Boto3Error, OSError) as exn:
+            self._s3.upload_file(path, bucket, key, chunk, self._extra)
+            head = self._s3.head_object(bucket, key, checksum=True)
+        except (AwsCallError, OSError) as exn:
             raise UploadError(f"upload of {path} to {uri} failed: {exn}") from None
         got = str(head.get("ChecksumSHA256") or "")
         if head.get("ContentLength") != size or not checksum_matches(got, want, parts):
@@ -131,7 +127,7 @@ class S3Uploader:
         bucket, key = parse_s3_uri(uri)
         try:
             self._s3.download_file(bucket, key, dest)
-        except (ClientError, BotoCoreError, Boto3Error, OSError) as exn:
+        except (AwsCallError, OSError) as exn:
             raise UploadError(f"download of {uri} failed: {exn}") from None
 
 

@@ -11,8 +11,9 @@ import os
 import re
 from typing import Any, Dict, Optional, Tuple
 
-from botocore.exceptions import BotoCoreError, ClientError
-
+from miniwdl_aws.aws.batch import BatchApi
+from miniwdl_aws.aws.efs import EfsApi
+from miniwdl_aws.aws.s3 import S3Api
 from miniwdl_aws.errors import AwsCallError, ConfigError, InfrastructureError
 from miniwdl_aws.submit import rundir
 from miniwdl_aws.submit.args import DELETE_AFTER_CHOICES
@@ -90,17 +91,10 @@ def _check_size(cpu_text: str, memory_gib: float, fargate: bool) -> int:
     return memory
 
 
-def _queue(batch: Any, name: str, flag: str) -> Dict[str, Any]:
-    try:
-        queues = batch.describe_job_queues(jobQueues=[name])["jobQueues"]
-    except ClientError as exn:
-        err = exn.response.get("Error", {})
-        raise AwsCallError("DescribeJobQueues", err.get("Code"), err.get("Message", "")) from None
-    except BotoCoreError as exn:
-        raise AwsCallError("DescribeJobQueues", None, str(exn)) from None
-    if not queues:
+def _queue(batch: BatchApi, name: str, flag: str) -> Dict[str, Any]:
+    q = batch.describe_job_queues([name]).get(name)
+    if q is None:
         raise InfrastructureError(f"{flag}: job queue {name!r} not found")
-    q = queues[0]
     if q.get("state") != "ENABLED" or q.get("status") in ("INVALID", "DELETING", "DELETED"):
         raise InfrastructureError(
             f"{flag}: job queue {name!r} is {q.get('state')}/{q.get('status')}, not usable"
@@ -108,7 +102,7 @@ def _queue(batch: Any, name: str, flag: str) -> Dict[str, Any]:
     return q
 
 
-def resolve_queues(batch: Any, args: Any) -> None:
+def resolve_queues(batch: BatchApi, args: Any) -> None:
     """Check the queues exist and are enabled; fill task queue, fallback, fsap and role from
     the workflow queue's tags when not set."""
     wq = _queue(batch, args.workflow_queue, "--workflow-queue")
@@ -146,33 +140,24 @@ def resolve_queues(batch: Any, args: Any) -> None:
             raise ConfigError(f"workflow role {args.workflow_role!r} is not an IAM role ARN")
 
 
-def fs_of_access_point(efs: Any, fsap: str) -> str:
+def fs_of_access_point(efs: EfsApi, fsap: str) -> str:
     """The EFS file system id behind ``fsap``."""
-    try:
-        aps = efs.describe_access_points(AccessPointId=fsap)["AccessPoints"]
-    except ClientError as exn:
-        err = exn.response.get("Error", {})
-        if err.get("Code") in ("AccessPointNotFound", "ResourceNotFoundException"):
-            raise InfrastructureError(f"--fsap: EFS access point {fsap} not found") from None
-        raise AwsCallError(
-            "DescribeAccessPoints", err.get("Code"), err.get("Message", "")
-        ) from None
-    if not aps:
+    ap = efs.describe_access_point(fsap)
+    if ap is None:
         raise InfrastructureError(f"--fsap: EFS access point {fsap} not found")
-    return str(aps[0]["FileSystemId"])
+    return str(ap["FileSystemId"])
 
 
-def check_bucket(s3: Any, uri: str, flag: str) -> Tuple[str, str]:
+def check_bucket(s3: S3Api, uri: str, flag: str) -> Tuple[str, str]:
     """The bucket of ``uri`` must exist (a 403 passes: the workflow role may have access)."""
     bucket, key = parse_s3_uri(uri, flag)
     try:
-        s3.head_bucket(Bucket=bucket)
-    except ClientError as exn:
-        code = str(exn.response.get("Error", {}).get("Code", ""))
-        if code in ("404", "NoSuchBucket", "NotFound"):
+        s3.head_bucket(bucket)
+    except AwsCallError as exn:
+        if exn.code in ("404", "NoSuchBucket", "NotFound"):
             raise InfrastructureError(f"{flag}: S3 bucket {bucket} does not exist") from None
-        if code not in ("403", "AccessDenied", "Forbidden"):
-            raise AwsCallError("HeadBucket", code, str(exn)) from None
+        if exn.code not in ("403", "AccessDenied", "Forbidden"):
+            raise
     return bucket, key
 
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 import time
 from typing import Any, Callable, Dict, Optional, TypeVar
 
-from botocore.exceptions import BotoCoreError, ClientError
-
-from miniwdl_aws.batch.api import is_retryable
-from miniwdl_aws.errors import AwsCallError
+from miniwdl_aws.aws.batch import BatchApi
+from miniwdl_aws.aws.logs import LogsApi
+from miniwdl_aws.config import OPTIONS_BY_NAME
+from miniwdl_aws.errors import AwsCallError, Throttled
 from miniwdl_aws.submit import END_OF_LOG
 from miniwdl_aws.submit.follow import LogFollower
 
@@ -24,8 +24,12 @@ class _JobNotListed(Exception):
         return "DescribeJobs does not list the workflow job"
 
 
-def _describe_one(batch: Any, job_id: str) -> Dict[str, Any]:
-    jobs = batch.describe_jobs(jobs=[job_id])["jobs"]
+# the backend's tasks give up on DescribeJobs after this long too
+DEFAULT_OUTAGE_LIMIT = float(OPTIONS_BY_NAME["describe_error_wait"].default)
+
+
+def _describe_one(batch: BatchApi, job_id: str) -> Dict[str, Any]:
+    jobs = batch.describe_jobs([job_id])
     if not jobs:
         raise _JobNotListed()
     return dict(jobs[0])
@@ -44,8 +48,8 @@ def exit_code_of(desc: Dict[str, Any]) -> int:
 class JobWaiter:
     """Polls one job until it is terminal, optionally printing its log lines as they arrive.
 
-    :param batch: boto3 Batch client
-    :param logs: boto3 CloudWatch Logs client (used with ``follow``)
+    :param batch: the Batch calls
+    :param logs: the CloudWatch Logs calls (used with ``follow``)
     :param emit: prints one workflow log line
     :param note: prints one submitter status line
     :param sleep: injected for tests
@@ -53,20 +57,21 @@ class JobWaiter:
     :param marker_grace: seconds to keep reading the log for the end-of-log marker after the
         job ended (CloudWatch delivers lines late)
     :param outage_limit: seconds of consecutive transient AWS errors (5xx, throttling, no
-        connection) after which waiting gives up; the workflow job is unaffected by them
+        connection) after which waiting gives up (``[aws] describe_error_wait``); the workflow
+        job is unaffected by them
     """
 
     def __init__(
         self,
-        batch: Any,
-        logs: Any,
+        batch: BatchApi,
+        logs: Optional[LogsApi],
         emit: Callable[[str], None],
         note: Callable[[str], None],
         sleep: Callable[[float], None] = time.sleep,
         clock: Callable[[], float] = time.monotonic,
         poll_seconds: float = 2.0,
         marker_grace: float = 30.0,
-        outage_limit: float = 900.0,
+        outage_limit: float = DEFAULT_OUTAGE_LIMIT,
     ) -> None:
         self._batch = batch
         self._logs = logs
@@ -90,9 +95,7 @@ class JobWaiter:
             result = call()
         # waiting goes on through errors that say nothing about the job (botocore has already
         # retried each call a few times; an outage can outlast that)
-        except (ClientError, BotoCoreError, _JobNotListed) as exn:
-            if not isinstance(exn, _JobNotListed) and not is_retryable(exn):
-                raise
+        except (Throttled, _JobNotListed) as exn:
             now = self._clock()
             if self._outage_since is None:
                 self._outage_since = now
@@ -139,7 +142,7 @@ class JobWaiter:
                 if status not in TERMINAL or not follow:
                     self._note(f"{status}\t{job_id}")
             stream = desc.get("container", {}).get("logStreamName")
-            if follow and stream and self.follower is None:
+            if follow and stream and self.follower is None and self._logs is not None:
                 self.follower = LogFollower(self._logs, stream)
                 self._note(f"log stream: {self.follower.group} {stream}")
             self._pump()

@@ -118,7 +118,8 @@ class _Settings:
 
 def run(args: argparse.Namespace, child: _Child) -> int:
     """Prepare, run miniwdl, upload. Returns the exit code."""
-    from miniwdl_aws._util import AwsClients
+    from miniwdl_aws.aws.clients import AwsClients
+    from miniwdl_aws.aws.s3 import S3Api
 
     miniwdl_args = list(args.miniwdl_args)
     if miniwdl_args[:1] == ["--"]:
@@ -136,7 +137,7 @@ def run(args: argparse.Namespace, child: _Child) -> int:
                 or (args.wdl_zip or "").startswith("s3://")
                 or (args.inputs or "").startswith("s3://")
             ):
-                uploader = S3Uploader(AwsClients(max_attempts=3)("s3"), settings.kms_key)
+                uploader = S3Uploader(S3Api(AwsClients(max_attempts=3)), settings.kms_key)
             if args.s3upload:
                 parse_s3_uri(args.s3upload, "--s3upload")
             if args.delete_after and not args.s3upload:

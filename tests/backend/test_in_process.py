@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 from typing import Any, Iterator
@@ -29,6 +30,17 @@ task hello {
 """
 
 
+def _reset_process_state() -> None:
+    """Forget the backend's process-wide services and miniwdl's cache of initialized backends
+    (miniwdl has no public call for the latter: this reaches into its module state, which only
+    a test running two configurations in one process needs)."""
+    backend.forget_services()
+    for cls in (backend.BatchJob, backend.BatchJobNoEFS):
+        with contextlib.suppress(AttributeError):
+            delattr(cls, "_global_init")
+    WDL.runtime.task_container._backends.clear()
+
+
 @pytest.fixture
 def in_process_env(aws: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
     for k in list(os.environ):
@@ -36,9 +48,9 @@ def in_process_env(aws: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
             monkeypatch.delenv(k)
     for k, v in {**aws.miniwdl_env(), **FAST_ENV}.items():
         monkeypatch.setenv(k, v)
-    backend.reset_process_state()
+    _reset_process_state()
     yield aws
-    backend.reset_process_state()
+    _reset_process_state()
 
 
 def _run(efs_dir: str, name: str, who: str) -> str:
@@ -56,7 +68,7 @@ def test_two_configurations_in_one_process(
     aws = in_process_env
     monkeypatch.setenv("MINIWDL__AWS__JOB_TIMEOUT", "100")
     assert _run(aws.efs_dir, "a", "Alyssa") == "Hello, Alyssa!"
-    backend.reset_process_state()
+    _reset_process_state()
     monkeypatch.setenv("MINIWDL__AWS__JOB_TIMEOUT", "200")
     assert _run(aws.efs_dir, "b", "Ben") == "Hello, Ben!"
     timeouts = sorted(

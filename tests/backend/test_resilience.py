@@ -79,9 +79,9 @@ def test_sigterm_mid_run_leaves_no_active_job(emulator: Any, aws: Any) -> None:
     deadline = time.monotonic() + 60
     while len(emulator.job_pids()) < 20:
         assert time.monotonic() < deadline, "jobs did not start"
-        assert run.poll() is None, run.stderr()[-3000:]
+        assert run.poll() is None, run.stderr[-3000:]
         time.sleep(0.1)
-    run.send_signal(signal.SIGTERM)
+    run.signal(signal.SIGTERM)
     signalled = time.monotonic()
     emulator.assert_no_active_jobs(timeout=10)
     within = time.monotonic() - signalled
@@ -109,7 +109,7 @@ def test_poll_errors_terminate_the_job(emulator: Any, aws: Any) -> None:
     )
     deadline = time.monotonic() + 60
     while not emulator.job_pids():
-        assert time.monotonic() < deadline and run.poll() is None, run.stderr()[-3000:]
+        assert time.monotonic() < deadline and run.poll() is None, run.stderr[-3000:]
         time.sleep(0.1)
     emulator.set_faults({"server_error": {"batch.DescribeJobs": 1.0}})
     try:
@@ -182,12 +182,12 @@ def test_signal_during_retry_wait_ends_the_run_promptly(emulator: Any, aws: Any)
     )
     deadline = time.monotonic() + 60
     try:
-        while "failed task will be retried" not in run.stderr():
-            assert time.monotonic() < deadline and run.poll() is None, run.stderr()[-3000:]
+        while "failed task will be retried" not in run.stderr:
+            assert time.monotonic() < deadline and run.poll() is None, run.stderr[-3000:]
             time.sleep(0.1)
         time.sleep(1.0)  # now in the retry wait
     finally:
-        run.send_signal(signal.SIGTERM)
+        run.signal(signal.SIGTERM)
     signalled = time.monotonic()
     res = run.finish(timeout=60)
     assert res.returncode != 0

@@ -6,6 +6,7 @@ import os
 import re
 from typing import Any
 
+import pytest
 from conftest import jobs_of_run, run_miniwdl
 
 from miniwdl_aws import naming
@@ -58,6 +59,24 @@ def test_files_and_directories_in_and_out(emulator: Any, aws: Any) -> None:
     assert res.stderr.count("logStreamName") >= 4
 
 
+# README and bench/RESULTS.md: "Batch calls per task attempt besides DescribeJobs <= 1.05"
+CALLS_PER_ATTEMPT_TARGET = 1.05
+
+
+class CallsAboveTarget(AssertionError):
+    """Batch calls per task attempt besides DescribeJobs miss :data:`CALLS_PER_ATTEMPT_TARGET`."""
+
+
+@pytest.mark.xfail(
+    raises=CallsAboveTarget,
+    strict=True,
+    reason=(
+        "measured 1.100 Batch calls per task attempt besides DescribeJobs on this 50-task"
+        " scatter (55 calls: 50 SubmitJob, 4 one-time queue/compute-environment/job-definition"
+        " calls, 1 ListJobs of the run summary), target 1.05: the 5 calls per run amortize to"
+        " 1.05 only from 100 tasks"
+    ),
+)
 def test_scatter_50_is_economical(emulator: Any, aws: Any) -> None:
     emulator.reset_stats()
     res = run_miniwdl(emulator, aws, "scatter.wdl", ["n=50"])
@@ -66,20 +85,27 @@ def test_scatter_50_is_economical(emulator: Any, aws: Any) -> None:
     calls = _batch_calls(emulator)
     submits = calls["batch.SubmitJob"]
     assert submits == 50
-    # control-plane calls besides DescribeJobs (and the run summary's ListJobs), per task attempt
+    # control-plane calls besides DescribeJobs and the run summary's ListJobs, per task attempt
     others = sum(v for k, v in calls.items() if k not in ("batch.DescribeJobs", "batch.ListJobs"))
-    per_attempt = others / submits
+    # the target's figure: every Batch call besides DescribeJobs, ListJobs included
+    besides_describe = sum(v for k, v in calls.items() if k != "batch.DescribeJobs")
+    per_attempt = besides_describe / submits
     describes_per_task = calls.get("batch.DescribeJobs", 0) / submits
     print(
         f"scatter50 calls={calls} per_attempt={per_attempt:.3f}"
         f" describe_per_task={describes_per_task:.3f}"
     )
     # per task: exactly one SubmitJob; per process: a few one-time calls (queues, compute
-    # environments, job definition lookup + registration), i.e. <= 1.05 per attempt from 80 tasks
+    # environments, job definition lookup + registration) and one ListJobs for the summary
     assert others - submits <= 4, calls
+    assert besides_describe - submits <= 5, calls  # no worse than measured
     assert calls["batch.RegisterJobDefinition"] <= 1
-    assert per_attempt <= 1.1, calls
     assert describes_per_task <= 0.6, calls
+    if per_attempt > CALLS_PER_ATTEMPT_TARGET:
+        raise CallsAboveTarget(
+            f"{per_attempt:.3f} Batch calls per task attempt besides DescribeJobs"
+            f" > {CALLS_PER_ATTEMPT_TARGET}: {calls}"
+        )
 
 
 def test_failing_task_exit_code_and_failure_info(emulator: Any, aws: Any) -> None:

@@ -96,26 +96,6 @@ def watch_statuses(job_id: str, timeout: float = 30.0) -> List[str]:
     raise AssertionError(f"job {job_id} did not finish: {seen}")
 
 
-def log_messages(stream: str) -> List[str]:
-    """Every message of a /aws/batch/job stream, following nextForwardToken."""
-    logs = boto3.client("logs")
-    out: List[str] = []
-    token = None
-    while True:
-        kwargs: Dict[str, Any] = {
-            "logGroupName": "/aws/batch/job",
-            "logStreamName": stream,
-            "startFromHead": True,
-        }
-        if token:
-            kwargs["nextToken"] = token
-        resp = logs.get_log_events(**kwargs)
-        out.extend(e["message"] for e in resp["events"])
-        if resp["nextForwardToken"] == token or not resp["events"]:
-            return out
-        token = resp["nextForwardToken"]
-
-
 def process_gone(pid: int, timeout: float = 10.0) -> bool:
     """Wait until ``pid`` no longer runs (gone, or a zombie awaiting its reaper)."""
     deadline = time.monotonic() + timeout

@@ -10,7 +10,9 @@ import botocore.config
 import pytest
 from botocore.exceptions import ClientError
 
-from .helpers import describe, http, job_definition, log_messages, submit, wait_status
+from tests.support.logs import stream_messages
+
+from .helpers import describe, http, job_definition, submit, wait_status
 
 NO_RETRY = botocore.config.Config(retries={"mode": "standard", "total_max_attempts": 1})
 
@@ -123,7 +125,7 @@ def test_log_lag(aws: Any, emulator: Any) -> None:
     stream = desc["container"]["logStreamName"]
     logs = boto3.client("logs")
     deadline = time.monotonic() + 10
-    while time.monotonic() < deadline and len(log_messages(stream)) < 2:
+    while time.monotonic() < deadline and len(stream_messages(stream)) < 2:
         time.sleep(0.05)
     events = logs.get_log_events(
         logGroupName="/aws/batch/job", logStreamName=stream, startFromHead=True
@@ -140,7 +142,7 @@ def test_log_disorder_keeps_each_stream_ordered(aws: Any, emulator: Any) -> None
     for job_id in ids:
         stream = wait_status(job_id)["container"]["logStreamName"]
         deadline = time.monotonic() + 10
-        while time.monotonic() < deadline and len(log_messages(stream)) < 60:
+        while time.monotonic() < deadline and len(stream_messages(stream)) < 60:
             time.sleep(0.05)
         events = logs.get_log_events(
             logGroupName="/aws/batch/job", logStreamName=stream, startFromHead=True

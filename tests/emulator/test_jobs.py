@@ -8,11 +8,12 @@ from typing import Any
 
 import boto3
 
+from tests.support.logs import stream_messages
+
 from .helpers import (
     batch,
     describe,
     job_definition,
-    log_messages,
     process_gone,
     submit,
     wait_status,
@@ -36,7 +37,7 @@ def test_success_runs_command_and_writes_to_efs(aws: Any, emulator: Any) -> None
     assert len(desc["attempts"]) == 1 and desc["attempts"][0]["container"]["exitCode"] == 0
     with open(out) as f:
         assert f.read() == f"hello from {job_id}\n"
-    assert log_messages(desc["container"]["logStreamName"]) == ["done"]
+    assert stream_messages(desc["container"]["logStreamName"]) == ["done"]
     assert desc["container"]["logStreamName"] == f"jd/default/{job_id}"
 
 
@@ -46,7 +47,7 @@ def test_failure_reports_exit_code(aws: Any) -> None:
     assert desc["status"] == "FAILED"
     assert desc["container"]["exitCode"] == 7
     assert desc["statusReason"] == "Essential container in task exited"
-    assert log_messages(desc["container"]["logStreamName"]) == ["oops"]
+    assert stream_messages(desc["container"]["logStreamName"]) == ["oops"]
 
 
 def test_timestamps_absent_before_they_happen(aws: Any, emulator: Any) -> None:
@@ -191,7 +192,7 @@ def test_terminate_escalates_to_sigkill(aws: Any, emulator: Any) -> None:
     job_id = submit(aws, jd, name="stubborn")
     stream = wait_status(job_id, ["RUNNING"])["container"]["logStreamName"]
     deadline = time.monotonic() + 30
-    while log_messages(stream) != ["up"] and time.monotonic() < deadline:
+    while stream_messages(stream) != ["up"] and time.monotonic() < deadline:
         time.sleep(0.02)  # "up" is printed once SIGTERM is ignored
     batch().terminate_job(jobId=job_id, reason="die")
     desc = wait_status(job_id)
@@ -249,7 +250,7 @@ def test_job_can_call_the_emulator(aws: Any) -> None:
     outer = job_definition(aws, ["python", "-c", code], name="outer")
     desc = wait_status(submit(aws, outer, name="parent", queue=aws.workflow_queue))
     assert desc["status"] == "SUCCEEDED", desc
-    (child_id,) = log_messages(desc["container"]["logStreamName"])
+    (child_id,) = stream_messages(desc["container"]["logStreamName"])
     assert wait_status(child_id)["status"] == "SUCCEEDED"
 
 

@@ -10,7 +10,9 @@ from typing import Any
 import boto3
 import pytest
 
-from .helpers import batch, http, job_definition, log_messages, submit, wait_status
+from tests.support.logs import stream_messages
+
+from .helpers import batch, http, job_definition, submit, wait_status
 
 
 def test_stats_count_every_service_and_operation(aws: Any, emulator: Any) -> None:
@@ -113,14 +115,14 @@ def test_logs_stream_live_in_order(aws: Any) -> None:
     desc = wait_status(job_id, ["RUNNING"])
     stream = desc["container"]["logStreamName"]
     deadline = time.monotonic() + 10
-    while len(log_messages(stream)) < 3 and time.monotonic() < deadline:
+    while len(stream_messages(stream)) < 3 and time.monotonic() < deadline:
         time.sleep(0.02)
     # visible while the job is still running
-    assert log_messages(stream) == ["first", "to-stderr", "no newline yet"]
+    assert stream_messages(stream) == ["first", "to-stderr", "no newline yet"]
     assert wait_status(job_id, ["RUNNING", "SUCCEEDED"])["status"] == "RUNNING"
     open(flag, "w").close()
     assert wait_status(job_id)["status"] == "SUCCEEDED"
-    assert log_messages(stream) == [
+    assert stream_messages(stream) == [
         "first",
         "to-stderr",
         "no newline yet",
@@ -162,7 +164,7 @@ def test_follow_with_next_forward_token(aws: Any) -> None:
 def test_long_lines_are_split_like_the_awslogs_driver(aws: Any) -> None:
     jd = job_definition(aws, ["python", "-c", "print('x' * 40000); print('end')"])
     desc = wait_status(submit(aws, jd, name="longline"))
-    messages = log_messages(desc["container"]["logStreamName"])
+    messages = stream_messages(desc["container"]["logStreamName"])
     assert [len(m) for m in messages] == [16384, 16384, 40000 - 2 * 16384, 3]
     assert "".join(messages[:3]) == "x" * 40000
 

@@ -9,7 +9,9 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
-from .helpers import batch, describe, job_definition, log_messages, submit, wait_status
+from tests.support.logs import stream_messages
+
+from .helpers import batch, describe, job_definition, submit, wait_status
 
 
 def _wait_for_flag(flag: str) -> list:
@@ -60,7 +62,7 @@ def test_retry_until_success_each_attempt_has_its_own_stream(aws: Any, emulator:
     streams = [a["container"]["logStreamName"] for a in attempts]
     assert len(set(streams)) == 3
     assert desc["container"]["logStreamName"] == streams[-1]
-    assert [log_messages(s) for s in streams] == [["attempt 1"], ["attempt 2"], ["attempt 3"]]
+    assert [stream_messages(s) for s in streams] == [["attempt 1"], ["attempt 2"], ["attempt 3"]]
     assert all(a["startedAt"] <= a["stoppedAt"] for a in attempts)
 
 

@@ -7,7 +7,6 @@ import json
 import os
 import signal
 import subprocess
-import sys
 import time
 import urllib.request
 from typing import Any, Dict, Iterator, Tuple
@@ -15,50 +14,29 @@ from typing import Any, Dict, Iterator, Tuple
 import boto3
 import pytest
 
+from tests.support.emulator import ServeProcess
+
 from .helpers import process_gone
-
-
-def _start_serve(tmp_path: Any) -> Tuple[subprocess.Popen, Dict[str, str]]:
-    efs = tmp_path / "efs"
-    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "miniwdl_aws.emulator",
-            "serve",
-            "--bootstrap",
-            "--efs-dir",
-            str(efs),
-            "--port-file",
-            str(tmp_path / "endpoint"),
-        ],
-        stdout=subprocess.PIPE,
-        stderr=open(tmp_path / "serve.log", "w"),  # a file: an unread pipe could block the server
-        text=True,
-        env=env,
-    )
-    exports: Dict[str, str] = {}
-    assert proc.stdout is not None
-    for line in proc.stdout:
-        assert line.startswith("export "), line
-        key, value = line[len("export ") :].rstrip("\n").split("=", 1)
-        exports[key] = value
-        if key == "MINIWDL_AWS_DEMO_BUCKET":
-            break
-    return proc, exports
 
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: Any) -> Iterator[Tuple[subprocess.Popen, Dict[str, str]]]:
     """One ``serve --bootstrap`` process for this module (the last test SIGTERMs it)."""
-    proc, exports = _start_serve(tmp_path_factory.mktemp("serve"))
+    tmp_path = tmp_path_factory.mktemp("serve")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    serve = ServeProcess(
+        str(tmp_path / "efs"),
+        str(tmp_path / "serve.log"),  # a file: an unread pipe could block the server
+        env,
+        args=["--port-file", str(tmp_path / "endpoint")],
+    ).start()
+    # stdout carries the exports and nothing else
+    assert serve.lines and all(line.startswith("export ") for line in serve.lines), serve.lines
+    assert serve.proc is not None
     try:
-        yield proc, exports
+        yield serve.proc, serve.exports
     finally:
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
-            proc.wait(30)
+        serve.stop()
 
 
 @pytest.fixture

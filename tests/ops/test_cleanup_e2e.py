@@ -13,10 +13,10 @@ from typing import Any, List
 import boto3
 
 from miniwdl_aws import naming
-
-from . import runner
+from tests.support.miniwdl import start_on_stack
 
 MINIWDL_AWS = os.path.join(os.path.dirname(sys.executable), "miniwdl-aws")
+WDL_DIR = os.path.join(os.path.dirname(__file__), "wdl")
 
 
 def _active(run_id: str, queue: str) -> List[str]:
@@ -29,23 +29,24 @@ def _active(run_id: str, queue: str) -> List[str]:
 
 def test_sigkill_then_cleanup(emulator: Any, stack: Any) -> None:
     run_id = naming.new_run_id()
-    proc, _ = runner.start(
+    proc = start_on_stack(
         emulator,
         stack,
-        "fan.wdl",
+        os.path.join(WDL_DIR, "fan.wdl"),
         ["n=4", "sleep_s=300"],
         "killed",
         extra_env={naming.ENV_RUN_ID: run_id},
+        new_session=True,
     )
     try:
         deadline = time.monotonic() + 60  # hang guard
         while len(_active(run_id, stack.task_queue)) < 2:
-            assert proc.poll() is None, proc.communicate()[1][-3000:]
+            assert proc.poll() is None, proc.stderr[-3000:]
             assert time.monotonic() < deadline, "task jobs never started"
             time.sleep(0.1)
     finally:
         os.killpg(proc.pid, signal.SIGKILL)  # no chance to terminate its jobs
-        proc.communicate()
+        proc.wait(30)
     orphans = _active(run_id, stack.task_queue)
     assert len(orphans) >= 2  # the crash really left jobs behind
 

@@ -12,8 +12,9 @@ import pytest
 from botocore.stub import Stubber
 
 from miniwdl_aws import naming
+from miniwdl_aws.aws.batch import BatchApi
 from miniwdl_aws.ops.cli import main
-from miniwdl_aws.ops.runs import BatchRunClient, cleanup_run, find_run_jobs, list_runs
+from miniwdl_aws.ops.runs import cleanup_run, find_run_jobs, list_runs
 
 TERMINAL = ("SUCCEEDED", "FAILED")
 
@@ -169,9 +170,27 @@ def test_cleanup_bad_run_id(capsys: pytest.CaptureFixture[str]) -> None:
 # --- API economy, with a stubbed client ---
 
 
+class FakeClients:
+    """Stands in for AwsClients: one stubbed Batch client, with or without retries."""
+
+    def __init__(self, batch: Any) -> None:
+        self.batch = batch
+
+    def __call__(self, service: str) -> Any:
+        assert service == "batch"
+        return self.batch
+
+    def no_retries(self) -> FakeClients:
+        return self
+
+
 def _stubbed() -> tuple:
     batch = boto3.client("batch", region_name="us-east-1")
     return batch, Stubber(batch)
+
+
+def _api(batch: Any) -> BatchApi:
+    return BatchApi(FakeClients(batch))  # type: ignore[arg-type]
 
 
 def test_describe_chunks_of_100() -> None:
@@ -184,11 +203,11 @@ def test_describe_chunks_of_100() -> None:
             {"jobs": chunk},
         )
     with stub:
-        client = BatchRunClient(batch)
-        jobs = client.describe(ids)
+        client = _api(batch)
+        jobs = client.describe_jobs_in_order(ids)
     stub.assert_no_pending_responses()
     assert [j["jobId"] for j in jobs] == ids  # input order, whatever order Batch answers in
-    assert client.calls == {"DescribeJobs": 3}
+    assert client.call_counts() == {"batch.DescribeJobs": 3}
 
 
 def _desc(job_id: str, name: str = "x", status: str = "RUNNING", **extra: Any) -> Dict[str, Any]:
@@ -230,11 +249,11 @@ def test_find_run_jobs_filters_by_prefix_and_tag() -> None:
         {"jobs": ["j1", "j2"]},
     )
     with stub:
-        client = BatchRunClient(batch)
+        client = _api(batch)
         jobs = find_run_jobs(client, run_id, ["q1", "q2"])
     stub.assert_no_pending_responses()
     assert [j["jobId"] for j in jobs] == ["j1"]
-    assert client.calls == {"ListJobs": 3, "DescribeJobs": 1}
+    assert client.call_counts() == {"batch.ListJobs": 3, "batch.DescribeJobs": 1}
 
 
 def test_cleanup_terminates_workflow_job_first_and_waits() -> None:
@@ -261,7 +280,7 @@ def test_cleanup_terminates_workflow_job_first_and_waits() -> None:
     sleeps: List[float] = []
     with stub:
         result = cleanup_run(
-            BatchRunClient(batch),
+            _api(batch),
             run_id,
             ["q"],
             reason="bye",
@@ -293,7 +312,7 @@ def test_cleanup_gives_up_after_wait() -> None:
     sleeps: List[float] = []
     with stub:
         result = cleanup_run(
-            BatchRunClient(batch),
+            _api(batch),
             run_id,
             ["q"],
             reason="bye",
@@ -350,7 +369,7 @@ def test_list_runs_groups_by_name_and_tags() -> None:
         {"jobs": ["g1", "c1", "f1"]},
     )
     with stub:
-        client = BatchRunClient(batch)
+        client = _api(batch)
         runs = list_runs(client, ["q"], since=3600.0, now=now)
     stub.assert_no_pending_responses()
     assert [r.run_id for r in runs] == ["custom-run", gen]  # newest first
@@ -358,4 +377,4 @@ def test_list_runs_groups_by_name_and_tags() -> None:
     assert generated.statuses == {"RUNNING": 2, "FAILED": 1} and generated.active == 2
     assert (generated.workflow, generated.workflow_job_id) == ("wf", "g1")
     assert custom.statuses == {"SUCCEEDED": 1} and custom.active == 0
-    assert client.calls == {"ListJobs": 1, "DescribeJobs": 1}
+    assert client.call_counts() == {"batch.ListJobs": 1, "batch.DescribeJobs": 1}

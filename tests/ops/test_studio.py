@@ -8,12 +8,13 @@ from typing import Any, Dict, List
 
 import boto3
 import pytest
+from botocore.awsrequest import AWSResponse
 from botocore.stub import Stubber
 
-from miniwdl_aws._util import AwsClients
+from miniwdl_aws.aws.clients import AwsClients
 from miniwdl_aws.errors import ConfigError
 from miniwdl_aws.ops.doctor import OK, PROBLEM, Doctor, Targets
-from miniwdl_aws.ops.studio import STUDIO_QUEUE_TAG, detect_studio, studio_settings
+from miniwdl_aws.studio import STUDIO_QUEUE_TAG, detect_studio, studio_settings
 
 DOMAIN, USER, FS, UID = "d-abc123", "alyssa", "fs-0123456789abcdef0", "200001"
 
@@ -67,15 +68,38 @@ def _queue(name: str, tags: Dict[str, str], state: str = "ENABLED") -> Dict[str,
     }
 
 
-def test_not_in_studio_makes_no_calls(tmp_path: Any) -> None:
+@pytest.fixture
+def api_calls(monkeypatch: pytest.MonkeyPatch) -> List[str]:
+    """Every AWS API call made during the test by any boto3 client created during it, as
+    ``before-call.<service>.<Operation>``: a botocore ``before-call`` hook on each client records
+    the call and answers it with an empty response, so nothing reaches the network and no error
+    (which the code may catch and swallow) can hide a call."""
+    calls: List[str] = []
+    make_client = boto3.session.Session.client
+
+    def record(event_name: str, **_: Any) -> Any:
+        calls.append(event_name)
+        return AWSResponse("https://no-network.invalid/", 200, {}, None), {}
+
+    def client(self: Any, *args: Any, **kwargs: Any) -> Any:
+        made = make_client(self, *args, **kwargs)
+        made.meta.events.register("before-call", record)
+        return made
+
+    monkeypatch.setattr(boto3.session.Session, "client", client)
+    return calls
+
+
+def test_not_in_studio_makes_no_calls(tmp_path: Any, api_calls: List[str]) -> None:
     clients = AwsClients("us-east-1")
-    stubs = [_stub(clients, s) for s in ("sagemaker", "efs", "batch")]  # any call would fail
     assert detect_studio(clients, metadata_file=str(tmp_path / "absent.json")) is None
     bad = tmp_path / "bad.json"
     bad.write_text('{"DomainId": ""}')
     assert detect_studio(clients, metadata_file=str(bad)) is None
-    for stub in stubs:
-        stub.assert_no_pending_responses()
+    assert api_calls == []
+    # the hook does see these clients' calls (else the zero above would prove nothing)
+    clients("sts").get_caller_identity()
+    assert api_calls == ["before-call.sts.GetCallerIdentity"]
 
 
 def test_detects_home_efs_access_point_and_queue(

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import logging
 import os
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, List, Optional, Tuple
 
 import boto3
 import pytest
@@ -20,8 +20,9 @@ from miniwdl_aws.ops.summary import (
     format_table,
     workflow_summary_plugin,
 )
+from tests.support.miniwdl import run_on_stack
 
-from . import runner
+WDL_DIR = os.path.join(os.path.dirname(__file__), "wdl")
 
 RUN = "mw261125T153012-a1b2c3"
 T0 = 1_764_000_000_000  # epoch ms
@@ -191,13 +192,26 @@ def _run_jobs(run_id: str, queue: str) -> Dict[str, Dict[str, Any]]:
     return {j["jobId"]: j for j in batch.describe_jobs(jobs=ids)["jobs"]} if ids else {}
 
 
+def _run(
+    emulator: Any,
+    stack: Any,
+    wdl: str,
+    inputs: List[str],
+    run_name: str,
+    extra_env: Optional[Dict[str, str]] = None,
+) -> Tuple[int, str, str]:
+    """``miniwdl run`` of ``wdl/<wdl>`` to completion: (exit code, run dir, stderr)."""
+    res = run_on_stack(emulator, stack, os.path.join(WDL_DIR, wdl), inputs, run_name, extra_env)
+    return res.returncode, res.run_dir, res.stderr
+
+
 def _load(run_dir: str) -> Dict[str, Any]:
     with open(os.path.join(run_dir, SUMMARY_FILE)) as f:
         return dict(json.load(f))
 
 
 def test_workflow_run_writes_summary(emulator: Any, stack: Any) -> None:
-    rc, run_dir, err = runner.run(emulator, stack, "fan.wdl", ["n=3"], "fan_ok")
+    rc, run_dir, err = _run(emulator, stack, "fan.wdl", ["n=3"], "fan_ok")
     assert rc == 0, err[-3000:]
     summary = _load(run_dir)
     jobs = _run_jobs(summary["run_id"], stack.task_queue)
@@ -230,14 +244,14 @@ def test_workflow_run_writes_summary(emulator: Any, stack: Any) -> None:
 
 
 def test_failed_run_and_single_task_run_write_summaries(emulator: Any, stack: Any) -> None:
-    rc, run_dir, err = runner.run(emulator, stack, "fan.wdl", ["n=2", "fail_at=1"], "fan_fail")
+    rc, run_dir, err = _run(emulator, stack, "fan.wdl", ["n=2", "fail_at=1"], "fan_fail")
     assert rc != 0
     summary = _load(run_dir)
     failed = [t for t in summary["tasks"] if t["status"] == "FAILED"]
     assert len(failed) == 1 and failed[0]["jobs"][0]["exit_code"] == 3
     assert "TOTAL (2 tasks)" in err
 
-    rc, run_dir, err = runner.run(emulator, stack, "one.wdl", ["who=Alyssa"], "one_task")
+    rc, run_dir, err = _run(emulator, stack, "one.wdl", ["who=Alyssa"], "one_task")
     assert rc == 0, err[-3000:]
     summary = _load(run_dir)
     assert [t["status"] for t in summary["tasks"]] == ["SUCCEEDED"]
@@ -250,7 +264,7 @@ def test_spot_interruption_and_fallback_in_summary(emulator: Any, stack: Any) ->
     emulator.set_faults(
         {"spot": {"job_name": "-work-0$", "fraction": 1.0, "attempts": [1], "after": 0.2}}
     )
-    rc, run_dir, err = runner.run(
+    rc, run_dir, err = _run(
         emulator,
         stack,
         "fan.wdl",
@@ -282,3 +296,47 @@ def test_finished_job_without_attempts_list() -> None:
     assert task["running_seconds"] == 10 and task["queued_seconds"] == 2
     assert task["vcpu_hours"] == pytest.approx(4 * 10 / 3600)
     assert task["jobs"][0]["attempts"][0]["exit_code"] == 0
+
+
+def _error_text(run_dir: str) -> str:
+    with open(os.path.join(run_dir, "error.json")) as f:
+        return json.dumps(json.load(f))
+
+
+def test_oom_and_unpullable_image_in_backend_and_summary(emulator: Any, stack: Any) -> None:
+    """AWS's OOM kill and a pull failure, end to end: the backend fails the task with a message
+    that says what happened and what to do, and the summary shows the same rule of
+    ``miniwdl_aws.reasons`` for the job and its attempt, with no Spot interruption."""
+    emulator.set_faults(
+        {"oom": {"job_name": "-work-0$", "fraction": 1.0, "attempts": [1], "after": 0.2}}
+    )
+    rc, run_dir, err = _run(emulator, stack, "fan.wdl", ["n=1", "sleep_s=5"], "fan_oom")
+    assert rc != 0
+    error = _error_text(run_dir)
+    summary = _load(run_dir)
+    (task,) = summary["tasks"]
+    (job,) = task["jobs"]
+    memory = next(
+        r["value"]
+        for r in _run_jobs(summary["run_id"], stack.task_queue)[job["job_id"]]["container"][
+            "resourceRequirements"
+        ]
+        if r["type"] == "MEMORY"
+    )
+    assert f"AWS Batch job ran out of memory ({memory} MiB requested)" in error
+    assert (job["outcome"], job["rule"]) == ("oom", "oom")
+    assert [(a["outcome"], a["rule"]) for a in job["attempts"]] == [("oom", "oom")]
+    assert summary["totals"]["spot_interruptions"] == 0
+
+    emulator.set_faults({"cannot_pull": {"job_name": "-work-0$"}})
+    rc, run_dir, err = _run(emulator, stack, "fan.wdl", ["n=1", "preemptible=2"], "fan_pull")
+    assert rc != 0
+    error = _error_text(run_dir)
+    assert "AWS Batch job could not start: CannotPullContainerError" in error
+    assert "ecr:BatchGetImage" in error
+    summary = _load(run_dir)
+    (task,) = summary["tasks"]
+    assert len(task["jobs"]) == 1  # an unusable image is not retried, whatever preemptible says
+    (job,) = task["jobs"]
+    assert (job["outcome"], job["rule"]) == ("error", "pull_failed")
+    assert task["spot_interruptions"] == 0

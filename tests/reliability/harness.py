@@ -1,31 +1,29 @@
 """Drivers for the reliability scenarios: the local AWS as the scenarios see it (side channel,
-observer clients, the stack's names), child processes with captured output, and the AWS-side view
-(active jobs, call counts) that every figure is measured from.
+observer clients, the stack's names), the AWS-side view (active jobs, call counts) that every
+figure is measured from, and which product parts exist.
 
 Runner processes (``miniwdl run``, the submitter, ``miniwdl-aws cleanup``) are always real child
-processes. All traffic stays on 127.0.0.1; every process gets fake credentials and an empty
-config home, so no real AWS account or user configuration can leak in. See :mod:`.served` for
-the local AWS as a separate process and :mod:`.proxy` for connection resets.
+processes (:class:`tests.support.procs.Proc`). All traffic stays on 127.0.0.1; every process gets
+fake credentials and an empty config home, so no real AWS account or user configuration can leak
+in. See :mod:`.served` for the local AWS as a separate process and :mod:`.proxy` for connection
+resets.
 """
 
 from __future__ import annotations
 
+import importlib
 import json
 import os
-import subprocess
-import sys
-import tempfile
 import time
-import urllib.error
 import urllib.request
-from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence
+from typing import Any, Callable, Dict, Iterable, List, Optional
 
 import boto3
 import botocore.config
 
+from tests.support.procs import BIN
+
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-PYTHON = sys.executable
-BIN = os.path.dirname(PYTHON)
 
 ACTIVE_STATUSES = ("SUBMITTED", "PENDING", "RUNNABLE", "STARTING", "RUNNING")
 
@@ -37,16 +35,29 @@ FAKE_CREDS = {
 }
 
 
-def part_missing(*modules: str) -> Optional[str]:
-    """None when every module imports, else ``"part missing: <module>"`` for the first that
-    doesn't, so a scenario whose product part has not landed is reported as not run."""
-    import importlib
+class PartBroken(Exception):
+    """A product module that exists failed to import: a finding (FAIL), never "not run"."""
 
+
+def part_missing(*modules: str) -> Optional[str]:
+    """None when every module imports; ``"part missing: <module>"`` for the first that does not
+    exist at all (it, or a package it would be in, is absent), so a scenario whose product part
+    has not landed is reported as not run.
+
+    A module that exists but fails to import (a syntax error, a missing dependency, a broken
+    import inside it...) is broken, not missing: that raises :class:`PartBroken`, which the
+    scenarios turn into a failed row.
+    """
     for module in modules:
         try:
             importlib.import_module(module)
-        except ImportError as exc:
-            return f"part missing: {module} ({exc})"
+        except ModuleNotFoundError as exc:
+            absent = exc.name or ""
+            if absent and (module == absent or module.startswith(absent + ".")):
+                return f"part missing: {module} ({exc})"
+            raise PartBroken(f"{module} does not import: {type(exc).__name__}: {exc}") from exc
+        except Exception as exc:
+            raise PartBroken(f"{module} does not import: {type(exc).__name__}: {exc}") from exc
     return None
 
 
@@ -216,63 +227,3 @@ class LocalAws:
                 return time.monotonic() - t0
             time.sleep(period)
         return None
-
-
-class Proc:
-    """A child process with its output captured to files (no pipe can fill up and block it)."""
-
-    def __init__(self, cmd: Sequence[str], env: Dict[str, str], cwd: str, name: str) -> None:
-        self.cmd = list(cmd)
-        self.out_path = os.path.join(cwd, f"{name}.stdout")
-        self.err_path = os.path.join(cwd, f"{name}.stderr")
-        with open(self.out_path, "w") as out, open(self.err_path, "w") as err:
-            self.popen = subprocess.Popen(
-                self.cmd, env=env, cwd=cwd, stdout=out, stderr=err, stdin=subprocess.DEVNULL
-            )
-        self.started = time.monotonic()
-        self.run_id = ""  # miniwdl-aws run id, when the scenario set one
-
-    @property
-    def pid(self) -> int:
-        """The child's process id."""
-        return self.popen.pid
-
-    def signal(self, sig: int) -> None:
-        """Send ``sig`` to the child (only to it, by pid)."""
-        if self.popen.poll() is None:
-            self.popen.send_signal(sig)
-
-    def wait(self, timeout: float) -> Optional[int]:
-        """Exit code, or None if still running after ``timeout`` (it is then killed)."""
-        try:
-            return self.popen.wait(timeout)
-        except subprocess.TimeoutExpired:
-            self.popen.kill()
-            self.popen.wait(10)
-            return None
-
-    @property
-    def stdout(self) -> str:
-        """Captured standard output so far."""
-        with open(self.out_path, errors="replace") as f:
-            return f.read()
-
-    @property
-    def stderr(self) -> str:
-        """Captured standard error so far."""
-        with open(self.err_path, errors="replace") as f:
-            return f.read()
-
-
-def run(
-    cmd: Sequence[str], env: Dict[str, str], cwd: str, name: str, timeout: float = 300.0
-) -> tuple[Optional[int], str, str]:
-    """Run to completion: ``(exit code or None on hang, stdout, stderr)``."""
-    proc = Proc(cmd, env, cwd, name)
-    code = proc.wait(timeout)
-    return code, proc.stdout, proc.stderr
-
-
-def scratch(prefix: str = "rel-") -> str:
-    """A fresh scratch directory (the caller removes it)."""
-    return tempfile.mkdtemp(prefix=prefix)

@@ -8,7 +8,9 @@ from __future__ import annotations
 import json
 import os
 import secrets
-from typing import Any, Dict, Iterable, List
+from typing import Dict, Iterable, List
+
+from tests.support.logs import stream_messages
 
 from .harness import LocalAws
 
@@ -45,7 +47,7 @@ def scan_aws(aws: LocalAws, creds: Dict[str, str]) -> List[str]:
             name = group["logGroupName"]
             for spage in logs.get_paginator("describe_log_streams").paginate(logGroupName=name):
                 for stream in spage["logStreams"]:
-                    text = "\n".join(stream_lines(logs, name, stream["logStreamName"]))
+                    text = "\n".join(stream_messages(stream["logStreamName"], name, logs))
                     hits += _hits(f"log {name}/{stream['logStreamName']}", text, creds)
     s3 = aws.client("s3")
     for bucket in s3.list_buckets().get("Buckets", []):
@@ -55,21 +57,6 @@ def scan_aws(aws: LocalAws, creds: Dict[str, str]) -> List[str]:
                 text = body.decode("utf-8", "replace")
                 hits += _hits(f"s3://{bucket['Name']}/{obj['Key']}", text, creds)
     return hits
-
-
-def stream_lines(logs: Any, group: str, stream: str) -> Iterable[str]:
-    """Every message of one CloudWatch Logs stream, oldest first (GetLogEvents has no
-    paginator; the forward token repeats at the end of the stream)."""
-    token = None
-    while True:
-        kwargs: Dict[str, Any] = {"logGroupName": group, "logStreamName": stream}
-        kwargs.update({"nextToken": token} if token else {"startFromHead": True})
-        resp = logs.get_log_events(**kwargs)
-        for event in resp["events"]:
-            yield event["message"]
-        if resp["nextForwardToken"] == token or not resp["events"]:
-            return
-        token = resp["nextForwardToken"]
 
 
 def scan_files(root: str, creds: Dict[str, str], skip: Iterable[str] = ()) -> List[str]:

@@ -10,7 +10,10 @@ import json
 import os
 from typing import Any, Dict, List, Optional, Sequence
 
-from .harness import PYTHON, LocalAws, Proc
+from tests.support.miniwdl import MiniwdlRun
+from tests.support.miniwdl import start_miniwdl as _start_miniwdl
+
+from .harness import LocalAws
 
 SCATTER_WDL = """\
 version 1.0
@@ -100,20 +103,18 @@ def start_miniwdl(
     inputs: Sequence[str],
     env: Dict[str, str],
     extra: Sequence[str] = (),
-) -> Proc:
-    """Start ``miniwdl run`` on a WDL source text; the run directory is :func:`run_dir`."""
+) -> MiniwdlRun:
+    """Start ``miniwdl run`` on a WDL source text (:mod:`tests.support.miniwdl`); the run
+    directory is :func:`run_dir`, its output goes to ``<workdir>/<name>/miniwdl.stdout|stderr``."""
     from miniwdl_aws.naming import new_run_id
 
     work = os.path.join(aws.workdir, name)
     os.makedirs(work, exist_ok=True)
     wdl_path = write(os.path.join(work, "wf.wdl"), wdl)
-    cmd = [PYTHON, "-m", "WDL", "run", wdl_path, *inputs, "--dir", run_dir(aws, name) + "/."]
     # a known run id: every job of this run is then found by its name prefix
     env = dict(env)
-    env.setdefault("MINIWDL_AWS_RUN_ID", new_run_id())
-    proc = Proc(cmd + ["--no-color", *extra], env, work, "miniwdl")
-    proc.run_id = env["MINIWDL_AWS_RUN_ID"]
-    return proc
+    env.setdefault("MINIWDL__AWS__RUN_ID", new_run_id())
+    return _start_miniwdl(wdl_path, inputs, run_dir(aws, name), env, work, ["--no-color", *extra])
 
 
 def outputs(aws: LocalAws, name: str) -> Optional[Dict[str, Any]]:

@@ -5,12 +5,27 @@ from __future__ import annotations
 
 import os
 import re
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any, Dict, List, Optional
 
 import boto3
+
+from tests.support.logs import stream_messages
+from tests.support.procs import Finished, run
+from tests.support.submitter import submit_cmd
+
+__all__ = [
+    "EXAMPLES",
+    "FAST",
+    "ROOT",
+    "client",
+    "describe",
+    "followed_lines",
+    "run_id_of",
+    "stack_env",
+    "stream_messages",
+    "submit",
+]
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 EXAMPLES = ROOT / "examples"
@@ -39,17 +54,20 @@ def submit(
     args: List[str],
     env: Optional[Dict[str, str]] = None,
     timeout: float = 180,
-) -> subprocess.CompletedProcess:
-    """Run the submitter as a real process (``python -m miniwdl_aws``)."""
-    cmd = [sys.executable, "-m", "miniwdl_aws", *args, "--poll-seconds", "0.2"]
-    return subprocess.run(
-        cmd,
-        env=env or stack_env(stack),
-        capture_output=True,
-        text=True,
+) -> Finished:
+    """Run the submitter as a real process to completion; AssertionError if it hangs past
+    ``timeout`` (then killed)."""
+    res = run(
+        submit_cmd(args, poll_seconds=0.2),
+        env or stack_env(stack),
+        str(ROOT),
+        "submit",
         timeout=timeout,
-        cwd=str(ROOT),
+        keep_output=False,
     )
+    if res.returncode is None:
+        raise AssertionError(f"the submitter hung:\n{res.stderr[-4000:]}")
+    return res
 
 
 def client(service: str) -> Any:
@@ -72,27 +90,7 @@ def followed_lines(stderr: str) -> List[str]:
     return out
 
 
-def stream_messages(stream: str) -> List[str]:
-    """Every message of a CloudWatch stream, read independently of the follower."""
-    logs = client("logs")
-    msgs: List[str] = []
-    token = None
-    while True:
-        kw: Dict[str, Any] = {
-            "logGroupName": "/aws/batch/job",
-            "logStreamName": stream,
-            "startFromHead": True,
-        }
-        if token:
-            kw["nextToken"] = token
-        resp = logs.get_log_events(**kw)
-        msgs += [e["message"] for e in resp["events"]]
-        if resp["nextForwardToken"] == token:
-            return msgs
-        token = resp["nextForwardToken"]
-
-
-def run_id_of(res: subprocess.CompletedProcess) -> str:
+def run_id_of(res: Finished) -> str:
     """The run id the submitter announced on stderr."""
     m = re.search(r"\[miniwdl-aws-submit\] submitted \S+ to \S+; run id (\S+)", res.stderr)
     assert m, res.stderr[-2000:]

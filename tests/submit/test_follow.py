@@ -6,9 +6,10 @@ from typing import Any, Dict, List
 
 import boto3
 import pytest
-from botocore.exceptions import ClientError
 from botocore.stub import Stubber
 
+from miniwdl_aws.aws.batch import BatchApi
+from miniwdl_aws.aws.logs import LogsApi
 from miniwdl_aws.errors import AwsCallError
 from miniwdl_aws.submit import END_OF_LOG
 from miniwdl_aws.submit.follow import LOG_GROUP, LogFollower
@@ -24,6 +25,27 @@ def _client(service: str) -> Any:
         aws_access_key_id="testing",
         aws_secret_access_key="testing",
     )
+
+
+class FakeClients:
+    """Stands in for AwsClients: hands out one pre-built (stubbed) client."""
+
+    def __init__(self, client: Any) -> None:
+        self.client = client
+
+    def __call__(self, service: str) -> Any:
+        return self.client
+
+    def no_retries(self) -> FakeClients:
+        return self
+
+
+def _b(batch: Any) -> BatchApi:
+    return BatchApi(FakeClients(batch))  # type: ignore[arg-type]
+
+
+def _l(logs: Any) -> LogsApi:
+    return LogsApi(FakeClients(logs))  # type: ignore[arg-type]
 
 
 def _events(*msgs: str) -> List[Dict[str, Any]]:
@@ -49,7 +71,7 @@ def _get(stub: Stubber, msgs: List[str], token_in: Any, token_out: str) -> None:
 
 def test_follower_pages_forward_and_picks_up_late_events() -> None:
     logs = _client("logs")
-    follower = LogFollower(logs, STREAM)
+    follower = LogFollower(_l(logs), STREAM)
     with Stubber(logs) as stub:
         # stream not created yet
         stub.add_client_error("get_log_events", "ResourceNotFoundException")
@@ -102,7 +124,9 @@ def test_waiter_streams_every_line_once_including_after_the_job_ended() -> None:
     clock = _Clock()
     lines: List[str] = []
     notes: List[str] = []
-    waiter = JobWaiter(batch, logs, lines.append, notes.append, clock.sleep, clock, 5.0, 30.0)
+    waiter = JobWaiter(
+        _b(batch), _l(logs), lines.append, notes.append, clock.sleep, clock, 5.0, 30.0
+    )
     with Stubber(batch) as bstub, Stubber(logs) as lstub:
         _describe(bstub, "RUNNABLE", {})
         _describe(bstub, "RUNNING", {"logStreamName": STREAM})
@@ -128,7 +152,9 @@ def test_waiter_warns_when_the_marker_never_comes() -> None:
     batch, logs = _client("batch"), _client("logs")
     clock = _Clock()
     notes: List[str] = []
-    waiter = JobWaiter(batch, logs, lambda _: None, notes.append, clock.sleep, clock, 1.0, 3.0)
+    waiter = JobWaiter(
+        _b(batch), _l(logs), lambda _: None, notes.append, clock.sleep, clock, 1.0, 3.0
+    )
     with Stubber(batch) as bstub, Stubber(logs) as lstub:
         _describe(bstub, "FAILED", {"logStreamName": STREAM, "exitCode": 3})
         _get(lstub, ["partial"], None, "t0")
@@ -143,7 +169,7 @@ def test_waiter_warns_when_the_marker_never_comes() -> None:
 def test_failed_without_exit_code_prints_reason() -> None:
     batch, logs = _client("batch"), _client("logs")
     notes: List[str] = []
-    waiter = JobWaiter(batch, logs, lambda _: None, notes.append, lambda _: None)
+    waiter = JobWaiter(_b(batch), _l(logs), lambda _: None, notes.append, lambda _: None)
     with Stubber(batch) as bstub:
         _describe(bstub, "FAILED", {}, reason="CannotPullContainerError: no such image")
         assert waiter.wait("job-1", follow=True) == EXIT_FAILED_NO_CODE
@@ -153,7 +179,7 @@ def test_failed_without_exit_code_prints_reason() -> None:
 @pytest.mark.parametrize("code", [0, 2, 42])
 def test_exit_code_is_mirrored_without_follow(code: int) -> None:
     batch = _client("batch")
-    waiter = JobWaiter(batch, None, lambda _: None, lambda _: None, lambda _: None)
+    waiter = JobWaiter(_b(batch), None, lambda _: None, lambda _: None, lambda _: None)
     with Stubber(batch) as bstub:
         _describe(bstub, "RUNNING", {})
         _describe(bstub, "SUCCEEDED" if code == 0 else "FAILED", {"exitCode": code})
@@ -162,7 +188,7 @@ def test_exit_code_is_mirrored_without_follow(code: int) -> None:
 
 def test_follower_hands_out_lines_already_read_when_a_later_page_fails() -> None:
     logs = _client("logs")
-    follower = LogFollower(logs, STREAM)
+    follower = LogFollower(_l(logs), STREAM)
     with Stubber(logs) as stub:
         _get(stub, ["a", "b"], None, "f/1")
         stub.add_client_error("get_log_events", "ServiceUnavailableException", http_status_code=503)
@@ -178,7 +204,9 @@ def test_waiter_rides_out_an_outage_and_loses_no_line() -> None:
     clock = _Clock()
     lines: List[str] = []
     notes: List[str] = []
-    waiter = JobWaiter(batch, logs, lines.append, notes.append, clock.sleep, clock, 5.0, 30.0)
+    waiter = JobWaiter(
+        _b(batch), _l(logs), lines.append, notes.append, clock.sleep, clock, 5.0, 30.0
+    )
     with Stubber(batch) as bstub, Stubber(logs) as lstub:
         _describe(bstub, "RUNNING", {"logStreamName": STREAM})
         _get(lstub, ["one"], None, "t1")
@@ -204,7 +232,14 @@ def test_waiter_gives_up_after_a_long_outage_with_a_clear_message() -> None:
     batch = _client("batch")
     clock = _Clock()
     waiter = JobWaiter(
-        batch, None, lambda _: None, lambda _: None, clock.sleep, clock, 60.0, outage_limit=120.0
+        _b(batch),
+        None,
+        lambda _: None,
+        lambda _: None,
+        clock.sleep,
+        clock,
+        60.0,
+        outage_limit=120.0,
     )
     with Stubber(batch) as bstub:
         for _ in range(4):
@@ -216,8 +251,9 @@ def test_waiter_gives_up_after_a_long_outage_with_a_clear_message() -> None:
 
 def test_waiter_does_not_wait_out_a_permanent_error() -> None:
     batch = _client("batch")
-    waiter = JobWaiter(batch, None, lambda _: None, lambda _: None, lambda _: None)
+    waiter = JobWaiter(_b(batch), None, lambda _: None, lambda _: None, lambda _: None)
     with Stubber(batch) as bstub:
         bstub.add_client_error("describe_jobs", "AccessDeniedException", http_status_code=403)
-        with pytest.raises(ClientError):
+        with pytest.raises(AwsCallError) as info:
             waiter.wait("job-1", follow=False)
+    assert info.value.code == "AccessDeniedException"

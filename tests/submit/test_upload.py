@@ -11,11 +11,27 @@ import pytest
 from botocore.stub import ANY, Stubber
 from moto import mock_aws
 
+from miniwdl_aws.aws.s3 import S3Api
 from miniwdl_aws.errors import ConfigError
 from miniwdl_aws.submit import upload
 from miniwdl_aws.submit.upload import S3Uploader, UploadError
 
 BUCKET = "miniwdl-test"
+
+
+class FakeClients:
+    """Stands in for AwsClients: hands out one pre-built (moto or stubbed) S3 client."""
+
+    def __init__(self, s3: Any) -> None:
+        self.s3 = s3
+
+    def __call__(self, service: str) -> Any:
+        assert service == "s3"
+        return self.s3
+
+
+def _api(s3: Any) -> S3Api:
+    return S3Api(FakeClients(s3))  # type: ignore[arg-type]
 
 
 @pytest.fixture
@@ -53,7 +69,7 @@ def test_single_and_multipart_uploads_verify(s3: Any, tmp_path: Any, monkeypatch
     big.write_bytes(os.urandom(11 * 1024 * 1024))
     empty = tmp_path / "empty"
     empty.write_bytes(b"")
-    up = S3Uploader(s3)
+    up = S3Uploader(_api(s3))
     for f in (small, big, empty):
         up.put_file(str(f), f"s3://{BUCKET}/x/{f.name}")
     heads = {k: s3.head_object(Bucket=BUCKET, Key=k, ChecksumMode="ENABLED") for k in _keys(s3)}
@@ -83,7 +99,7 @@ def _stubbed_put(tmp_path: Any, head: dict, kms_key: str = "") -> None:
         stub.add_response(
             "head_object", head, {"Bucket": "bkt", "Key": "f.txt", "ChecksumMode": "ENABLED"}
         )
-        S3Uploader(s3, kms_key).put_file(str(f), "s3://bkt/f.txt")
+        S3Uploader(_api(s3), kms_key).put_file(str(f), "s3://bkt/f.txt")
         stub.assert_no_pending_responses()
 
 
@@ -135,7 +151,7 @@ def test_failed_put_is_an_upload_error(tmp_path: Any) -> None:
     with Stubber(s3) as stub:
         stub.add_client_error("put_object", "AccessDenied", http_status_code=403)
         with pytest.raises(UploadError, match="AccessDenied"):
-            S3Uploader(s3).put_file(str(f), "s3://bkt/f.txt")
+            S3Uploader(_api(s3)).put_file(str(f), "s3://bkt/f.txt")
 
 
 def _fake_run(tmp_path: Any) -> tuple:
@@ -167,7 +183,7 @@ def test_upload_run_success_rewrites_outputs(s3: Any, tmp_path: Any) -> None:
     folder = upload.run_folder(f"s3://{BUCKET}/runs", "mw261129T010203-abcdef")
     assert folder == upload.run_folder(f"s3://{BUCKET}/runs/", "mw261129T010203-abcdef")
     assert folder == f"s3://{BUCKET}/runs/mw261129T010203-abcdef/"
-    res = upload.upload_run(S3Uploader(s3), folder, str(run), doc)
+    res = upload.upload_run(S3Uploader(_api(s3)), folder, str(run), doc)
     assert res.ok, res.errors
     p = "runs/mw261129T010203-abcdef/"
     assert _keys(s3) == sorted(
@@ -196,7 +212,7 @@ def test_upload_run_failure_uploads_error_and_task_streams(s3: Any, tmp_path: An
     (run / "error.json").write_text(json.dumps(err))
     folder = f"s3://{BUCKET}/f/"
     res = upload.upload_run(
-        S3Uploader(s3), folder, str(run), {"error": "RunFailed", "dir": str(run)}
+        S3Uploader(_api(s3)), folder, str(run), {"error": "RunFailed", "dir": str(run)}
     )
     assert res.ok
     assert "f/CommandFailed_stderr.txt" in _keys(s3) and "f/outputs.json" not in _keys(s3)
@@ -206,7 +222,7 @@ def test_upload_run_failure_uploads_error_and_task_streams(s3: Any, tmp_path: An
 
 def test_upload_before_run_started(s3: Any) -> None:
     res = upload.upload_run(
-        S3Uploader(s3), f"s3://{BUCKET}/e/", None, None, {"error": "X", "message": "no WDL"}
+        S3Uploader(_api(s3)), f"s3://{BUCKET}/e/", None, None, {"error": "X", "message": "no WDL"}
     )
     assert res.ok and _keys(s3) == ["e/error.json"]
 
@@ -219,5 +235,5 @@ def test_upload_errors_are_collected_not_raised(tmp_path: Any) -> None:
     with Stubber(s3) as stub:
         for _ in range(5):
             stub.add_client_error("put_object", "InternalError", http_status_code=500)
-        res = upload.upload_run(S3Uploader(s3), "s3://bkt/f/", str(run), doc)
+        res = upload.upload_run(S3Uploader(_api(s3)), "s3://bkt/f/", str(run), doc)
     assert not res.ok and len(res.errors) == 5 and not res.uploaded

@@ -10,7 +10,8 @@ import pytest
 from WDL.runtime.config import Loader
 
 from miniwdl_aws import backend, config
-from miniwdl_aws.ops.studio import StudioSettings
+from miniwdl_aws.backend import container as backend_container
+from miniwdl_aws.studio import StudioSettings
 
 
 class Services:
@@ -23,7 +24,7 @@ def _settings(**overrides: str) -> config.AwsSettings:
 
 
 def test_outside_studio_settings_are_unchanged(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(backend, "studio_settings", lambda *a, **k: None)
+    monkeypatch.setattr(backend_container, "studio_settings", lambda *a, **k: None)
     monkeypatch.setattr(backend.BatchJob, "_fs_mount", "/mnt/efs", raising=False)
     s = _settings(task_queue="q", fsap="fsap-0123456789abcdef")
     assert backend.BatchJob._complete_settings(Services(), s, logging.getLogger("t")) == s  # type: ignore[arg-type]
@@ -36,7 +37,7 @@ def test_inside_studio_detected_values_fill_in(monkeypatch: pytest.MonkeyPatch) 
         seen.update(kw)
         return StudioSettings("fs-0123456789", "fsap-0123456789ab", "studio-q", "200001", None)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(backend, "studio_settings", fake)
+    monkeypatch.setattr(backend_container, "studio_settings", fake)
     monkeypatch.setattr(backend.BatchJob, "_fs_mount", "/home/sagemaker-user", raising=False)
     try:
         s = backend.BatchJob._complete_settings(Services(), _settings(), logging.getLogger("t"))  # type: ignore[arg-type]

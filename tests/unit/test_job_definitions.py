@@ -10,10 +10,10 @@ import boto3
 import pytest
 from botocore.stub import ANY, Stubber
 
+from miniwdl_aws.aws.batch import BatchApi
 from miniwdl_aws.batch import specs
-from miniwdl_aws.batch.api import BatchApi, Throttled
 from miniwdl_aws.batch.job_definitions import JobDefinitionCache
-from miniwdl_aws.errors import AwsCallError
+from miniwdl_aws.errors import AwsCallError, Throttled
 
 LOG = logging.getLogger("test")
 
@@ -27,6 +27,9 @@ class FakeClients:
 
     def __call__(self, service: str) -> Any:
         return self.clients[service]
+
+    def no_retries(self) -> FakeClients:
+        return self
 
 
 @pytest.fixture
@@ -186,7 +189,8 @@ def test_api_translates_throttling_and_errors(batch: Any) -> None:
 def test_lost_responses_are_ambiguous_and_unsent_requests_are_not() -> None:
     import botocore.exceptions
 
-    from miniwdl_aws.batch.api import Ambiguous, _translate
+    from miniwdl_aws.aws.errors import translate as _translate
+    from miniwdl_aws.errors import Ambiguous
 
     reset = botocore.exceptions.ConnectionClosedError(endpoint_url="http://x")
     timeout = botocore.exceptions.ReadTimeoutError(endpoint_url="http://x")

@@ -7,7 +7,7 @@ from typing import Dict, List
 
 import pytest
 
-from miniwdl_aws.batch.api import DESCRIBE_JOBS_MAX
+from miniwdl_aws.aws.batch import DESCRIBE_JOBS_MAX
 from miniwdl_aws.batch.poller import PollError, StatusPoller
 
 

@@ -10,10 +10,10 @@ import boto3
 import pytest
 from botocore.stub import Stubber
 
-from miniwdl_aws.batch.api import Ambiguous, BatchApi, Throttled
+from miniwdl_aws.aws.batch import BatchApi
 from miniwdl_aws.batch.recovery import SubmitOutcomeUnknown, submit_without_twins
 from miniwdl_aws.batch.submitter import AdaptiveSubmitter
-from miniwdl_aws.errors import AwsCallError
+from miniwdl_aws.errors import Ambiguous, AwsCallError, Throttled
 
 NAME = "mw261129T000000-abcdef-call-1"
 QUEUE = "q"
@@ -78,6 +78,9 @@ class FakeClients:
     def __call__(self, service: str) -> Any:
         assert service == "batch"
         return self.batch
+
+    def no_retries(self) -> FakeClients:
+        return self
 
 
 @pytest.fixture

@@ -7,9 +7,8 @@ import threading
 
 import pytest
 
-from miniwdl_aws.batch.api import Throttled
 from miniwdl_aws.batch.submitter import AdaptiveSubmitter, SubmitAborted
-from miniwdl_aws.errors import AwsCallError
+from miniwdl_aws.errors import AwsCallError, Throttled
 
 
 class FakeTime:

@@ -6,7 +6,8 @@ import logging
 
 import pytest
 
-from miniwdl_aws._util import BOTOCORE_DEBUG_ENV, AwsClients
+from miniwdl_aws._util import BOTOCORE_DEBUG_ENV
+from miniwdl_aws.aws.clients import AwsClients
 
 
 @pytest.fixture
@@ -59,7 +60,7 @@ def test_clients_are_built_once_and_shared() -> None:
 def test_is_retryable_separates_outages_from_mistakes() -> None:
     from botocore.exceptions import ClientError, EndpointConnectionError, NoCredentialsError
 
-    from miniwdl_aws.batch.api import is_retryable
+    from miniwdl_aws.aws.errors import is_retryable
 
     def client_error(code: str, status: int) -> ClientError:
         resp = {

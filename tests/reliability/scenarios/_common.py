@@ -5,7 +5,11 @@ from __future__ import annotations
 import os
 from typing import Any, Callable, Dict, List, Optional, Sequence
 
-from ..harness import BIN, LocalAws, Proc, part_missing
+from tests.support.logs import stream_messages as _stream_messages
+from tests.support.procs import Proc
+from tests.support.submitter import submit_cmd as _submit_cmd
+
+from ..harness import LocalAws, PartBroken, part_missing
 from ..scorecard import Row, judged, not_run
 from ..workflows import (
     SCATTER_WDL,
@@ -28,9 +32,13 @@ SETTLE_GUARD = 60.0
 
 
 def guarded(name: str, goal: str, needs: Sequence[str], body: Callable[[], List[Row]]) -> List[Row]:
-    """Run a scenario: *not run* when a part it needs is missing; *FAIL* with the error when
-    the scenario itself breaks (that is a finding too, never a pass)."""
-    missing = part_missing(*needs)
+    """Run a scenario: *not run* when a part it needs does not exist; *FAIL* when a part exists
+    but does not import, and with the error when the scenario itself breaks (findings too,
+    never a pass)."""
+    try:
+        missing = part_missing(*needs)
+    except PartBroken as exc:
+        return [judged(name, "part broken", goal, False, str(exc))]
     if missing:
         return [not_run(name, goal, missing)]
     try:
@@ -104,24 +112,14 @@ def cleanup_leftovers(aws: LocalAws) -> None:
 
 
 def stream_messages(aws: LocalAws, group: str, stream: str) -> List[str]:
-    """Every message of one CloudWatch Logs stream, oldest first."""
-    from ..secrets_scan import stream_lines
-
-    return list(stream_lines(aws.client("logs"), group, stream))
+    """Every message of one CloudWatch Logs stream, oldest first (read by the observer)."""
+    return _stream_messages(stream, group, aws.client("logs"))
 
 
 def submit_cmd(aws: LocalAws, wdl_path: str, *args: str) -> List[str]:
     """``miniwdl_submit_awsbatch`` on ``wdl_path`` with the EFS stand-in as its mount and a
     short poll period (a hidden test knob)."""
-    return [
-        os.path.join(BIN, "miniwdl_submit_awsbatch"),
-        wdl_path,
-        *args,
-        "--mount",
-        aws.efs_dir,
-        "--poll-seconds",
-        "0.5",
-    ]
+    return _submit_cmd([wdl_path, *args], poll_seconds=0.5, mount=aws.efs_dir)
 
 
 def submitter_env(aws: LocalAws) -> Dict[str, str]:

@@ -13,7 +13,9 @@ import json
 import os
 from typing import Dict, List
 
-from ..harness import LocalAws, Proc
+from tests.support.procs import Proc
+
+from ..harness import LocalAws
 from ..scorecard import Row, judged
 from ..workflows import SCATTER_WDL, scatter_expected, write
 from ._common import (

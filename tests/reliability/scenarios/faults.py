@@ -9,7 +9,9 @@ import signal
 import time
 from typing import Any, Dict, List
 
-from ..harness import LocalAws, Proc, part_missing
+from tests.support.procs import Proc
+
+from ..harness import LocalAws
 from ..proxy import ResetProxy
 from ..scorecard import Row, judged
 from ..workflows import SCATTER_WDL, runner_env, write
@@ -180,8 +182,9 @@ def fallback_forced(aws: LocalAws, preemptible: int = 1) -> Row:
 
 def transient(aws: LocalAws, n: int, server_error: float = 0.2, resets: float = 0.1) -> List[Row]:
     """5xx on ``server_error`` of the calls to every service plus connection resets (before the
-    request reaches AWS) on ``resets`` of the requests, for ``miniwdl run`` and, when it exists,
-    the submitter's whole path (logs, S3): the outcome must be that of a fault-free run."""
+    request reaches AWS) on ``resets`` of the requests, for ``miniwdl run`` and the submitter's
+    whole path (logs, S3): the outcome must be that of a fault-free run. Both are measured, so
+    the row needs both: without the submitter it is not run (never passed on half the path)."""
     name = f"5xx on {server_error:.0%} of calls + {resets:.0%} conn. resets ({n} tasks)"
     goal = "unchanged"
 
@@ -193,12 +196,10 @@ def transient(aws: LocalAws, n: int, server_error: float = 0.2, resets: float = 
         env = runner_env(aws, submit_recovery_seconds=3)
         env["AWS_ENDPOINT_URL"] = proxy.endpoint
         aws.set_faults({"seed": 9, "server_error": {"*": server_error}})
-        sub_note, sub_ok = "submitter not run (part missing)", True
         try:
             proc = start_scatter(aws, "transient", n, env=env)
             res = scatter_result(aws, "transient", proc, n)
-            if part_missing(SUBMITTER, WRAPPER) is None:
-                sub_ok, sub_note = _submit_with_upload(aws, "transient-submit", 3, proxy.endpoint)
+            sub_ok, sub_note = _submit_with_upload(aws, "transient-submit", 3, proxy.endpoint)
         finally:
             aws.set_faults({})
             proxy.close()
@@ -213,7 +214,7 @@ def transient(aws: LocalAws, n: int, server_error: float = 0.2, resets: float = 
         figure = "unchanged" if not changed else "CHANGED"
         return [judged(name, figure, goal, not changed and settle(aws) == 0, detail)]
 
-    return guarded(name, goal, [BACKEND], body)
+    return guarded(name, goal, [BACKEND, SUBMITTER, WRAPPER], body)
 
 
 def _submit_with_upload(aws: LocalAws, name: str, n: int, endpoint: str) -> tuple:

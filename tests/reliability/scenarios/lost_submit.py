@@ -7,7 +7,9 @@ import os
 import re
 from typing import Any, Dict, List, Optional
 
-from ..harness import LocalAws, Proc
+from tests.support.procs import Proc
+
+from ..harness import LocalAws
 from ..proxy import ResetProxy
 from ..scorecard import Row, judged
 from ..workflows import SCATTER_WDL, scatter_expected, write

@@ -6,9 +6,11 @@ import os
 import re
 import signal
 import time
-from typing import List, Optional
+from typing import Dict, Iterable, List, Optional
 
-from ..harness import BIN, REPO, LocalAws, Proc
+from tests.support.procs import Proc
+
+from ..harness import BIN, REPO, LocalAws
 from ..scorecard import Row, judged, not_run
 from ..served import ServedAws
 from ..workflows import SCATTER_WDL, runner_env, write
@@ -201,7 +203,7 @@ def sigkill_cleanup(aws: LocalAws, n: int) -> List[Row]:
 
         run_id = new_run_id()
         env = runner_env(aws)
-        env["MINIWDL_AWS_RUN_ID"] = run_id
+        env["MINIWDL__AWS__RUN_ID"] = run_id
         proc = start_scatter(aws, "kill", n, sleep_s=600, env=env)
         if not wait_running(aws, proc, n):
             proc.signal(signal.SIGKILL)
@@ -272,8 +274,50 @@ def _cleanup_row(aws: LocalAws, name: str, goal: str, run_id: str, cwd: str) -> 
     return judged(name, f"active jobs left = {left}", goal, ok, detail)
 
 
-# What counts as telling the user what to do next.
-_HINT = re.compile(r"cleanup|miniwdl-aws runs|re-?run|retry|try again|check|make sure", re.I)
+def _hint(text: str, run_id: str) -> bool:
+    """Whether ``text`` tells the user what to do next: the commands that list and stop this
+    run's jobs, with its run id (what the runner prints when it can no longer follow them)."""
+    return bool(run_id) and all(
+        f"`miniwdl-aws {command} {run_id}`" in text for command in ("runs", "cleanup")
+    )
+
+
+def job_processes(job_ids: Iterable[str]) -> Dict[str, List[int]]:
+    """``{job id: live pids}`` of the jobs among ``job_ids`` that still run on this machine,
+    the local AWS's "hosts": it starts every job attempt with ``AWS_BATCH_JOB_ID`` in its
+    environment, which the job's children inherit (Linux: read from ``/proc``)."""
+    prefix = b"AWS_BATCH_JOB_ID="
+    wanted = set(job_ids)
+    found: Dict[str, List[int]] = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as f:
+                state = f.read().rsplit(")", 1)[1].split()[0]
+            with open(f"/proc/{entry}/environ", "rb") as f:
+                environ = f.read().split(b"\0")
+        except (OSError, IndexError):
+            continue  # gone meanwhile, or not ours to read
+        if state in ("Z", "X"):
+            continue
+        for item in environ:
+            if item.startswith(prefix):
+                job_id = item[len(prefix) :].decode(errors="replace")
+                if job_id in wanted:
+                    found.setdefault(job_id, []).append(int(entry))
+                break
+    return found
+
+
+def _kill_job_processes(jobs: Dict[str, List[int]]) -> None:
+    """SIGKILL the process group of every pid listed (each job runs in its own group)."""
+    for pids in jobs.values():
+        for pid in pids:
+            try:
+                os.killpg(os.getpgid(pid), signal.SIGKILL)
+            except OSError:
+                pass  # already gone
 
 
 def endpoint_restart(
@@ -281,7 +325,12 @@ def endpoint_restart(
 ) -> List[Row]:
     """The local AWS goes away mid-run and comes back ``down_s`` later on the same port with
     fresh state (its jobs and their records are gone, as after losing the endpoint and the
-    hosts): the runner must fail clearly, say what to do, and leave no job running.
+    hosts): the runner must fail clearly, say what to do (the ``miniwdl-aws runs``/``cleanup``
+    commands with its run id), and leave no job running.
+
+    Jobs left are counted on the AWS the run actually used, not on the restarted one alone
+    (which starts empty): job processes of the stopped AWS still alive on this machine (its
+    "hosts"), plus jobs active on the restarted AWS (submitted after it came back).
 
     :param terminate_wait: ``[aws] terminate_wait`` for the runner (None: product default);
         CI lowers it, since it bounds how long the runner waits for jobs that no longer exist
@@ -301,6 +350,7 @@ def endpoint_restart(
             if not wait_running(served, proc, n):
                 proc.signal(signal.SIGKILL)
                 return [judged(name, "never reached", goal, False, tail(proc.stderr))]
+            used = [j["jobId"] for j in served.all_jobs()]
             # SIGTERM: the emulator kills its job processes (as if AWS lost the hosts); its
             # endpoint vanishes mid-conversation like a SIGKILL'd server's would.
             served.stop(signal.SIGTERM)
@@ -309,14 +359,23 @@ def endpoint_restart(
             served.restart()
             code = proc.wait(RUN_GUARD)
             took = time.monotonic() - t0
-            left = served.active_count()
+            # as in the cleanup rows, stopping may take a moment: 10 s at most
+            served.wait_until(lambda: not job_processes(used), 10.0, period=0.2)
+            survivors = job_processes(used)
+            _kill_job_processes(survivors)  # a failed row leaves nothing running
+            on_restarted = served.active_count()
+            left = len(survivors) + on_restarted
             errors = [ln for ln in proc.stderr.splitlines() if " ERROR " in ln]
             last = errors[-1] if errors else tail(proc.stderr, 1)
-            hint = bool(_HINT.search(" ".join(errors[-5:])))
+            hint = _hint("\n".join(errors[-5:]), proc.run_id)
             traceback = "Traceback (most recent" in proc.stderr
             ok = code not in (0, None) and left == 0 and hint and not traceback
             figure = f"exit {code}, {left} left, hint {'yes' if hint else 'no'}"
-            detail = f"runner ended {took:.0f} s after the endpoint went away; last error: {last}"
+            detail = (
+                f"runner ended {took:.0f} s after the endpoint went away; of its {len(used)}"
+                f" jobs {len(survivors)} still running on the stopped AWS's hosts, and"
+                f" {on_restarted} active jobs on the restarted AWS; last error: {last}"
+            )
             return [judged(name, figure, goal, ok, detail)]
         finally:
             served.stop()

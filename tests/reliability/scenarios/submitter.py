@@ -6,7 +6,9 @@ import collections
 import os
 from typing import List
 
-from ..harness import LocalAws, Proc
+from tests.support.procs import Proc
+
+from ..harness import LocalAws
 from ..scorecard import Row, judged
 from ..workflows import SCATTER_WDL, write
 from ._common import (

@@ -1,9 +1,15 @@
-"""The bad-input table: config, command-line and WDL mistakes users make, and what must happen.
+"""The one table of bad inputs: config, command-line and WDL mistakes users make.
 
-Every case must end with a non-zero exit, no traceback, one line naming the problem (one of the
-case's ``needles`` on a line that reads as an error), and no job submitted. Cases run
-``miniwdl run`` with the ``aws_batch_job`` backend (config via ``MINIWDL__AWS__*``), the
-submitter ``miniwdl_submit_awsbatch``, or the run tools ``miniwdl-aws``.
+Two suites judge it:
+
+- the reliability row (``tests/reliability/scenarios/inputs.py``) runs *every* case as a real
+  process (``miniwdl run`` with the ``aws_batch_job`` backend configured by ``MINIWDL__AWS__*``,
+  the submitter ``miniwdl_submit_awsbatch``, or the run tools ``miniwdl-aws``): each must exit
+  non-zero with no traceback, print a line naming the problem (one of ``needles`` on a line that
+  reads as an error) and start no job;
+- ``tests/submit/test_bad_inputs.py`` calls the submitter's ``main`` in process on every case
+  with a ``message``: exit 2, exactly one line on stderr containing ``message``, and no
+  SubmitJob, RegisterJobDefinition or S3 write.
 """
 
 from __future__ import annotations
@@ -11,13 +17,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import random
-import re
-import shutil
-from concurrent.futures import ThreadPoolExecutor
-from typing import Dict, List, Optional, Sequence, Tuple, Union
-
-from .harness import BIN, PYTHON, LocalAws, run
-from .workflows import runner_env, write
+from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
 
 HELLO_WDL = """\
 version 1.0
@@ -41,6 +41,7 @@ SYNTAX_WDL = HELLO_WDL.replace("call greet {", "call greet {{")
 TYPE_WDL = HELLO_WDL.replace(
     'String who = "world"', 'String who = "world"\n    Int n = length(who)'
 )
+INT_INPUT_WDL = "version 1.0\nworkflow needs { input { Int n } output { Int m = n } }\n"
 
 
 def _huge_wdl() -> str:
@@ -54,29 +55,25 @@ def _huge_wdl() -> str:
 HUGE_WDL = _huge_wdl()
 IMPORT_WDL = 'version 1.0\nimport "nope_import.wdl" as nope\n' + HELLO_WDL.split("\n", 1)[1]
 
-# Words that make a line read as an error report rather than an echo of settings.
-_ERROR_WORDS = re.compile(
-    r"error|invalid|must|not |no such|unknown|cannot|can't|fail|missing|should|requires|"
-    r"expected|too |exceed|unable|does not|isn't|unreadable|refus",
-    re.IGNORECASE,
-)
-
-Files = Dict[str, Union[str, bytes, None]]  # None: a directory
+FSAP_UNKNOWN = "fsap-0123456789abcdef0"
+DISABLED_QUEUE = "disabled-q"  # created DISABLED by :func:`create_disabled_queue`
 
 
 @dataclasses.dataclass(frozen=True)
 class BadInput:
     """One bad input.
 
-    :param name: short description for the report
+    :param name: short description (unique in the table; the in-process test's id)
     :param kind: ``config``, ``cli`` or ``wdl``
     :param tool: ``miniwdl`` (``miniwdl run`` + backend), ``submit`` (``miniwdl_submit_awsbatch``)
         or ``ops`` (``miniwdl-aws`` run tools)
-    :param args: arguments; ``{wdl}`` is the good WDL, ``{dir}`` the case's folder, ``{efs}`` the
+    :param args: arguments; ``{wdl}`` is a good WDL, ``{dir}`` the case's folder, ``{efs}`` the
         EFS stand-in, ``{bucket}`` the stack's bucket
-    :param env: settings to add (``None`` value: remove the variable)
     :param needles: any one of these (case-insensitive) on an error line names the problem
-    :param files: extra files to create in the case's folder (``None``: a directory)
+    :param env: settings to add (``None`` value: remove the variable)
+    :param files: files to create in the case's folder (``None``: a directory)
+    :param message: submitter cases: what its one-line refusal contains (empty: the case is
+        judged only by the reliability row)
     """
 
     name: str
@@ -86,6 +83,7 @@ class BadInput:
     needles: Tuple[str, ...]
     env: Tuple[Tuple[str, Optional[str]], ...] = ()
     files: Tuple[Tuple[str, Union[str, bytes, None]], ...] = ()
+    message: str = ""
 
 
 def _c(name: str, key: str, value: Optional[str], *needles: str) -> BadInput:
@@ -94,13 +92,13 @@ def _c(name: str, key: str, value: Optional[str], *needles: str) -> BadInput:
     return BadInput(name, "config", "miniwdl", ("{wdl}",), needles or (key,), ((env_name, value),))
 
 
-def _s(name: str, args: Sequence[str], *needles: str, **kw: object) -> BadInput:
-    """A submitter case."""
+def _s(name: str, args: Sequence[str], message: str, *needles: str, **kw: Any) -> BadInput:
+    """A submitter case refused with ``message``; ``needles`` default to ``(message,)``."""
     kind = str(kw.pop("kind", "cli"))
-    return BadInput(name, kind, "submit", tuple(args), tuple(needles), **kw)  # type: ignore[arg-type]
+    return BadInput(
+        name, kind, "submit", tuple(args), tuple(needles) or (message,), message=message, **kw
+    )
 
-
-FSAP_UNKNOWN = "fsap-0123456789abcdef0"
 
 CASES: List[BadInput] = [
     # --- config of the task backend (miniwdl run, MINIWDL__AWS__*) ---
@@ -159,54 +157,130 @@ CASES: List[BadInput] = [
     _s(
         "no workflow queue",
         ["{wdl}"],
+        "--workflow-queue",
         "workflow-queue",
         "workflow_queue",
         env=(("MINIWDL__AWS__WORKFLOW_QUEUE", None),),
     ),
-    _s("unknown workflow queue", ["{wdl}", "--workflow-queue", "no-such-wq-rel"], "no-such-wq-rel"),
-    _s("unknown task queue", ["{wdl}", "--task-queue", "no-such-tq-rel"], "no-such-tq-rel"),
-    _s("fsap malformed", ["{wdl}", "--fsap", "fsap-NOPE"], "fsap"),
-    _s("fsap unknown", ["{wdl}", "--fsap", FSAP_UNKNOWN], FSAP_UNKNOWN),
     _s(
-        "--s3upload not an s3:// URI",
+        "unknown workflow queue",
+        ["{wdl}", "--workflow-queue", "no-such-wq-rel"],
+        "not found",
+        "no-such-wq-rel",
+    ),
+    _s(
+        "disabled workflow queue",
+        ["{wdl}", "--workflow-queue", DISABLED_QUEUE],
+        "DISABLED",
+        DISABLED_QUEUE,
+    ),
+    _s(
+        "unknown task queue",
+        ["{wdl}", "--task-queue", "no-such-tq-rel"],
+        "not found",
+        "no-such-tq-rel",
+    ),
+    _s(
+        "unknown fallback queue",
+        ["{wdl}", "--task-queue-fallback", "no-such-fbq-rel"],
+        "not found",
+        "no-such-fbq-rel",
+    ),
+    _s("bad fsap format", ["{wdl}", "--fsap", "fsap-NOPE"], "not an EFS access point id", "fsap"),
+    _s("fsap not found", ["{wdl}", "--fsap", FSAP_UNKNOWN], "not found", FSAP_UNKNOWN),
+    _s(
+        "s3upload not s3",
         ["{wdl}", "--s3upload", "http://bucket/x/"],
+        "malformed S3 URI",
         "s3upload",
         "s3://",
     ),
     _s(
-        "--s3upload bucket missing",
+        "malformed s3upload",
+        ["{wdl}", "--s3upload", "s3:/bucket/x"],
+        "malformed S3 URI",
+        "s3upload",
+        "s3:/bucket/x",
+    ),
+    _s(
+        "missing bucket",
         ["{wdl}", "--s3upload", "s3://no-such-bucket-rel/x/"],
+        "does not exist",
         "no-such-bucket-rel",
     ),
     _s(
-        "--delete-after without --s3upload",
+        "delete-after without s3upload",
         ["{wdl}", "--delete-after", "success"],
+        "requires --s3upload",
         "delete-after",
         "s3upload",
     ),
     _s(
-        "--delete-after bad value",
+        "delete-after bad value",
         ["{wdl}", "--s3upload", "s3://{bucket}/x/", "--delete-after", "sometimes"],
+        "must be one of",
         "delete-after",
         "sometimes",
     ),
-    _s("--cpu zero", ["{wdl}", "--cpu", "0"], "cpu"),
-    _s("--cpu not a number", ["{wdl}", "--cpu", "lots"], "cpu"),
-    _s("--memory-GiB negative", ["{wdl}", "--memory-GiB", "-1"], "memory"),
+    _s("--cpu zero", ["{wdl}", "--cpu", "0"], "must be positive", "cpu"),
+    _s("--cpu not a number", ["{wdl}", "--cpu", "lots"], "must be a number", "cpu"),
+    _s("--memory-GiB negative", ["{wdl}", "--memory-GiB", "-1"], "must be positive", "memory"),
     _s(
-        "--dir outside the mount",
+        "bad Fargate size",
+        ["{wdl}", "--cpu", "1", "--memory-GiB", "30"],
+        "Fargate cannot run",
+        "Fargate",
+    ),
+    _s(
+        "dir outside the mount",
         ["{wdl}", "--dir", "/elsewhere-rel/runs"],
+        "must be under the mount",
         "--dir",
         "/elsewhere-rel",
     ),
-    _s("--timeout under Batch's 60 s", ["{wdl}", "--timeout", "10"], "timeout"),
-    _s("--timeout not a duration", ["{wdl}", "--timeout", "soonish"], "timeout", "soonish"),
-    _s("--tag without =", ["{wdl}", "--tag", "novalue"], "tag", "novalue"),
+    _s(
+        "dir escaping with ..",
+        ["{wdl}", "--dir", "{efs}/../x"],
+        "must be under the mount",
+        "--dir",
+    ),
+    _s("timeout too short", ["{wdl}", "--timeout", "10"], "at least 60", "timeout"),
+    _s(
+        "--timeout not a duration",
+        ["{wdl}", "--timeout", "soonish"],
+        "not a duration",
+        "timeout",
+        "soonish",
+    ),
+    _s("bad tag", ["{wdl}", "--tag", "novalue"], "KEY=VALUE", "tag", "novalue"),
+    _s(
+        "bad role ARN",
+        ["{wdl}", "--workflow-role", "admin"],
+        "not an IAM role ARN",
+        "workflow-role",
+        "role ARN",
+    ),
+    _s(
+        "bad miniwdl run args",
+        ["{wdl}", "--no-such-flag"],
+        "miniwdl run arguments",
+        "--no-such-flag",
+        "miniwdl run arguments",
+    ),
+    _s("miniwdl -d instead of --dir", ["{wdl}", "-d", "x"], "--dir", "--dir"),
     _s(
         "bad [aws] env for the submitter",
         ["{wdl}"],
         "s3_upload_delete_after",
         env=(("MINIWDL__AWS__S3_UPLOAD_DELETE_AFTER", "sometimes"),),
+        kind="config",
+    ),
+    _s(
+        "bad config value",
+        ["{wdl}"],
+        "s3_upload_folder",
+        env=(("MINIWDL__AWS__S3_UPLOAD_FOLDER", "bucket/x"),),
+        kind="config",
     ),
     # --- run tools (miniwdl-aws) ---
     BadInput(
@@ -230,10 +304,11 @@ CASES: List[BadInput] = [
         "runs: --cfg missing", "config", "ops", ("--cfg", "{dir}/nope.cfg", "runs"), ("nope.cfg",)
     ),
     # --- WDL and inputs given to the submitter (checked before shipping) ---
-    _s("WDL file missing", ["{dir}/nope.wdl"], "nope.wdl", kind="wdl"),
+    _s("missing WDL", ["{dir}/nope.wdl"], "not found", "nope.wdl", kind="wdl"),
     _s(
-        "WDL path is a directory",
+        "WDL is a directory",
         ["{dir}/folder.wdl"],
+        "not found",
         "folder.wdl",
         kind="wdl",
         files=(("folder.wdl", None),),
@@ -241,6 +316,7 @@ CASES: List[BadInput] = [
     _s(
         "WDL not UTF-8",
         ["{dir}/binary.wdl"],
+        "not UTF-8",
         "binary.wdl",
         "utf",
         "decode",
@@ -250,6 +326,7 @@ CASES: List[BadInput] = [
     _s(
         "WDL syntax error",
         ["{dir}/syntax.wdl"],
+        "invalid WDL",
         "syntax",
         "Ln ",
         kind="wdl",
@@ -258,6 +335,7 @@ CASES: List[BadInput] = [
     _s(
         "WDL type error",
         ["{dir}/type.wdl"],
+        "invalid WDL",
         "length",
         "Expected Array",
         "type",
@@ -267,6 +345,7 @@ CASES: List[BadInput] = [
     _s(
         "WDL import missing",
         ["{dir}/imp.wdl"],
+        "invalid WDL",
         "nope_import",
         kind="wdl",
         files=(("imp.wdl", IMPORT_WDL),),
@@ -274,22 +353,41 @@ CASES: List[BadInput] = [
     _s(
         "required input missing",
         ["{dir}/req.wdl"],
+        "missing required inputs",
         "who_to_greet",
         kind="wdl",
         files=(("req.wdl", REQUIRED_INPUT_WDL),),
     ),
+    _s("unknown input", ["{wdl}", "nosuch=1"], "No such input", "nosuch", kind="wdl"),
     _s(
-        "inputs JSON malformed",
+        "input of the wrong type",
+        ["{dir}/needs_int.wdl", "n=abc"],
+        "inputs:",
+        "abc",
+        "Int",
+        kind="wdl",
+        files=(("needs_int.wdl", INT_INPUT_WDL),),
+    ),
+    _s(
+        "inputs not JSON",
         ["{wdl}", "-i", "{dir}/bad.json"],
+        "not valid JSON",
         "bad.json",
         "json",
         kind="wdl",
         files=(("bad.json", '{"who": '),),
     ),
-    _s("inputs JSON missing", ["{wdl}", "-i", "{dir}/nothere.json"], "nothere.json", kind="wdl"),
     _s(
-        "WDL too large to pass inline, no S3",
+        "inputs missing",
+        ["{wdl}", "-i", "{dir}/nothere.json"],
+        "cannot read inputs",
+        "nothere.json",
+        kind="wdl",
+    ),
+    _s(
+        "oversized inline payload",
         ["{dir}/huge.wdl"],
+        "too large",
         "too large",
         "too big",
         "KiB",
@@ -301,50 +399,18 @@ CASES: List[BadInput] = [
 ]
 
 
-@dataclasses.dataclass
-class Outcome:
-    """What one bad input did."""
-
-    case: BadInput
-    exit_code: Optional[int]
-    error_line: Optional[str]
-    traceback: bool
-    output: str
-
-    @property
-    def problems(self) -> List[str]:
-        """Everything wrong with the outcome (empty: as required); job submission is checked
-        separately from the emulator's call counts."""
-        out = []
-        if self.exit_code is None:
-            out.append("hung")
-        elif self.exit_code == 0:
-            out.append("exit 0")
-        if self.traceback:
-            out.append("traceback")
-        if not self.error_line:
-            out.append(f"no error line naming {list(self.case.needles)}")
-        return out
+def by_tool(tool: str) -> List[BadInput]:
+    """The cases of one tool (``miniwdl``, ``submit``, ``ops``), in table order."""
+    return [c for c in CASES if c.tool == tool]
 
 
-def _error_line(text: str, needles: Sequence[str]) -> Optional[str]:
-    for line in text.splitlines():
-        low = line.lower()
-        if any(n.lower() in low for n in needles) and _ERROR_WORDS.search(line):
-            return line.strip()
-    return None
-
-
-def _bucket(aws: LocalAws) -> str:
-    return str(aws.stack.get("bucket") or "bucket")
-
-
-def run_case(aws: LocalAws, case: BadInput, index: int) -> Outcome:
-    """Run one case in its own folder and judge its output."""
-    folder = os.path.join(aws.workdir, "bad", f"{index:02d}")
-    shutil.rmtree(folder, ignore_errors=True)
-    os.makedirs(folder)
-    wdl = write(os.path.join(folder, "hello.wdl"), HELLO_WDL)
+def prepare(case: BadInput, folder: str, efs: str, bucket: str) -> List[str]:
+    """Create the case's folder content (a good ``hello.wdl`` plus the case's files) and return
+    its arguments with the placeholders filled in."""
+    os.makedirs(folder, exist_ok=True)
+    wdl = os.path.join(folder, "hello.wdl")
+    with open(wdl, "w") as f:
+        f.write(HELLO_WDL)
     for rel, content in case.files:
         path = os.path.join(folder, rel)
         if content is None:
@@ -353,67 +419,28 @@ def run_case(aws: LocalAws, case: BadInput, index: int) -> Outcome:
             with open(path, "wb") as f:
                 f.write(content)
         else:
-            write(path, content)
-    subst = {"wdl": wdl, "dir": folder, "efs": aws.efs_dir, "bucket": _bucket(aws)}
-    args = [a.format(**subst) for a in case.args]
-    env = runner_env(aws)
+            with open(path, "w") as f:
+                f.write(content)
+    subst = {"wdl": wdl, "dir": folder, "efs": efs, "bucket": bucket}
+    return [a.format(**subst) for a in case.args]
+
+
+def apply_env(case: BadInput, env: Dict[str, str]) -> Dict[str, str]:
+    """``env`` with the case's settings added (or removed)."""
+    out = dict(env)
     for key, value in case.env:
         if value is None:
-            env.pop(key, None)
+            out.pop(key, None)
         else:
-            env[key] = value
-    # Any job the case starts can be traced back to it: task jobs by the run id in their
-    # names, the submitter's workflow job by its --name.
-    if case.tool == "miniwdl":
-        rundir = os.path.join(aws.efs_dir, "runs", "bad", f"{index:02d}", ".")
-        cmd = [PYTHON, "-m", "WDL", "run", *args, "--dir", rundir, "--no-color"]
-        env["MINIWDL_AWS_RUN_ID"] = _tag(index)
-    elif case.tool == "ops":
-        cmd = [os.path.join(BIN, "miniwdl-aws"), *args]
-    else:
-        cmd = [os.path.join(BIN, "miniwdl_submit_awsbatch"), *args, "--name", _tag(index)]
-        cmd += ["--mount", aws.efs_dir] if "--mount" not in args else []
-    code, out, err = run(cmd, env, folder, "case", timeout=120)
-    text = out + "\n" + err
-    return Outcome(
-        case, code, _error_line(text, case.needles), "Traceback (most recent" in text, text
+            out[key] = value
+    return out
+
+
+def create_disabled_queue(batch: Any, compute_environment: str) -> None:
+    """The DISABLED job queue that ``disabled workflow queue`` names."""
+    batch.create_job_queue(
+        jobQueueName=DISABLED_QUEUE,
+        state="DISABLED",
+        priority=1,
+        computeEnvironmentOrder=[{"order": 1, "computeEnvironment": compute_environment}],
     )
-
-
-def _tag(index: int) -> str:
-    return f"relcase{index:02d}"
-
-
-def jobs_by_case(aws: LocalAws) -> Dict[int, int]:
-    """Jobs started by each case index, from job names and run-id tags (a submitted workflow
-    job's task jobs share its run id)."""
-    jobs = aws.all_jobs()
-    run_to_case: Dict[str, int] = {}
-    for job in jobs:
-        m = re.search(r"relcase(\d\d)$", job["jobName"])
-        if m:
-            run_to_case[(job.get("tags") or {}).get("MiniwdlRunId", "")] = int(m.group(1))
-    counts: Dict[int, int] = {}
-    for job in jobs:
-        m = re.match(r"relcase(\d\d)-", job["jobName"])
-        idx = (
-            int(m.group(1))
-            if m
-            else run_to_case.get((job.get("tags") or {}).get("MiniwdlRunId", ""), -1)
-        )
-        counts[idx] = counts.get(idx, 0) + 1
-    return counts
-
-
-def run_all(
-    aws: LocalAws, cases: Sequence[BadInput] = CASES, workers: int = 2
-) -> Tuple[List[Outcome], Dict[str, int]]:
-    """Run every case (``workers`` at a time) and return the outcomes plus the jobs each case
-    started (index -1: jobs no case can be tied to, also a failure)."""
-    with ThreadPoolExecutor(workers) as pool:
-        outcomes = list(pool.map(lambda ic: run_case(aws, ic[1], ic[0]), enumerate(cases)))
-    counts = jobs_by_case(aws)
-    submitted = {c.name: counts.get(i, 0) for i, c in enumerate(cases)}
-    if counts.get(-1):
-        submitted["(unattributed)"] = counts[-1]
-    return outcomes, submitted

@@ -22,10 +22,12 @@ import logging
 import os
 from typing import Any, Dict, List, Optional
 
-from botocore.exceptions import BotoCoreError, ClientError
-
-from .._util import AwsClients, _
-from ..errors import ConfigError
+from ._util import _
+from .aws.batch import BatchApi
+from .aws.clients import AwsClients
+from .aws.efs import EfsApi
+from .aws.sagemaker import SageMakerApi
+from .errors import AwsCallError, ConfigError
 
 __all__ = [
     "STUDIO_METADATA_FILE",
@@ -105,11 +107,10 @@ def detect_studio(
         return None
     domain_id, user = str(meta["DomainId"]), str(meta["UserProfileName"])
     try:
-        sagemaker = clients("sagemaker")
-        fs_id = sagemaker.describe_domain(DomainId=domain_id)["HomeEfsFileSystemId"]
-        profile = sagemaker.describe_user_profile(DomainId=domain_id, UserProfileName=user)
-        uid = str(profile["HomeEfsFileSystemUid"])
-    except (ClientError, BotoCoreError, KeyError) as exn:
+        sagemaker = SageMakerApi(clients)
+        fs_id = sagemaker.home_efs(domain_id)
+        uid = sagemaker.home_uid(domain_id, user)
+    except AwsCallError as exn:
         if logger:
             logger.warning(
                 _(
@@ -145,25 +146,15 @@ def _find_access_point(
     clients: AwsClients, fs_id: str, uid: str, efs_home: str, notes: List[str]
 ) -> Optional[str]:
     """An available access point of ``fs_id`` rooted at ``efs_home`` acting as ``uid``."""
-    efs = clients("efs")
-    token: Optional[str] = None
     try:
-        while True:
-            kwargs: Dict[str, Any] = {"FileSystemId": fs_id, "MaxResults": 100}
-            if token:
-                kwargs["NextToken"] = token
-            page = efs.describe_access_points(**kwargs)
-            for ap in page.get("AccessPoints", []):
-                if (
-                    ap.get("LifeCycleState") == "available"
-                    and ap.get("RootDirectory", {}).get("Path", "").rstrip("/") == efs_home
-                    and str(ap.get("PosixUser", {}).get("Uid", "")) == uid
-                ):
-                    return str(ap["AccessPointId"])
-            token = page.get("NextToken")
-            if not token:
-                break
-    except (ClientError, BotoCoreError) as exn:
+        for ap in EfsApi(clients).access_points(fs_id):
+            if (
+                ap.get("LifeCycleState") == "available"
+                and ap.get("RootDirectory", {}).get("Path", "").rstrip("/") == efs_home
+                and str(ap.get("PosixUser", {}).get("Uid", "")) == uid
+            ):
+                return str(ap["AccessPointId"])
+    except AwsCallError as exn:
         notes.append(f"could not list access points of {fs_id}: {exn}")
         return None
     notes.append(
@@ -176,25 +167,18 @@ def _find_access_point(
 def _find_task_queue(clients: AwsClients, fs_id: str, notes: List[str]) -> Optional[str]:
     """An ENABLED, VALID job queue tagged ``MiniwdlStudioEfsId = fs_id``; among several, one
     named ``default-*`` is preferred (as the Studio recipe names its queue)."""
-    batch = clients("batch")
-    found: List[str] = []
-    token: Optional[str] = None
     try:
-        while True:
-            page = batch.describe_job_queues(**({"nextToken": token} if token else {}))
-            for q in page.get("jobQueues", []):
-                if (
-                    q.get("state") == "ENABLED"
-                    and q.get("status") == "VALID"
-                    and (q.get("tags") or {}).get(STUDIO_QUEUE_TAG) == fs_id
-                ):
-                    found.append(str(q["jobQueueName"]))
-            token = page.get("nextToken")
-            if not token:
-                break
-    except (ClientError, BotoCoreError) as exn:
+        queues = BatchApi(clients).all_job_queues()
+    except AwsCallError as exn:
         notes.append(f"could not list job queues: {exn}")
         return None
+    found = [
+        str(q["jobQueueName"])
+        for q in queues
+        if q.get("state") == "ENABLED"
+        and q.get("status") == "VALID"
+        and (q.get("tags") or {}).get(STUDIO_QUEUE_TAG) == fs_id
+    ]
     if not found:
         notes.append(
             f"no ENABLED job queue tagged {STUDIO_QUEUE_TAG}={fs_id}; set [aws] task_queue"

@@ -1,0 +1,137 @@
+"""The task job's requests, built from plain values: resources, container properties (the job
+definition's content), queue, timeout and the SubmitJob request. Nothing here calls AWS or
+reads miniwdl's state; :mod:`.container` gathers the values and :mod:`.attempt` sends.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import Any, Dict, List, Mapping, Optional
+
+from .. import naming
+from ..batch import specs
+from ..config import AwsSettings
+
+__all__ = [
+    "AttemptIdentity",
+    "container_properties",
+    "queue_for_attempt",
+    "resources",
+    "submit_request",
+    "timeout",
+]
+
+
+@dataclass(frozen=True)
+class AttemptIdentity:
+    """Which attempt of which task a job runs, and its files on the shared filesystem."""
+
+    run_id: str  # the run's id (job-name prefix and tag)
+    call_run_id: str  # miniwdl's run id of the task, e.g. call-greet-0
+    try_counter: int  # 1-based
+    host_dir: str  # the task's directory (same path inside the job)
+    work_dir: str  # this attempt's work directory
+    stdout_file: str
+    stderr_file: str
+    command_shell: str
+
+
+def resources(runtime_values: Mapping[str, Any], settings: AwsSettings) -> specs.Resources:
+    """vCPU, memory (MiB, less ``[aws] memory_delta``) and GPUs the task asks for."""
+    gpu = 0
+    if runtime_values.get("gpu", False):
+        gpu = int(runtime_values.get("acceleratorCount", settings.gpu_value))
+    return specs.Resources(
+        vcpu=int(runtime_values.get("cpu", 1)),
+        memory_mib=specs.memory_mib(
+            int(runtime_values.get("memory_reservation", 0)), settings.memory_delta
+        ),
+        gpu=gpu,
+    )
+
+
+def container_properties(
+    runtime_values: Mapping[str, Any],
+    settings: AwsSettings,
+    volumes: List[Dict[str, Any]],
+    mount: str,
+    user: Optional[str],
+) -> Dict[str, Any]:
+    """The job definition's containerProperties; raises ConfigError for forbidden extras."""
+    extra = dict(settings.container_properties)
+    extra.update(runtime_values.get("aws_container_properties", {}))
+    return specs.DefinitionContent(
+        image=str(runtime_values.get("docker", "ubuntu:22.04")),
+        volumes=volumes,
+        mount_points=[{"containerPath": mount, "sourceVolume": specs.VOLUME_NAME}],
+        gpu=resources(runtime_values, settings).gpu,
+        privileged=bool(runtime_values.get("privileged", False)),
+        user=user,
+        extra_properties=extra,
+    ).container_properties()
+
+
+def queue_for_attempt(
+    runtime_values: Mapping[str, Any], settings: AwsSettings, interruptions: int
+) -> str:
+    """The task's queue, or ``[aws] task_queue_fallback`` once its ``preemptible`` budget of
+    interruptions (Spot reclaims, host losses) is spent."""
+    primary = str(runtime_values.get("aws_queue") or settings.task_queue)
+    fallback = settings.task_queue_fallback
+    budget = int(runtime_values.get("preemptible", 0))
+    if fallback and interruptions and interruptions >= budget:
+        return fallback
+    return primary
+
+
+def timeout(runtime_values: Mapping[str, Any], settings: AwsSettings) -> int:
+    """Per-attempt timeout in seconds (``runtime.aws_timeout``/``maxTime``, else the default)."""
+    task_seconds = runtime_values.get("aws_timeout", runtime_values.get("maxTime"))
+    return specs.effective_timeout(task_seconds, settings.job_timeout)
+
+
+def submit_request(
+    who: AttemptIdentity,
+    runtime_values: Mapping[str, Any],
+    settings: AwsSettings,
+    definition: str,
+    queue: str,
+    parent_job_id: Optional[str],
+) -> Dict[str, Any]:
+    """The SubmitJob request of one attempt."""
+    tags = dict(settings.user_tags)
+    tags.update(
+        {
+            naming.TAG_RUN_ID: who.run_id,
+            naming.TAG_WORKFLOW: specs.tag_value(specs.workflow_name(who.host_dir)),
+            naming.TAG_CALL: specs.tag_value(who.call_run_id),
+            naming.TAG_ATTEMPT: str(who.try_counter),
+            naming.TAG_ROLE: "task",
+        }
+    )
+    if parent_job_id:
+        tags[naming.TAG_PARENT_JOB_ID] = specs.tag_value(parent_job_id)
+    command = specs.task_script(
+        work_dir=who.work_dir,
+        command_file=os.path.join(who.host_dir, "command"),
+        stdout_file=who.stdout_file,
+        stderr_file=who.stderr_file,
+        command_shell=who.command_shell,
+        container_sync=settings.container_sync,
+    )
+    env = {
+        naming.ENV_JOB_RUN_ID: who.run_id,
+        naming.ENV_TASK_RUN_ID: who.call_run_id,
+        naming.ENV_TASK_ATTEMPT: str(who.try_counter),
+    }
+    return specs.submit_request(
+        job_name=specs.task_job_name(who.run_id, who.call_run_id, who.try_counter),
+        job_queue=queue,
+        job_definition=definition,
+        command=command,
+        resources=resources(runtime_values, settings),
+        timeout_seconds=timeout(runtime_values, settings),
+        environment=env,
+        tags=tags,
+    )

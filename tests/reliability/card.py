@@ -1,0 +1,125 @@
+"""Reliability scorecard: every fault-injection and bad-input scenario at full size, on the
+local AWS, one line per figure with its goal, ending with ``N passed, N failed``.
+
+    python bench/reliability.py                 # full sizes (200-task scatter...), a few minutes
+    python bench/reliability.py --ci            # the CI sizes
+    python bench/reliability.py --only throttle,sigterm
+    python bench/reliability.py --markdown bench/RELIABILITY.md   # also append the card there
+
+(``python -m tests.reliability ...`` from the repository root is the same program.) The scenarios
+live in ``tests/reliability/scenarios/`` (shared with the CI tests). Exit status is 0 only when
+every row passed; a row whose product part does not exist is "not run", never passed, and one
+whose part exists but does not import is failed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import sys
+import tempfile
+import time
+from typing import List, Optional
+
+from . import scenarios
+from .harness import REPO, LocalAws, PartBroken
+from .scorecard import Row, Scorecard, judged, not_run
+
+
+def _fake_aws_env() -> None:
+    """This process talks only to the local AWS, with fake credentials."""
+    for key in list(os.environ):
+        if key.startswith("AWS_"):
+            del os.environ[key]
+    os.environ.update(
+        {
+            "AWS_ACCESS_KEY_ID": "testing",
+            "AWS_SECRET_ACCESS_KEY": "testing",
+            "AWS_DEFAULT_REGION": "us-east-1",
+            "AWS_EC2_METADATA_DISABLED": "true",
+            "AWS_CONFIG_FILE": os.devnull,
+            "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
+        }
+    )
+
+
+def run_card(only: Optional[List[str]], sizes: scenarios.Sizes, keep: bool) -> Scorecard:
+    """Run the planned scenarios, each on a freshly reset and bootstrapped local AWS."""
+    card = Scorecard(
+        f"miniwdl-aws reliability scorecard ({time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())})"
+    )
+    scratch = tempfile.mkdtemp(prefix="miniwdl-aws-reliability-")
+    broken = ""
+    try:
+        missing = scenarios.part_missing(scenarios.EMULATOR)
+    except PartBroken as exc:
+        missing, broken = None, str(exc)
+    emu = None
+    if missing is None and not broken:
+        from miniwdl_aws.emulator import Emulator
+
+        emu = Emulator(efs_dir=os.path.join(scratch, "efs0")).start()
+    try:
+        for key, runner in scenarios.PLAN:
+            if only and key not in only:
+                continue
+            started = time.monotonic()
+            workdir = os.path.join(scratch, key)
+            os.makedirs(workdir)
+            rows: List[Row]
+            if key == "restart":
+                rows = scenarios.endpoint_restart(workdir)
+            elif broken:
+                rows = [judged(key, "part broken", "-", False, broken)]
+            elif emu is None or runner is None:
+                rows = [not_run(key, "-", missing or "")]
+            else:
+                emu.reset()
+                stack = emu.bootstrap(efs_dir=os.path.join(workdir, "efs"))
+                rows = runner(LocalAws.in_process(emu, stack, workdir), sizes)
+            for row in rows:
+                # no paths of this machine in a card that gets committed
+                row.detail = row.detail.replace(scratch, "<scratch>").replace(REPO, "<repo>")
+                card.add(row)
+                took = time.monotonic() - started
+                print(
+                    f"  [{took:6.1f} s] {row.name}: {row.figure} ({row.status.value})",
+                    file=sys.stderr,
+                    flush=True,
+                )
+    finally:
+        if emu is not None:
+            emu.stop()
+        if keep:
+            print(f"scratch kept in {scratch}", file=sys.stderr)
+        else:
+            shutil.rmtree(scratch, ignore_errors=True)
+    return card
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    """Print the scorecard; exit 0 only if every row passed."""
+    p = argparse.ArgumentParser(
+        prog="python bench/reliability.py", description=__doc__.split("\n\n")[0]
+    )
+    p.add_argument("--ci", action="store_true", help="use the small CI sizes")
+    p.add_argument(
+        "--only", help="comma-separated scenario keys: " + ",".join(k for k, _ in scenarios.PLAN)
+    )
+    p.add_argument("--markdown", metavar="FILE", help="append the card to FILE as a dated section")
+    p.add_argument("--keep", action="store_true", help="keep the scratch folder")
+    p.add_argument("--details", action="store_true", help="print every row's details")
+    args = p.parse_args(argv)
+    _fake_aws_env()
+    only = args.only.split(",") if args.only else None
+    card = run_card(only, scenarios.CI if args.ci else scenarios.FULL, args.keep)
+    text = card.render(args.details)
+    print(text, end="")
+    if args.markdown:
+        with open(args.markdown, "a") as f:
+            f.write(f"\n## Reliability scorecard, {time.strftime('%Y-%m-%d', time.gmtime())}\n\n")
+            f.write(f"`python bench/reliability.py{' --ci' if args.ci else ''}`\n\n```\n")
+            f.write(card.render(details=True))
+            f.write("```\n")
+    return 0 if card.failed == 0 else 1
