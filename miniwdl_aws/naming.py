@@ -12,7 +12,8 @@ import os
 import re
 import secrets
 import time
-from typing import Optional
+import unicodedata
+from typing import Mapping, Optional
 
 # Batch: "up to 128 letters (uppercase and lowercase), numbers, hyphens, and underscores";
 # the first character must be alphanumeric.
@@ -26,6 +27,35 @@ TAG_CALL = "MiniwdlCall"
 TAG_ATTEMPT = "MiniwdlAttempt"
 TAG_ROLE = "MiniwdlRole"  # "workflow" or "task"
 TAG_PARENT_JOB_ID = "AWS_BATCH_PARENT_JOB_ID"
+# On job definitions: the content hash their name carries (with propagateTags, jobs get it too).
+TAG_DEFINITION_HASH = "MiniwdlDefinitionHash"
+# Every key miniwdl-aws itself may put on one resource: a task job's ECS task carries all of them
+# (the job's own tags plus, through propagateTags, its definition's).
+OUR_TAG_KEYS = frozenset(
+    {
+        TAG_RUN_ID,
+        TAG_WORKFLOW,
+        TAG_CALL,
+        TAG_ATTEMPT,
+        TAG_ROLE,
+        TAG_PARENT_JOB_ID,
+        TAG_DEFINITION_HASH,
+    }
+)
+
+# AWS tag rules (Batch and ECS tagging docs): at most 50 tags per resource (those starting with
+# aws: are AWS's own and not counted), keys 1-128 and values 0-256 characters of letters, digits,
+# spaces and _ . : / = + - @, and neither may start with aws: (any case).
+MAX_TAGS = 50
+TAG_KEY_MAX = 128
+TAG_VALUE_MAX = 256
+_TAG_PUNCTUATION = frozenset("_.:/=+-@")
+
+# Job definition names: up to 128 letters, digits, hyphens and underscores. Ours are
+# <prefix>-<first DEFINITION_HASH_CHARS hex digits of the content hash>.
+JOB_DEFINITION_NAME_MAX = 128
+DEFINITION_HASH_CHARS = 20
+_JOB_DEFINITION_PREFIX_OK = re.compile(r"^[A-Za-z0-9_-]+$")
 
 # Environment variables.
 # The run id of a runner process: the [aws] run_id option, which the submitter sets for its
@@ -88,3 +118,69 @@ def sanitize_job_name(name: str, prefix: str = "") -> str:
     if not full[0].isalnum():
         full = ("j" + full)[:JOB_NAME_MAX]
     return full
+
+
+def _tag_text_ok(text: str) -> bool:
+    # "letters, numbers, and spaces representable in UTF-8" are Unicode categories L, N and Z
+    return all(ch in _TAG_PUNCTUATION or unicodedata.category(ch)[0] in "LNZ" for ch in text)
+
+
+def _tag_problem(key: str, value: str) -> Optional[str]:
+    if not key:
+        return "a tag key must not be empty"
+    for what, text, limit in (("key", key, TAG_KEY_MAX), ("value", value, TAG_VALUE_MAX)):
+        if len(text) > limit:
+            return f"tag {what} {text[:40]!r}... is {len(text)} characters (AWS allows {limit})"
+        if text.lower().startswith("aws:"):
+            return f"tag {what} {text!r} starts with aws:, which AWS reserves for itself"
+        if not _tag_text_ok(text):
+            return (
+                f"tag {what} {text!r} has characters AWS does not allow in tags (letters,"
+                " digits, spaces and _ . : / = + - @ only)"
+            )
+    return None
+
+
+def tag_problem(tags: Mapping[str, str]) -> Optional[str]:
+    """The first way user ``tags`` break AWS's tag rules, as one line, or None when they are fine.
+
+    Checks every key and value (length, allowed characters, no ``aws:`` prefix) and the count:
+    with the tags miniwdl-aws adds (:data:`OUR_TAG_KEYS`) one resource may carry at most
+    :data:`MAX_TAGS`. Pure, so the backend's ``global_init`` and the submitter apply the same
+    rules before any job is submitted."""
+    for key, value in tags.items():
+        problem = _tag_problem(str(key), str(value))
+        if problem:
+            return problem
+    total = len(set(map(str, tags)) | OUR_TAG_KEYS)
+    if total > MAX_TAGS:
+        room = MAX_TAGS - len(OUR_TAG_KEYS)
+        return (
+            f"{len(tags)} tags are too many: AWS allows {MAX_TAGS} per resource and miniwdl-aws"
+            f" adds {len(OUR_TAG_KEYS)} of its own, so at most {room} user tags"
+        )
+    return None
+
+
+def job_definition_name(prefix: str, digest: str) -> str:
+    """``<prefix>-<hash>``: the name of the job definition whose content hashes to ``digest``
+    (cut to Batch's 128 characters, which a valid prefix never needs)."""
+    return f"{prefix}-{digest[:DEFINITION_HASH_CHARS]}"[:JOB_DEFINITION_NAME_MAX]
+
+
+def job_definition_prefix_problem(prefix: str) -> Optional[str]:
+    """Why ``prefix`` cannot start our job definition names (``[aws] job_definition_prefix``),
+    as one line, or None when it can."""
+    if not _JOB_DEFINITION_PREFIX_OK.match(prefix):
+        return (
+            f"{prefix!r} is not a job definition name prefix: letters, digits, - and _ only,"
+            " not empty"
+        )
+    longest = JOB_DEFINITION_NAME_MAX - 1 - DEFINITION_HASH_CHARS
+    if len(prefix) > longest:
+        return (
+            f"{prefix[:40]!r}... is {len(prefix)} characters: with -<{DEFINITION_HASH_CHARS} hex>"
+            f" the job definition name must fit AWS's {JOB_DEFINITION_NAME_MAX} (prefix at most"
+            f" {longest})"
+        )
+    return None

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import configparser
 import logging
+import os
 import re
 from pathlib import Path
 
+from WDL.runtime.cache import CallCache
 from WDL.runtime.config import Loader
 
 from miniwdl_aws.config import OPTIONS, OPTIONS_BY_NAME
@@ -21,15 +23,52 @@ def _cfg_aws() -> dict:
     return dict(parser["aws"])
 
 
-def test_cfg_loads_with_miniwdl_loader(monkeypatch) -> None:
-    for k in list(__import__("os").environ):
+def _clean_env(monkeypatch) -> None:
+    for k in list(os.environ):
         if k.startswith("MINIWDL"):
             monkeypatch.delenv(k)
+
+
+def test_cfg_loads_with_miniwdl_loader(monkeypatch) -> None:
+    _clean_env(monkeypatch)
     cfg = Loader(logging.getLogger("test"), [str(CFG)])
     assert cfg["scheduler"]["container_backend"] == "aws_batch_job"
     assert cfg["file_io"]["root"] == "/mnt/efs"
     assert cfg.get_dict("task_runtime", "defaults")["docker"]
-    assert cfg.get_bool("call_cache", "get") and cfg["call_cache"]["dir"].startswith("/mnt/efs/")
+    assert cfg.get_bool("call_cache", "get")
+
+
+def test_cache_dirs_follow_the_mount(monkeypatch, tmp_path: Path) -> None:
+    """With ``--no-efs``/``--mount`` the submitter sets MINIWDL__FILE_IO__ROOT; both caches must
+    land under it (miniwdl's own CallCache resolves them), never on the job's ephemeral disk."""
+    _clean_env(monkeypatch)
+    for section in ("call_cache", "download_cache"):
+        assert not os.path.isabs(Loader(logging.getLogger("t"), [str(CFG)])[section]["dir"])
+    other = tmp_path / "other"
+    other.mkdir()
+    monkeypatch.setenv("MINIWDL__FILE_IO__ROOT", str(other))
+    monkeypatch.setenv("MINIWDL__DOWNLOAD_CACHE__PUT", "true")  # so CallCache creates both dirs
+    cfg = Loader(logging.getLogger("test"), [str(CFG)])
+    assert cfg["file_io"]["root"] == str(other)
+    with CallCache(cfg, logging.getLogger("test")):
+        pass
+    assert (other / "miniwdl_run" / "_CACHE" / "call").is_dir()
+    assert (other / "miniwdl_run" / "_CACHE" / "download" / "_miniwdl_flock").is_file()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["other"]
+
+
+def test_download_cache_is_safe_on_efs(monkeypatch) -> None:
+    """No flock per cached download (EFS: at most 256 file/process lock pairs per client), and
+    no caching by default (entries are keyed by URI and never revalidated against S3)."""
+    _clean_env(monkeypatch)
+    cfg = Loader(logging.getLogger("test"), [str(CFG)])
+    assert cfg.has_option("download_cache", "flock")  # an option miniwdl itself knows
+    assert cfg.get_bool("download_cache", "flock") is False
+    assert cfg.get_bool("download_cache", "put") is False
+    assert cfg.get_bool("download_cache", "get") is True
+    # the reasons stay next to the settings
+    section = CFG.read_text().split("[download_cache]", 1)[1].split("\n[", 1)[0]
+    assert "256" in section and "revalidate" in section
 
 
 def test_every_cfg_key_is_known_to_the_code() -> None:

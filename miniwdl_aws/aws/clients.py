@@ -30,7 +30,17 @@ if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
     from mypy_boto3_sts import STSClient
 
-__all__ = ["AwsClients", "SageMakerClient", "detect_region"]
+__all__ = ["AwsClients", "EcrClient", "SageMakerClient", "detect_region"]
+
+
+class EcrClient(Protocol):
+    """The ECR call we make (its type stubs are not worth requiring for one call)."""
+
+    def describe_images(
+        self, *, registryId: str, repositoryName: str, imageIds: Any
+    ) -> Mapping[str, Any]:
+        """DescribeImages."""
+        ...
 
 
 class SageMakerClient(Protocol):
@@ -121,6 +131,8 @@ class AwsClients:
     def __call__(self, service: Literal["sts"]) -> STSClient: ...
     @overload
     def __call__(self, service: Literal["sagemaker"]) -> SageMakerClient: ...
+    @overload
+    def __call__(self, service: Literal["ecr"]) -> EcrClient: ...
 
     def __call__(self, service: str) -> Any:
         """The shared client for ``service`` (``"batch"``, ``"logs"``, ``"s3"``, ...)."""

@@ -76,9 +76,14 @@ def queue_for_attempt(
     runtime_values: Mapping[str, Any], settings: AwsSettings, interruptions: int
 ) -> str:
     """The task's queue, or ``[aws] task_queue_fallback`` once its ``preemptible`` budget of
-    interruptions (Spot reclaims, host losses) is spent."""
-    primary = str(runtime_values.get("aws_queue") or settings.task_queue)
+    interruptions (Spot reclaims, host losses) is spent. A task that names its own queue
+    (``runtime.aws_queue``) or asks for a GPU stays on its queue: the fallback is the CPU twin
+    of ``[aws] task_queue``, where such a task may never be placed."""
+    own = runtime_values.get("aws_queue")
+    primary = str(own or settings.task_queue)
     fallback = settings.task_queue_fallback
+    if own or runtime_values.get("gpu", False):
+        return primary
     budget = int(runtime_values.get("preemptible", 0))
     if fallback and interruptions and interruptions >= budget:
         return fallback
@@ -119,6 +124,7 @@ def submit_request(
         stderr_file=who.stderr_file,
         command_shell=who.command_shell,
         container_sync=settings.container_sync,
+        stdout_to_log=settings.task_stdout_to_log,
     )
     env = {
         naming.ENV_JOB_RUN_ID: who.run_id,

@@ -13,6 +13,7 @@ from typing import Any, Dict, List, Mapping, Optional
 from .._util import _
 from ..aws.batch import BatchApi
 from ..errors import AwsCallError, ConfigError, InfrastructureError, Throttled
+from ..queues import queue_problems
 from . import specs
 
 __all__ = ["UNKNOWN_LIMIT", "check_job_queues", "compute_limits", "efs_volume_for_access_point"]
@@ -25,7 +26,9 @@ def check_job_queues(
     api: BatchApi, queues: Mapping[str, str], logger: logging.Logger
 ) -> Dict[str, Dict[str, Any]]:
     """Check that each job queue in ``{config key: queue name}`` (empty names skipped) exists and
-    is ENABLED, in one DescribeJobQueues call; returns their descriptions by config key."""
+    can take jobs (:func:`miniwdl_aws.queues.queue_problems`, the rule the submitter and
+    ``doctor`` apply too), in one DescribeJobQueues call; returns their descriptions by config
+    key."""
     wanted = {key: name for key, name in queues.items() if name}
     found = api.describe_job_queues(sorted(set(wanted.values())))
     ans: Dict[str, Dict[str, Any]] = {}
@@ -33,18 +36,10 @@ def check_job_queues(
         queue = found.get(name)
         if queue is None:
             raise InfrastructureError(f"[aws] {key}: AWS Batch job queue {name!r} not found")
-        if queue.get("state") != "ENABLED":
+        problems = queue_problems(queue)
+        if problems:
             raise InfrastructureError(
-                f"[aws] {key}: AWS Batch job queue {name!r} is {queue.get('state')}"
-            )
-        if queue.get("status") not in (None, "VALID", "UPDATING", "CREATING"):
-            logger.warning(
-                _(
-                    "job queue status",
-                    queue=name,
-                    status=queue.get("status"),
-                    reason=queue.get("statusReason"),
-                )
+                f"[aws] {key}: AWS Batch job queue {name!r} cannot take jobs: {', '.join(problems)}"
             )
         ans[key] = queue
     return ans

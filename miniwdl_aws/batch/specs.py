@@ -48,7 +48,7 @@ __all__ = [
 MIN_MEMORY_MIB = 991  # as miniwdl-aws 0.12.2: small tasks still get a usable container
 MIN_TIMEOUT_S = 60  # Batch rejects attemptDurationSeconds < 60
 VOLUME_NAME = "file_io_root"
-TAG_DEFINITION_HASH = "MiniwdlDefinitionHash"
+TAG_DEFINITION_HASH = naming.TAG_DEFINITION_HASH
 _TAG_VALUE_BAD = re.compile(r"[^\w .:/=+\-@]")  # Batch tag values: letters, digits, _ .:/=+-@
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhd]?)\s*$", re.I)
 _DURATION_UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
@@ -147,21 +147,32 @@ def task_script(
     stderr_file: str,
     command_shell: str = "/bin/bash",
     container_sync: bool = False,
+    *,
+    stdout_to_log: bool = True,
 ) -> List[str]:
     """The container command of a task job.
 
     It runs the task command in ``work_dir`` and sends its stdout and stderr each to its file on
-    the shared filesystem *and* to the container's own stdout/stderr (so CloudWatch keeps both).
-    Pipes rather than process substitution, so both ``tee`` have finished writing when the job
+    the shared filesystem; stderr also goes to the container's stderr, and so to the job's
+    CloudWatch log. stdout goes to the container's stdout (and the log) only with
+    ``stdout_to_log``: WDL tasks often write bulk data to ``stdout()``, which CloudWatch would
+    ingest at a cost (``[aws] task_stdout_to_log``, off by default as in miniwdl-aws 0.12.2).
+    Pipes rather than process substitution, so every ``tee`` has finished writing when the job
     exits; ``pipefail`` so the job's exit code is the command's.
     """
     q = shlex.quote
+    run = f"{command_shell} {q(command_file)}"
+    if stdout_to_log:
+        # stdout through a tee; then stderr (2>&1) into the pipe and stdout (1>&3) out of it
+        streams = f"{{ {run} | tee -a {q(stdout_file)}; }} 2>&1 1>&3"
+    else:
+        # stdout straight to its file; stderr into the pipe (order matters: 2>&1 first)
+        streams = f"{run} 2>&1 1>>{q(stdout_file)}"
     lines = [
         "set -o pipefail",
         f"cd {q(work_dir)} || exit 1",
         "exit_code=0",
-        f"{{ {{ {command_shell} {q(command_file)} | tee -a {q(stdout_file)}; }} 2>&1 1>&3"
-        f" | tee -a {q(stderr_file)} 1>&2; }} 3>&1 || exit_code=$?",
+        f"{{ {streams} | tee -a {q(stderr_file)} 1>&2; }} 3>&1 || exit_code=$?",
     ]
     if container_sync:
         lines.append(f"find . -type f -print0 | xargs -0 -r sync; sync {q(stdout_file)}")
@@ -185,12 +196,13 @@ def register_request(
     tags: Optional[Mapping[str, str]] = None,
     platform: str = "EC2",
 ) -> Dict[str, Any]:
-    """RegisterJobDefinition parameters; the name is ``<prefix>-<hash[:20]>``."""
+    """RegisterJobDefinition parameters, for task and workflow job definitions alike; the name is
+    :func:`~miniwdl_aws.naming.job_definition_name` of the content hash."""
     digest = definition_hash(container_properties, platform)
     all_tags = dict(tags or {})
     all_tags[TAG_DEFINITION_HASH] = digest
     return {
-        "jobDefinitionName": f"{name_prefix}-{digest[:20]}"[:128],
+        "jobDefinitionName": naming.job_definition_name(name_prefix, digest),
         "type": "container",
         "containerProperties": dict(container_properties),
         "platformCapabilities": [platform],
@@ -228,7 +240,8 @@ def submit_request(
 
 def parse_duration(value: Any) -> float:
     """Seconds from a number or a string such as ``"90"``, ``"90s"``, ``"30m"``, ``"2h"``,
-    ``"1d"``; ValueError otherwise."""
+    ``"1d"``; ValueError otherwise. The one duration grammar: task runtime keys and the
+    submitter's ``--timeout`` alike."""
     if isinstance(value, (int, float)) and not isinstance(value, bool):
         return float(value)
     m = _DURATION.match(str(value))

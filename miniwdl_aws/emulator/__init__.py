@@ -53,6 +53,8 @@ Fault spec (all keys optional; deterministic given ``seed``)::
      "throttle": {"batch.SubmitJob": 0.3, "batch.*": 0.3},  # fraction -> 429 TooManyRequests
      "tps": {"batch.SubmitJob": 50},                        # beyond N per rolling second -> 429
      "server_error": {"*": 0.05},                           # fraction -> HTTP 500/503
+     "client_error": {"logs.GetLogEvents": {"code": "AccessDeniedException", "status": 400,
+                      "calls": [3]}},                       # a 4xx for those calls (all: no calls)
      "spot": {"job_name": "regex", "fraction": 0.2, "attempts": [1, 2], "after": 0.2},
          # matching attempts FAIL after `after` s of RUNNING, no exitCode, statusReason
          # "Host EC2 (instance i-0123456789abcdef0) terminated."
@@ -62,7 +64,8 @@ Fault spec (all keys optional; deterministic given ``seed``)::
      "cannot_pull": {"job_name": "regex"},  # FAILED at start: "CannotPullContainerError: ..."
      "log_lag": 0.5,                        # seconds before each line reaches CloudWatch
      "log_disorder": true,                  # random bursts, per stream still in order
-     "s3_fail": {"key": "regex", "ops": ["PutObject", "UploadPart", "CompleteMultipartUpload"]}}
+     "s3_fail": {"key": "regex", "ops": ["PutObject", "UploadPart", "CompleteMultipartUpload"]},
+     "latency": {"batch.*": 0.1}}           # or a number: seconds added to every call
 
 Command line: ``python -m miniwdl_aws.emulator serve --help``. See README.md next to this file.
 """

@@ -12,6 +12,7 @@ import io
 import json
 import re
 import threading
+import time
 from typing import Any, Callable, Dict, Iterable, List, Optional, Tuple
 
 from ._executor import Executor
@@ -122,6 +123,9 @@ class EmulatorApp:
         body = _buffer_body(environ)
         info = self.namer.identify(environ, body)
         if environ.get(_INTERNAL_ENVIRON) != "1":
+            delay = self.faults.latency(info.name)
+            if delay:
+                time.sleep(delay)  # the server's threads are per request: calls overlap
             fault = self._count_and_draw_fault(info)
             if fault is not None:
                 return _aws_error(start_response, "Error", info.protocol, *fault)

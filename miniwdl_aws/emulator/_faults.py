@@ -21,12 +21,14 @@ _SPEC_KEYS = {
     "throttle",
     "tps",
     "server_error",
+    "client_error",
     "spot",
     "oom",
     "cannot_pull",
     "log_lag",
     "log_disorder",
     "s3_fail",
+    "latency",
 }
 
 
@@ -39,6 +41,31 @@ def _lookup(table: Dict[str, Any], name: str) -> Optional[Any]:
         if fnmatch.fnmatchcase(name, pattern):
             return value
     return None
+
+
+def _check_client_errors(table: Any) -> None:
+    """Raise ValueError unless ``table`` maps operation globs to ``{"code": ..., "status":
+    4xx, "message": ..., "calls": [n, ...]}`` (only ``code`` required)."""
+    if not isinstance(table, dict):
+        raise ValueError("client_error must map operations to {code, status, message, calls}")
+    for op, sub in table.items():
+        if not isinstance(sub, dict) or not isinstance(sub.get("code"), str) or not sub["code"]:
+            raise ValueError(f"client_error[{op!r}] needs a non-empty string 'code'")
+        status = sub.get("status", 400)
+        if not isinstance(status, int) or not 400 <= status <= 499:
+            raise ValueError(f"client_error[{op!r}] status must be a 4xx")
+        if not all(isinstance(n, int) and n >= 1 for n in sub.get("calls", [])):
+            raise ValueError(f"client_error[{op!r}] calls must be call numbers (1, 2, ...)")
+
+
+def _client_error(table: Dict[str, Any], op: str, n: int) -> Optional[Tuple[int, str, str]]:
+    """The 4xx answer ``client_error`` gives the ``n``-th call of ``op`` (every call when
+    ``calls`` is empty or absent), or None."""
+    sub = _lookup(table, op)
+    if sub is None or (sub.get("calls") and n not in sub["calls"]):
+        return None
+    code = str(sub["code"])
+    return int(sub.get("status", 400)), code, str(sub.get("message", f"{code} (injected)"))
 
 
 class FaultInjector:
@@ -67,6 +94,7 @@ class FaultInjector:
             sub = spec.get(key)
             if sub is not None:
                 re.compile(sub.get("job_name" if key != "s3_fail" else "key", ".*"))
+        _check_client_errors(spec.get("client_error", {}))
         with self._lock:
             self._spec = json.loads(json.dumps(spec))
             self._counters = collections.Counter()
@@ -96,6 +124,9 @@ class FaultInjector:
                         "InternalError",
                         "We encountered an internal error. Please try again.",
                     )
+            client_error = _client_error(spec.get("client_error", {}), op, n)
+            if client_error is not None:
+                return client_error
             fraction = _lookup(spec.get("throttle", {}), op)
             if fraction and self._draw("throttle", op, n) < float(fraction):
                 return 429, "TooManyRequestsException", "Too Many Requests"
@@ -114,6 +145,17 @@ class FaultInjector:
                     return 500, "InternalFailure", "An internal error occurred."
                 return 503, "ServiceUnavailable", "Service is unavailable."
             return None
+
+    def latency(self, op: str) -> float:
+        """Seconds to hold a call of ``op`` before answering it (``latency``: a number for every
+        call, or a table of operation globs): AWS API calls take tens to hundreds of
+        milliseconds, and shutdown and throughput measurements are only realistic with that."""
+        with self._lock:
+            spec = self._spec.get("latency")
+        if spec is None:
+            return 0.0
+        value = spec if isinstance(spec, (int, float)) else _lookup(spec, op)
+        return max(0.0, float(value or 0.0))
 
     def spot_after(self, job_name: str, attempt: int) -> Optional[float]:
         """Seconds of RUNNING after which this attempt's host is reclaimed, or None."""

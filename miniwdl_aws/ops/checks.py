@@ -43,6 +43,7 @@ WORKFLOW_QUEUE_TAGS = {
     "task_queue_fallback": "DefaultTaskQueueFallback",
     "fsap": "DefaultFsap",
     "workflow_role": "WorkflowEngineRoleArn",
+    "workflow_image": "WorkflowImage",
 }
 FARGATE_TYPES = ("FARGATE", "FARGATE_SPOT")
 
@@ -73,6 +74,7 @@ class Targets:
     fsap: str = ""
     workflow_role: str = ""
     s3_folder: str = ""
+    workflow_image: str = ""
 
 
 class Abort(Exception):

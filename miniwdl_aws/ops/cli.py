@@ -58,6 +58,7 @@ def build_parser() -> argparse.ArgumentParser:
     doctor.add_argument("--fsap", help="EFS access point id ([aws] fsap)")
     doctor.add_argument("--workflow-role", help="workflow job IAM role ARN ([aws] workflow_role)")
     doctor.add_argument("--s3", help="S3 folder to check is writable ([aws] s3_upload_folder)")
+    doctor.add_argument("--image", help="workflow image ([aws] workflow_image)")
     doctor.add_argument("--json", action="store_true", help="machine-readable output")
     doctor.add_argument("--studio-metadata", default=STUDIO_METADATA_FILE, help=argparse.SUPPRESS)
 
@@ -102,6 +103,7 @@ def _targets(args: argparse.Namespace, cfg: Any) -> Targets:
         fsap=pick(args.fsap, "fsap"),
         workflow_role=pick(args.workflow_role, "workflow_role"),
         s3_folder=pick(args.s3, "s3_upload_folder"),
+        workflow_image=pick(args.image, "workflow_image"),
     )
 
 

@@ -5,7 +5,8 @@ from ``[aws]`` config and CLI flags by the CLI) and returns one :class:`Check` p
 credentials and region; the workflow and task queues and their compute environments; the EFS
 access point, its POSIX user and root directory, its mount targets in the compute environments'
 zones; NFS (TCP 2049) between the compute environments' and mount targets' security groups; the
-IAM roles and whom they trust; and that the S3 upload folder is writable.
+IAM roles and whom they trust; that the workflow image exists (in ECR); and that the S3 upload
+folder is writable.
 
 Unset targets are completed the way the submitter does it, from the workflow queue's tags
 (``DefaultTaskQueue``, ``DefaultTaskQueueFallback``, ``DefaultFsap``, ``WorkflowEngineRoleArn``),
@@ -20,6 +21,7 @@ from urllib.parse import urlparse
 
 from ..aws.clients import AwsClients
 from ..errors import AwsCallError
+from ..queues import queue_problems
 from ..studio import STUDIO_METADATA_FILE, detect_studio
 from .checks import (
     FARGATE_TYPES,
@@ -34,11 +36,12 @@ from .checks import (
 )
 from .checks_efs import EfsChecks
 from .checks_iam import IamChecks
+from .checks_image import ImageChecks
 
 __all__ = ["OK", "WARN", "PROBLEM", "SKIP", "Check", "Targets", "Doctor", "WORKFLOW_QUEUE_TAGS"]
 
 
-class Doctor(EfsChecks, IamChecks):
+class Doctor(EfsChecks, IamChecks, ImageChecks):
     """Runs the checks; see the module docstring.
 
     :param clients: shared boto3 clients
@@ -66,6 +69,7 @@ class Doctor(EfsChecks, IamChecks):
             self.check_mount_targets,
             self.check_nfs_security_groups,
             self.check_roles,
+            self.check_image,
             self.check_s3,
         ]
         for step in steps:
@@ -126,7 +130,8 @@ class Doctor(EfsChecks, IamChecks):
         self.t.task_queue = self.t.task_queue or studio.task_queue or ""
 
     def check_queues(self) -> None:
-        """Each configured queue exists, is ENABLED and VALID."""
+        """Each configured queue exists and can take jobs (ENABLED, a compute environment, not
+        INVALID or being deleted: :func:`~miniwdl_aws.queues.queue_problems`)."""
         if not self.t.task_queue:
             self._add(
                 "task queue",
@@ -153,13 +158,7 @@ class Doctor(EfsChecks, IamChecks):
                     "create it (see infra/miniwdl-aws.yaml) or fix the queue name",
                 )
                 continue
-            bad = []
-            if q.get("state") != "ENABLED":
-                bad.append(f"state {q.get('state')}")
-            if q.get("status") != "VALID":
-                bad.append(f"status {q.get('status')} ({q.get('statusReason', '')})")
-            if not q.get("computeEnvironmentOrder"):
-                bad.append("no compute environment")
+            bad = queue_problems(q)  # the rule the backend and the submitter apply too
             if bad:
                 self._add(
                     f"{role} {name}",
@@ -169,7 +168,7 @@ class Doctor(EfsChecks, IamChecks):
                     " a VALID compute environment)",
                 )
             else:
-                self._add(f"{role} {name}", OK, "ENABLED, VALID")
+                self._add(f"{role} {name}", OK, f"{q.get('state')}, {q.get('status')}")
 
     def check_compute_environments(self) -> None:
         """Each queue's compute environments are ENABLED, VALID, with capacity; Fargate for the

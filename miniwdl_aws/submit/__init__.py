@@ -3,10 +3,14 @@
 
 Modules (one job each):
 
-- :mod:`.args`: command-line grammar (ours, plus ``miniwdl run``'s own for pass-through)
-- :mod:`.validate`: every check that must pass before anything is submitted
+- :mod:`.request`: the frozen values the submitter's steps pass along (request, infrastructure)
+- :mod:`.args`: command-line grammar (ours, plus ``miniwdl run``'s own for pass-through), parsed
+  once into a :class:`~.request.SubmitRequest`
+- :mod:`.validate`: every check that must pass before anything is submitted, and the
+  infrastructure (queues and their tags, access point, buckets, image) resolved from them
 - :mod:`.shipping`: local WDL (+imports) and inputs JSON → inline payload or S3-staged objects
-- :mod:`.job`: the workflow job's job definition and SubmitJob request (pure builders)
+- :mod:`.job`: the workflow job's environment, command, job definition and SubmitJob request
+  (pure builders)
 - :mod:`.follow`: CloudWatch Logs follower (GetLogEvents + forward tokens)
 - :mod:`.wait`: waiting for the workflow job, streaming its log, exit-code mapping
 - :mod:`.cli`: ``main(argv)``, the submitter

@@ -1,4 +1,4 @@
-"""Command-line grammar of the submitter.
+"""Command-line grammar of the submitter, parsed once into a :class:`.request.SubmitRequest`.
 
 Our own flags are parsed first (``parse_known_args``); whatever is left goes to ``miniwdl run``
 inside the workflow job. That remainder is parsed again with ``miniwdl run``'s *own* argument
@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import argparse
 import os
-from dataclasses import dataclass, field
-from typing import Any, Callable, Dict, List, NoReturn, Optional, Sequence
+from typing import Any, Callable, Dict, List, Mapping, NoReturn, Optional, Sequence, Tuple
 
-from miniwdl_aws.config import env_var_name
+from miniwdl_aws.batch.specs import MIN_TIMEOUT_S, parse_duration
+from miniwdl_aws.config import OPTIONS_BY_NAME, env_var_name
 from miniwdl_aws.errors import ConfigError
+from miniwdl_aws.submit.request import PassThrough, SubmitRequest
 
 PROG = "miniwdl_submit_awsbatch"
 
@@ -36,28 +37,6 @@ ENV_FILE_IO_ROOT = "MINIWDL__FILE_IO__ROOT"
 DELETE_AFTER_CHOICES = ("success", "failure", "always")
 
 
-@dataclass
-class PassThrough:
-    """``miniwdl run`` arguments, split into what we ship and what we pass verbatim.
-
-    :param uri: the WDL source as given (filename, URL, zip), or None with ``--self-test``
-    :param input_file: the ``-i`` value when it names a file ("-" and literal JSON stay in ``rest``)
-    :param path: ``-p/--path`` import directories
-    :param rest: every other argument, in order, verbatim
-    """
-
-    uri: Optional[str]
-    input_file: Optional[str] = None
-    path: List[str] = field(default_factory=list)
-    rest: List[str] = field(default_factory=list)
-    #: as ``miniwdl run`` parsed them, to check the inputs locally before submitting
-    inputs: List[str] = field(default_factory=list)
-    input_arg: Optional[str] = None
-    empty: List[str] = field(default_factory=list)
-    none: List[str] = field(default_factory=list)
-    task: Optional[str] = None
-
-
 def build_parser() -> argparse.ArgumentParser:
     """The submitter's own flags (unknown arguments are left for ``miniwdl run``)."""
     p = argparse.ArgumentParser(
@@ -69,7 +48,19 @@ def build_parser() -> argparse.ArgumentParser:
         " Arguments not listed here pass through to `miniwdl run`.",
         allow_abbrev=False,
     )
-    g = p.add_argument_group("AWS Batch")
+    _batch_flags(p.add_argument_group("AWS Batch"))
+    _job_flags(p.add_argument_group("workflow job"))
+    _file_flags(p.add_argument_group("files"))
+    _waiting_flags(p.add_argument_group("waiting"))
+    # Poll period for DescribeJobs/GetLogEvents; hidden (tests and the demo shorten it).
+    p.add_argument("--poll-seconds", type=float, default=2.0, help=argparse.SUPPRESS)
+    for action in p._actions:
+        if action.help and "%(env)s" in action.help:
+            action.help = action.help.replace("%(env)s", env_var_name(OPTION_DEFAULTS[action.dest]))
+    return p
+
+
+def _batch_flags(g: Any) -> None:
     g.add_argument("--workflow-queue", help="job queue for the workflow job [env %(env)s]")
     g.add_argument(
         "--task-queue",
@@ -96,7 +87,9 @@ def build_parser() -> argparse.ArgumentParser:
         help=f"shared filesystem mount point in every container [env {ENV_FILE_IO_ROOT}, else"
         " /mnt/efs, or /mnt/net with --no-efs]",
     )
-    g = p.add_argument_group("workflow job")
+
+
+def _job_flags(g: Any) -> None:
     g.add_argument(
         "--workflow-role",
         help="IAM role ARN (job + execution role) of the workflow job [env %(env)s, or the"
@@ -107,7 +100,11 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument(
         "--memory-GiB", dest="memory_gib", type=float, default=4, metavar="N", help="GiB [4]"
     )
-    g.add_argument("--image", help="workflow job image [env %(env)s, else the release image]")
+    g.add_argument(
+        "--image",
+        help="workflow job image, built from this repository's Dockerfile [env %(env)s, or the"
+        " workflow queue's WorkflowImage tag]",
+    )
     g.add_argument(
         "--no-env",
         action="store_true",
@@ -131,7 +128,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="terminate the workflow job after this long, e.g. 3600, 90m, 12h, 2d (Batch minimum"
         " 60s)",
     )
-    g = p.add_argument_group("files")
+
+
+def _file_flags(g: Any) -> None:
     g.add_argument(
         "--dir",
         help="under the mount: DIR puts the run in a new DIR/<run id>/; DIR/. runs exactly in DIR"
@@ -157,7 +156,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="s3://bucket/folder/ to stage the WDL and inputs in when too large to ship inline"
         " [the --s3upload folder]",
     )
-    g = p.add_argument_group("waiting")
+
+
+def _waiting_flags(g: Any) -> None:
     g.add_argument("--wait", "-w", action="store_true", help="wait; exit with miniwdl's exit code")
     g.add_argument(
         "--follow",
@@ -170,53 +171,83 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="run a small built-in workflow end to end (needs no internet; implies --follow)",
     )
-    # Poll period for DescribeJobs/GetLogEvents; hidden (tests and the demo shorten it).
-    p.add_argument("--poll-seconds", type=float, default=2.0, help=argparse.SUPPRESS)
-    for action in p._actions:
-        if action.help and "%(env)s" in action.help:
-            action.help = action.help.replace("%(env)s", env_var_name(OPTION_DEFAULTS[action.dest]))
-    return p
 
 
 def parse(
-    argv: Sequence[str],
-    option: Callable[[str], Any],
-    file_io_root: str = "",
-    environ: Optional[Dict[str, str]] = None,
-) -> argparse.Namespace:
-    """Parse ``argv`` (without the program name) into our settings plus ``.passthrough``.
+    argv: Sequence[str], option: Callable[[str], Any], environ: Mapping[str, str]
+) -> SubmitRequest:
+    """Parse ``argv`` (without the program name) into the submitter's settings.
 
     :param option: reads an ``[aws]`` option (``config.read_option`` bound to a Loader); its
         value is the default of the matching flag
-    :param file_io_root: ``[file_io] root``, the default ``--mount`` when not ``/``
+    :param environ: the environment: ``MINIWDL__FILE_IO__ROOT`` is the default ``--mount`` (when
+        not ``/``; never a cfg file's root, a laptop directory meaningless inside the job), and
+        ``MINIWDL__AWS__FS=false`` is 0.12.2's spelling of ``--no-efs``
 
     Nothing is checked against AWS here. Raises ConfigError."""
-    env = dict(os.environ if environ is None else environ)
-    parser = build_parser()
-    args, rest = parser.parse_known_args(list(argv))
-    # 0.12.2 spelled "no EFS" as MINIWDL__AWS__FS=false; [aws] fs is otherwise an fs- id.
-    fs_off = env.get(ENV_FS, "").strip().lower() in ("0", "false", "no", "off", "f", "n")
-    if fs_off:
-        args.efs = False
+    ns, rest = build_parser().parse_known_args(list(argv))
+    fs_off = environ.get(ENV_FS, "").strip().lower() in ("0", "false", "no", "off", "f", "n")
+    efs = bool(ns.efs) and not fs_off
+    flags = _flags_over_options(ns, option)
+    mount = _mount(ns.mount, environ.get(ENV_FILE_IO_ROOT, ""), efs)
+    return SubmitRequest(
+        passthrough=parse_passthrough(rest, self_test=ns.self_test),
+        workflow_queue=flags["workflow_queue"],
+        task_queue=flags["task_queue"],
+        task_queue_fallback=flags["task_queue_fallback"],
+        fsap=flags["fsap"],
+        workflow_role=flags["workflow_role"],
+        image=flags["image"],
+        efs=efs,
+        mount=mount,
+        dir=ns.dir or os.path.join(mount, "miniwdl_run"),
+        name=ns.name,
+        cpu=ns.cpu,
+        memory_gib=ns.memory_gib,
+        pass_env=not ns.no_env,
+        public_ip=not ns.no_public_ip,
+        config_tags={str(k): str(v) for k, v in (_option(option, "job_tags") or {}).items()},
+        flag_tags=parse_tags(ns.tag),
+        timeout=parse_timeout(ns.timeout) if ns.timeout else None,
+        s3upload=flags["s3upload"],
+        delete_after=flags["delete_after"].strip().lower(),
+        stage=ns.stage or "",
+        kms_key=str(_option(option, "s3_upload_kms_key") or ""),
+        wait=ns.wait or ns.follow or ns.self_test,
+        follow=ns.follow or ns.self_test,
+        self_test=ns.self_test,
+        poll_seconds=ns.poll_seconds,
+        region=str(_option(option, "region") or ""),
+        job_definition_prefix=str(_option(option, "job_definition_prefix")),
+        submit_recovery_seconds=float(_option(option, "submit_recovery_seconds")),
+        describe_error_wait=float(_option(option, "describe_error_wait")),
+    )
+
+
+def _option(option: Callable[[str], Any], name: str) -> Any:
+    """``[aws] name``, or its registered default when the reader has nothing (a bare reader in
+    tests; ``config.read_option`` itself always answers)."""
+    value = option(name)
+    return OPTIONS_BY_NAME[name].default if value in (None, "") else value
+
+
+def _flags_over_options(ns: argparse.Namespace, option: Callable[[str], Any]) -> Dict[str, str]:
+    """Each flag of :data:`OPTION_DEFAULTS`, else its ``[aws]`` option (stripped); "" if unset."""
+    out = {}
     for dest, name in OPTION_DEFAULTS.items():
-        if getattr(args, dest) in (None, ""):
+        value = getattr(ns, dest)
+        if value in (None, ""):
             value = option(name)
-            if value not in (None, ""):
-                setattr(args, dest, str(value).strip())
-    if not args.mount:
-        root = file_io_root.strip()
-        args.mount = root if root and root != "/" else ("/mnt/efs" if args.efs else "/mnt/net")
-    args.mount = os.path.normpath(args.mount)
-    if not args.dir:
-        args.dir = os.path.join(args.mount, "miniwdl_run")
-    if args.self_test:
-        args.follow = True
-    if args.follow:
-        args.wait = True
-    if args.delete_after:
-        args.delete_after = args.delete_after.strip().lower()
-    args.passthrough = parse_passthrough(rest, self_test=args.self_test)
-    return args
+            value = "" if value is None else str(value).strip()
+        out[dest] = value
+    return out
+
+
+def _mount(flag: Optional[str], file_io_root: str, efs: bool) -> str:
+    if flag:
+        return os.path.normpath(flag)
+    root = file_io_root.strip()
+    return os.path.normpath(root if root and root != "/" else ("/mnt/efs" if efs else "/mnt/net"))
 
 
 def _run_parser() -> argparse.ArgumentParser:
@@ -248,63 +279,79 @@ def parse_passthrough(rest: Sequence[str], self_test: bool = False) -> PassThrou
     table so that the remaining arguments keep their order and spelling."""
     rest = list(rest)
     run = _run_parser()
-    if not self_test:
-        # Let miniwdl's own parser judge the arguments first (errors become ConfigError).
-        def _error(message: str) -> NoReturn:
-            raise ConfigError(f"miniwdl run arguments: {message}")
+    ns = None if self_test else _judged_by_miniwdl(run, rest)
+    uri, input_file, path, verbatim = _split(rest, _value_options(run), self_test)
+    if ns is None:
+        return PassThrough(uri=None, input_file=input_file, path=path, rest=verbatim)
+    if not uri:
+        raise ConfigError("missing the WDL source (a filename or URL) for miniwdl run")
+    return PassThrough(
+        uri=uri,
+        input_file=input_file,
+        path=path,
+        rest=verbatim,
+        inputs=tuple(ns.inputs or []),
+        input_arg=ns.input_file,
+        empty=tuple(ns.empty or []),
+        none=tuple(ns.none or []),
+        task=ns.task,
+    )
 
-        run.error = _error  # type: ignore[method-assign,assignment]
-        try:
-            ns = run.parse_args(rest)
-        except SystemExit as exc:  # argparse --help and friends
-            raise ConfigError(f"miniwdl run arguments: {' '.join(rest)}") from exc
-        if ns.run_dir:
-            raise ConfigError("use the submitter's --dir (a prefix under the mount), not -d")
-    value_opts = _value_options(run)
-    out = PassThrough(uri=None)
-    if not self_test:
-        out.inputs = list(ns.inputs or [])
-        out.input_arg = ns.input_file
-        out.empty = list(ns.empty or [])
-        out.none = list(ns.none or [])
-        out.task = ns.task
+
+def _judged_by_miniwdl(run: argparse.ArgumentParser, rest: List[str]) -> argparse.Namespace:
+    """``rest`` parsed by ``miniwdl run``'s parser; its complaints become ConfigError."""
+
+    def _error(message: str) -> NoReturn:
+        raise ConfigError(f"miniwdl run arguments: {message}")
+
+    run.error = _error  # type: ignore[method-assign,assignment]
+    try:
+        ns = run.parse_args(rest)
+    except SystemExit as exc:  # argparse --help and friends
+        raise ConfigError(f"miniwdl run arguments: {' '.join(rest)}") from exc
+    if ns.run_dir:
+        raise ConfigError("use the submitter's --dir (a prefix under the mount), not -d")
+    return ns
+
+
+def _split(
+    rest: List[str], value_opts: Mapping[str, argparse.Action], self_test: bool
+) -> Tuple[Optional[str], Optional[str], Tuple[str, ...], Tuple[str, ...]]:
+    """``(uri, input file, import paths, verbatim rest)`` of the ``miniwdl run`` tokens."""
+    uri: Optional[str] = None
+    input_file: Optional[str] = None
+    path: List[str] = []
+    verbatim: List[str] = []
     i = 0
-    positional_seen = False
     while i < len(rest):
         tok = rest[i]
         name, eq, inline = tok.partition("=") if tok.startswith("--") else (tok, "", "")
         action = value_opts.get(name)
         if tok == "--":
-            out.rest.extend(rest[i:])
+            verbatim.extend(rest[i:])
             break
         if action is not None:
             value = inline if eq else (rest[i + 1] if i + 1 < len(rest) else "")
             step = 1 if eq else 2
             if action.dest == "input_file" and _names_file(value):
-                out.input_file = value
+                input_file = value
             elif action.dest == "path":
                 # kept apart: imports are bundled into the shipped zip, so a local -p dir
                 # means nothing inside the job
-                out.path.append(value)
+                path.append(value)
             else:
-                out.rest.extend(rest[i : i + step])
+                verbatim.extend(rest[i : i + step])
             i += step
             continue
-        if tok.startswith("-i") and len(tok) > 2 and not tok.startswith("--"):
-            value = tok[2:]
-            if _names_file(value):
-                out.input_file = value
-            else:
-                out.rest.append(tok)
-        elif not tok.startswith("-") and not positional_seen and not self_test:
-            out.uri = tok
-            positional_seen = True
+        attached = tok[2:] if tok.startswith("-i") and not tok.startswith("--") else ""
+        if attached and _names_file(attached):  # -iFILE
+            input_file = attached
+        elif not tok.startswith("-") and uri is None and not self_test:
+            uri = tok
         else:
-            out.rest.append(tok)
+            verbatim.append(tok)
         i += 1
-    if not self_test and not out.uri:
-        raise ConfigError("missing the WDL source (a filename or URL) for miniwdl run")
-    return out
+    return uri, input_file, tuple(path), tuple(verbatim)
 
 
 def _names_file(value: str) -> bool:
@@ -314,29 +361,25 @@ def _names_file(value: str) -> bool:
 
 
 def parse_tags(items: Sequence[str]) -> Dict[str, str]:
-    """``KEY=VALUE`` strings → dict, checked against Batch's tag limits."""
+    """``KEY=VALUE`` strings → dict (AWS's tag rules are checked with the other sources' tags,
+    in :func:`.validate.check_local`)."""
     tags: Dict[str, str] = {}
     for item in items:
         key, eq, value = item.partition("=")
         key = key.strip()
         if not eq or not key:
             raise ConfigError(f"--tag expects KEY=VALUE, got {item!r}")
-        if len(key) > 128 or len(value) > 256 or key.lower().startswith("aws:"):
-            raise ConfigError(f"--tag {item!r}: keys ≤128 chars, values ≤256, no aws: prefix")
         tags[key] = value
     return tags
 
 
-def parse_duration(text: str) -> int:
-    """``3600``, ``90m``, ``12h``, ``2d`` → seconds."""
-    units = {"s": 1, "m": 60, "h": 3600, "d": 86400}
-    t = text.strip().lower()
-    mult = units.get(t[-1:], None)
-    num = t[:-1] if mult else t
+def parse_timeout(text: str) -> int:
+    """``--timeout``: ``3600``, ``90m``, ``12h``, ``2d`` (the one duration grammar,
+    :func:`miniwdl_aws.batch.specs.parse_duration`) → whole seconds, at least Batch's 60."""
     try:
-        seconds = int(float(num) * (mult or 1))
+        seconds = int(parse_duration(text))
     except ValueError:
         raise ConfigError(f"--timeout: not a duration: {text!r} (e.g. 3600, 90m, 12h)") from None
-    if seconds < 60:
+    if seconds < MIN_TIMEOUT_S:
         raise ConfigError(f"--timeout {text}: AWS Batch requires at least 60 seconds")
     return seconds

@@ -1,18 +1,21 @@
 """``miniwdl_submit_awsbatch`` / ``miniwdl-aws-submit`` / ``python -m miniwdl_aws``.
 
-The story of :func:`main`: parse; validate everything (locally, then read-only AWS lookups);
-ship the WDL and inputs; register (or reuse) the workflow job definition; submit; optionally wait
-and follow the log; exit with miniwdl's exit code. Errors print one line, no traceback.
+The story of :meth:`Submitter.run`: parse the command line once into a frozen
+:class:`~.request.SubmitRequest`; check everything checkable locally; load the WDL and inputs;
+resolve the infrastructure (queues and their tags, access point, buckets, image) with read-only
+AWS lookups; build the workflow job; ship the WDL and inputs (inline or staged in S3); register
+(or reuse) the job definition; submit; optionally wait and follow the log; exit with miniwdl's
+exit code. Errors before submitting print one line and exit 2, no traceback, nothing submitted.
 """
 
 from __future__ import annotations
 
-import json
+import functools
 import logging
 import os
 import sys
 import time
-from importlib import resources
+from dataclasses import dataclass
 from typing import Any, Callable, Dict, List, Optional, Sequence, TextIO, Tuple
 
 from miniwdl_aws import naming
@@ -22,19 +25,22 @@ from miniwdl_aws.aws.clients import AwsClients
 from miniwdl_aws.aws.efs import EfsApi
 from miniwdl_aws.aws.logs import LogsApi
 from miniwdl_aws.aws.s3 import S3Api
+from miniwdl_aws.batch.job_definitions import JobDefinitionCache
 from miniwdl_aws.batch.recovery import SubmitOutcomeUnknown, submit_without_twins
 from miniwdl_aws.batch.submitter import AdaptiveSubmitter
 from miniwdl_aws.config import read_option
 from miniwdl_aws.errors import ConfigError, MiniwdlAwsError
 from miniwdl_aws.submit import args as cli_args
 from miniwdl_aws.submit import job, rundir, shipping, validate
+from miniwdl_aws.submit.request import SubmitRequest
 from miniwdl_aws.submit.upload import S3Uploader, UploadError, run_folder
 from miniwdl_aws.submit.wait import JobWaiter
 
 PREFIX = "[miniwdl-aws-submit]"
 EXIT_USAGE = 2  # bad arguments/configuration: nothing was submitted
 EXIT_INTERRUPTED = 130  # Ctrl-C while waiting: the workflow job keeps running
-RELEASE_IMAGE = "ghcr.io/miniwdl-ext/miniwdl-aws"
+
+logger = logging.getLogger(cli_args.PROG)
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
@@ -50,13 +56,6 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         return EXIT_INTERRUPTED
 
 
-def default_image() -> str:
-    """The release image matching this package version."""
-    from miniwdl_aws import __version__
-
-    return f"{RELEASE_IMAGE}:v{__version__}"
-
-
 class Submitter:
     """One invocation of the submitter (streams injectable for tests)."""
 
@@ -64,7 +63,6 @@ class Submitter:
         self.stdout = stdout
         self.stderr = stderr
         self.environ = dict(os.environ if environ is None else environ)
-        self.passed_env: List[str] = []
 
     def note(self, msg: str) -> None:
         """A status line of ours on stderr."""
@@ -75,138 +73,79 @@ class Submitter:
         print(line, file=self.stderr, flush=True)
 
     def run(self, argv: List[str]) -> int:
-        """Validate, ship, submit, and optionally wait. Raises MiniwdlAwsError."""
-        from WDL.runtime.config import Loader
-
-        logger = logging.getLogger(cli_args.PROG)
-        cfg = Loader(logger)
-        option: Callable[[str], Any] = lambda name: read_option(cfg, name)  # noqa: E731
-        # The mount defaults from the env var only, never from a miniwdl.cfg file: a laptop's cfg
-        # root is a local directory, meaningless inside the workflow job.
-        root = self.environ.get(cli_args.ENV_FILE_IO_ROOT, "")
-        args = cli_args.parse(argv, option, root, self.environ)
-
-        # 1. everything checkable without AWS
-        memory_mib = validate.check_local(args)
-        user_tags = {str(k): str(v) for k, v in (option("job_tags") or {}).items()}
-        user_tags.update(cli_args.parse_tags(args.tag))
-        timeout = cli_args.parse_duration(args.timeout) if args.timeout else None
-        files, wdl_arg = self._local_sources(args)
-
-        # 2. read-only AWS lookups
-        clients = AwsClients(region=option("region") or None)
-        if not clients.region:
-            raise ConfigError("no AWS region: set AWS_DEFAULT_REGION or [aws] region")
-        # SubmitJob goes through clients without botocore retries (see miniwdl_aws.aws.retry)
-        api = BatchApi(clients)
-        s3 = S3Api(clients)
-        validate.resolve_queues(api, args)
-        fs_id = validate.fs_of_access_point(EfsApi(clients), args.fsap) if args.efs else None
-        for uri, flag in ((args.s3upload, "--s3upload"), (args.stage, "--stage")):
-            if uri:
-                validate.check_bucket(s3, uri, flag)
-
-        # 3. the job
-        kms_key = str(option("s3_upload_kms_key") or "")
+        """Validate, resolve, ship, submit, and optionally wait. Raises MiniwdlAwsError."""
+        req = cli_args.parse(argv, config_reader(), self.environ)
+        memory_mib = validate.check_local(req)
+        sources = shipping.local_sources(req.passthrough, req.mount, req.self_test)
+        aws = connect(req.region)
+        infra = validate.resolve_infrastructure(aws.batch, aws.efs, aws.s3, req)
         run_id = naming.new_run_id()
-        spec = job.WorkflowJobSpec(
-            run_id=run_id,
-            job_name=job.job_name(
-                args.name, None if args.self_test else args.passthrough.uri, run_id
-            ),
-            queue=args.workflow_queue,
-            image=args.image or default_image(),
-            cpu=args.cpu,
-            memory_mib=memory_mib,
-            mount=args.mount,
-            efs=args.efs,
-            fs_id=fs_id,
-            fsap=args.fsap,
-            role=args.workflow_role,
-            public_ip=not args.no_public_ip,
-            command=[],
-            env=self._job_env(args, fs_id, run_id, user_tags, kms_key),
-            tags=user_tags,
-            timeout=timeout,
+        spec = job.workflow_spec(req, infra, sources.wdl_arg, run_id, memory_mib, self.environ)
+        shipment = shipping.plan(
+            sources.files,
+            functools.partial(job.fits_inline, spec),
+            validate.stage_folder(req, run_id),
+            stager(aws.s3, req.kms_key),
         )
-        base_cmd = self._wrapper_command(args, wdl_arg)
+        spec = job.with_shipment(spec, shipment)
+        request = job.submit_request(spec, register_job_definition(aws.batch, spec))
+        try:
+            job_id, settled = submit_job(aws.batch, request, req.submit_recovery_seconds)
+        except SubmitOutcomeUnknown as exn:  # not EXIT_USAGE: the job may exist
+            return self._outcome_unknown(run_id, exn)
+        except KeyboardInterrupt:  # maybe during a lookup: the job may exist
+            return self._outcome_unknown(run_id, None)
+        self._report_submitted(req, spec, shipment, job_id, settled)
+        if not req.wait:
+            return 0
+        return self._wait(aws, req, job_id, run_id)
 
-        def fits(extra_env: Dict[str, str]) -> bool:
-            trial = job.WorkflowJobSpec(**{**spec.__dict__})
-            trial.env = {**spec.env, **extra_env}
-            trial.command = base_cmd + ["--wdl-zip", "env:X" * 4, "--inputs", "env:X" * 4]
-            req = job.submit_request(trial, "x" * 200)
-            return (
-                shipping.json_size(req["containerOverrides"]) <= shipping.OVERRIDES_LIMIT
-                and shipping.json_size(req) <= shipping.REQUEST_LIMIT
-            )
-
-        uploader = S3Uploader(s3, kms_key)
-
-        def put(data: bytes, uri: str) -> None:
-            try:
-                uploader.put_bytes(data, uri)
-            except UploadError as exn:
-                raise ConfigError(f"staging the WDL/inputs in S3 failed: {exn}") from None
-
-        shipment = shipping.plan(files, fits, validate.stage_folder(args, run_id), put)
-        spec.env.update(shipment.env)
-        spec.command = base_cmd[:1] + shipment.wrapper_args + base_cmd[1:]
-
-        # 4. submit
-        jobdef = self._job_definition(api, spec)
-        request = job.submit_request(spec, jobdef)
-        # no env values in logs (they may hold settings users consider private)
-        logger.debug(
-            _("SubmitJob", **{k: v for k, v in request.items() if k != "containerOverrides"})
-        )
-        # SubmitJob is not idempotent: a lost response is settled by looking the job up by name,
-        # and throttling is retried (paced) only when nothing was processed
-        listed_before = api.call_counts().get("batch.ListJobs", 0)
-        since_ms = int(time.time() * 1000) - 5000  # slack for clock skew
-        window = float(option("submit_recovery_seconds"))
+    def _outcome_unknown(self, run_id: str, exn: Optional[SubmitOutcomeUnknown]) -> int:
+        """Say that the workflow job may exist, and how to find and stop it; the exit code."""
         unknown = (
             f"see its jobs with `miniwdl-aws runs {run_id}` and terminate any with"
             f" `miniwdl-aws cleanup {run_id}`"
         )
-        try:
-            job_id = AdaptiveSubmitter(max_rate=1.0).call(
-                lambda: submit_without_twins(api, request, since_ms, window),
-                lambda: False,
-                max_tries=5,
-            )
-        except SubmitOutcomeUnknown as exn:  # not EXIT_USAGE: the job may exist
-            why = " ".join(str(exn).split())
-            print(f"{cli_args.PROG}: error: run {run_id}: {why}; {unknown}", file=self.stderr)
-            return 1
-        except KeyboardInterrupt:  # maybe during a lookup: the job may exist
+        if exn is None:
             print(f"{PREFIX} interrupted submitting run {run_id}; {unknown}", file=self.stderr)
             return EXIT_INTERRUPTED
-        except Exception as exn:  # one line, no traceback; nothing was submitted
-            raise ConfigError(f"SubmitJob failed: {exn}") from None
-        if api.call_counts().get("batch.ListJobs", 0) > listed_before:
+        why = " ".join(str(exn).split())
+        print(f"{cli_args.PROG}: error: run {run_id}: {why}; {unknown}", file=self.stderr)
+        return 1
+
+    def _report_submitted(
+        self,
+        req: SubmitRequest,
+        spec: job.WorkflowJobSpec,
+        shipment: shipping.Shipment,
+        job_id: str,
+        settled: bool,
+    ) -> None:
+        # told only now: before submitting, stderr is reserved for a one-line error
+        if settled:
             self.note("a SubmitJob response was lost; settled by looking the job up by name")
         for uri in shipment.staged:
             self.note(f"staged {uri}")
-        if self.passed_env:
-            self.note("passed through (--no-env to stop): " + " ".join(self.passed_env))
-        self.note(f"submitted {spec.job_name} to {spec.queue}; run id {run_id}")
-        self.note(f"run directory: {rundir.home_path(args.dir, run_id)[0]}/")
-        if args.s3upload:
-            self.note(f"S3 folder: {run_folder(args.s3upload, run_id)}")
+        if spec.forwarded:
+            self.note("passed through (--no-env to stop): " + " ".join(spec.forwarded))
+        self.note(f"submitted {spec.job_name} to {spec.queue}; run id {spec.run_id}")
+        self.note(f"run directory: {rundir.home_path(req.dir, spec.run_id)[0]}/")
+        if req.s3upload:
+            self.note(f"S3 folder: {run_folder(req.s3upload, spec.run_id)}")
         print(job_id, file=self.stdout, flush=True)
-        if not args.wait:
-            return 0
+
+    def _wait(self, aws: AwsApis, req: SubmitRequest, job_id: str, run_id: str) -> int:
+        """Wait for the workflow job (following its log with ``--follow``); its exit code."""
         waiter = JobWaiter(
-            api,
-            LogsApi(clients),
+            aws.batch,
+            LogsApi(aws.clients),
             self.emit,
             self.note,
-            poll_seconds=args.poll_seconds,
-            outage_limit=float(option("describe_error_wait")),
+            poll_seconds=req.poll_seconds,
+            outage_limit=req.describe_error_wait,
         )
         try:
-            code = waiter.wait(job_id, follow=args.follow)
+            code = waiter.wait(job_id, follow=req.follow)
         except KeyboardInterrupt:
             self.note(
                 "interrupted: stopped waiting; the workflow job keeps running. To terminate it:\n"
@@ -214,100 +153,83 @@ class Submitter:
                 " 'terminated by user (miniwdl-aws-submit)'"
             )
             return EXIT_INTERRUPTED
-        if args.s3upload:
-            self.note(f"this run's S3 folder: {run_folder(args.s3upload, run_id)}")
+        if req.s3upload:
+            self.note(f"this run's S3 folder: {run_folder(req.s3upload, run_id)}")
         return code
 
-    def _local_sources(self, args: Any) -> Tuple[Dict[str, bytes], Optional[str]]:
-        """The files to ship (``wdl``/``inputs``) and the ``--wdl`` argument for a WDL the job
-        can open itself (URL, or a path on the shared filesystem)."""
-        pt = args.passthrough
-        files: Dict[str, bytes] = {}
-        if args.self_test:
-            src = resources.files("miniwdl_aws").joinpath("self_test.wdl")
-            with resources.as_file(src) as path:
-                files["wdl"] = shipping.load_and_zip(str(path), [])
-            files["inputs"] = json.dumps(SELF_TEST_INPUTS).encode()
-            return files, None
-        assert pt.uri
-        if pt.input_file:  # first: its own errors are clearer than the input check's
-            files["inputs"] = shipping.read_inputs(pt.input_file)
-        check_quant = "--no-quant-check" not in pt.rest
 
-        def check_doc(doc: Any) -> None:
-            shipping.check_inputs(doc, pt.inputs, pt.input_arg, pt.empty, pt.none, pt.task)
+def config_reader() -> Callable[[str], Any]:
+    """``[aws]`` option reader over miniwdl's configuration (cfg files, ``MINIWDL__AWS__*``)."""
+    from WDL.runtime.config import Loader
 
-        if "://" in pt.uri and not pt.uri.startswith("file://"):
-            wdl_arg: Optional[str] = pt.uri  # fetched by miniwdl inside the job
-        else:
-            path = pt.uri[len("file://") :] if pt.uri.startswith("file://") else pt.uri
-            real = os.path.realpath(path)
-            if not os.path.isfile(real):
-                raise ConfigError(f"WDL file not found or unreadable: {pt.uri}")
-            if (real + "/").startswith(os.path.realpath(args.mount) + "/"):
-                shipping.load_and_zip(real, pt.path, check_quant, check_doc)  # validates it
-                wdl_arg = real  # visible inside the job at the same path
-            else:
-                files["wdl"] = shipping.load_and_zip(path, pt.path, check_quant, check_doc)
-                wdl_arg = None
-        return files, wdl_arg
+    return functools.partial(read_option, Loader(logger))
 
-    def _job_env(
-        self,
-        args: Any,
-        fs_id: Optional[str],
-        run_id: str,
-        tags: Dict[str, str],
-        kms_key: str = "",
-    ) -> Dict[str, str]:
-        env = {} if args.no_env else job.passthrough_env(self.environ)
-        passed = sorted(env)
-        env.update(
-            {
-                naming.ENV_RUN_ID: run_id,
-                "MINIWDL__FILE_IO__ROOT": args.mount,
-                "MINIWDL__AWS__TASK_QUEUE": args.task_queue,
-                "MINIWDL__SCHEDULER__CONTAINER_BACKEND": "aws_batch_job"
-                if args.efs
-                else "aws_batch_job_no_efs",
-            }
-        )
-        if args.task_queue_fallback:
-            env["MINIWDL__AWS__TASK_QUEUE_FALLBACK"] = args.task_queue_fallback
-        if args.efs:
-            env["MINIWDL__AWS__FSAP"] = args.fsap
-            env["MINIWDL__AWS__FS"] = fs_id or ""
-        if kms_key:  # the upload needs it too, even when it came from the laptop's cfg file
-            env["MINIWDL__AWS__S3_UPLOAD_KMS_KEY"] = kms_key
-        if tags:
-            env["MINIWDL__AWS__JOB_TAGS"] = json.dumps(tags, separators=(",", ":"))
-        # told after submitting: before that, stderr is reserved for a one-line error
-        self.passed_env = passed
-        return env
 
-    def _wrapper_command(self, args: Any, wdl_arg: Optional[str]) -> List[str]:
-        cmd = [job.WRAPPER]
-        if wdl_arg:
-            cmd += ["--wdl", wdl_arg]
-        cmd += ["--dir", args.dir]
-        if args.s3upload:
-            cmd += ["--s3upload", args.s3upload]
-        if args.delete_after:
-            cmd += ["--delete-after", args.delete_after]
-        cmd.append("--")
-        cmd += args.passthrough.rest
-        return cmd
+@dataclass(frozen=True)
+class AwsApis:
+    """The AWS calls the submitter makes, over one set of clients."""
 
-    def _job_definition(self, api: BatchApi, spec: job.WorkflowJobSpec) -> str:
-        """ARN of an ACTIVE job definition with exactly this content (registered if new)."""
-        body = job.job_definition_request(spec)
+    clients: AwsClients
+    batch: BatchApi
+    efs: EfsApi
+    s3: S3Api
+
+
+def connect(region: str) -> AwsApis:
+    """Clients for ``region`` (else the environment's or profile's); ConfigError with none."""
+    clients = AwsClients(region=region or None)
+    if not clients.region:
+        raise ConfigError("no AWS region: set AWS_DEFAULT_REGION or [aws] region")
+    # SubmitJob goes through clients without botocore retries (see miniwdl_aws.aws.retry)
+    return AwsApis(clients, BatchApi(clients), EfsApi(clients), S3Api(clients))
+
+
+def stager(s3: S3Api, kms_key: str) -> Callable[[bytes, str], None]:
+    """Verified upload of a shipped file to S3 (staged mode); failures are ConfigError."""
+    uploader = S3Uploader(s3, kms_key)
+
+    def put(data: bytes, uri: str) -> None:
         try:
-            found = api.active_job_definitions(body["jobDefinitionName"])
-            if found:
-                return str(max(found, key=lambda d: d["revision"])["jobDefinitionArn"])
-            return api.register_job_definition(body)
-        except Exception as exn:
-            raise ConfigError(f"registering the workflow job definition failed: {exn}") from None
+            uploader.put_bytes(data, uri)
+        except UploadError as exn:
+            raise ConfigError(f"staging the WDL/inputs in S3 failed: {exn}") from None
+
+    return put
 
 
-SELF_TEST_INPUTS = {"self_test.names": ["Alyssa", "Ben", "Cy"]}
+def register_job_definition(api: BatchApi, spec: job.WorkflowJobSpec) -> str:
+    """ARN of an ACTIVE job definition with exactly this content (registered if new), found and
+    registered as the task job definitions are."""
+    cache = JobDefinitionCache(api, job.JOB_DEFINITION_PREFIX, platform=job.platform(spec))
+    try:
+        return cache.get(logger, job.container_properties(spec))
+    except Exception as exn:
+        raise ConfigError(f"registering the workflow job definition failed: {exn}") from None
+
+
+def submit_job(api: BatchApi, request: Dict[str, Any], recovery_seconds: float) -> Tuple[str, bool]:
+    """Submit the workflow job; ``(job id, whether a lost SubmitJob response was settled by
+    looking the job up by name)``.
+
+    SubmitJob is not idempotent: a lost response is settled by looking the job up by name
+    (:func:`~miniwdl_aws.batch.recovery.submit_without_twins`), and throttling is retried (paced)
+    only when nothing was processed.
+
+    :raises SubmitOutcomeUnknown: the job may or may not exist
+    :raises ConfigError: SubmitJob failed; nothing was submitted
+    """
+    # no env values in logs (they may hold settings users consider private)
+    logger.debug(_("SubmitJob", **{k: v for k, v in request.items() if k != "containerOverrides"}))
+    listed_before = api.call_counts().get("batch.ListJobs", 0)
+    since_ms = int(time.time() * 1000) - 5000  # slack for clock skew
+    try:
+        job_id = AdaptiveSubmitter(max_rate=1.0).call(
+            lambda: submit_without_twins(api, request, since_ms, recovery_seconds),
+            lambda: False,
+            max_tries=5,
+        )
+    except (SubmitOutcomeUnknown, KeyboardInterrupt):
+        raise
+    except Exception as exn:  # one line, no traceback; nothing was submitted
+        raise ConfigError(f"SubmitJob failed: {exn}") from None
+    return job_id, api.call_counts().get("batch.ListJobs", 0) > listed_before

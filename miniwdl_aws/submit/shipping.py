@@ -22,9 +22,11 @@ import lzma
 import os
 import tempfile
 from dataclasses import dataclass
+from importlib import resources
 from typing import Any, Callable, Dict, List, Optional
 
 from miniwdl_aws.errors import ConfigError
+from miniwdl_aws.submit.request import PassThrough
 
 # Env vars that carry inline payloads into the job; the wrapper's --wdl-zip/--inputs name them.
 ENV_WDL_ZIP = "MINIWDL_AWS_WDL_ZIP"
@@ -33,6 +35,53 @@ ENV_INPUTS = "MINIWDL_AWS_INPUTS"
 # Batch limits: containerOverrides ≤ 8,192 characters; SubmitJob request ≤ 30 KiB.
 OVERRIDES_LIMIT = 8192
 REQUEST_LIMIT = 30 * 1024
+
+SELF_TEST_INPUTS = {"self_test.names": ["Alyssa", "Ben", "Cy"]}
+
+
+@dataclass(frozen=True)
+class LocalSources:
+    """The run's WDL and inputs as the submitter found them.
+
+    :param files: what to ship (keys ``wdl``: the zip of the WDL and its imports, ``inputs``: the
+        ``-i`` JSON), each validated with miniwdl
+    :param wdl_arg: the wrapper's ``--wdl``, for a WDL the job can open itself (a URL, or a path
+        on the shared filesystem); None when the WDL is shipped
+    """
+
+    files: Dict[str, bytes]
+    wdl_arg: Optional[str]
+
+
+def local_sources(pt: PassThrough, mount: str, self_test: bool) -> LocalSources:
+    """Load, check and pack the WDL (and its inputs) named by ``pt``; the built-in self-test
+    workflow with ``self_test``. A WDL under ``mount`` is checked but not shipped: the job sees it
+    at the same path. Raises ConfigError."""
+    if self_test:
+        src = resources.files("miniwdl_aws").joinpath("self_test.wdl")
+        with resources.as_file(src) as self_test_wdl:
+            wdl = load_and_zip(str(self_test_wdl), [])
+        return LocalSources({"wdl": wdl, "inputs": json.dumps(SELF_TEST_INPUTS).encode()}, None)
+    assert pt.uri
+    files: Dict[str, bytes] = {}
+    if pt.input_file:  # first: its own errors are clearer than the input check's
+        files["inputs"] = read_inputs(pt.input_file)
+    check_quant = "--no-quant-check" not in pt.rest
+
+    def check_doc(doc: Any) -> None:
+        check_inputs(doc, list(pt.inputs), pt.input_arg, list(pt.empty), list(pt.none), pt.task)
+
+    if "://" in pt.uri and not pt.uri.startswith("file://"):
+        return LocalSources(files, pt.uri)  # fetched by miniwdl inside the job
+    path = pt.uri[len("file://") :] if pt.uri.startswith("file://") else pt.uri
+    real = os.path.realpath(path)
+    if not os.path.isfile(real):
+        raise ConfigError(f"WDL file not found or unreadable: {pt.uri}")
+    if (real + "/").startswith(os.path.realpath(mount) + "/"):
+        load_and_zip(real, list(pt.path), check_quant, check_doc)  # validates it
+        return LocalSources(files, real)  # visible inside the job at the same path
+    files["wdl"] = load_and_zip(path, list(pt.path), check_quant, check_doc)
+    return LocalSources(files, None)
 
 
 def load_and_zip(

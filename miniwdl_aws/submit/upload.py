@@ -12,11 +12,13 @@ verified may the run's own directory be deleted (see :mod:`.rundir`).
 from __future__ import annotations
 
 import base64
+import concurrent.futures
 import hashlib
 import json
 import os
 import re
 import tempfile
+import threading
 from dataclasses import dataclass, field
 from typing import Any, Dict, List, Optional, Tuple
 
@@ -155,74 +157,128 @@ def run_folder(s3upload: str, run_id: str) -> str:
     return f"{s3upload.rstrip('/')}/{run_id}/"
 
 
+UPLOAD_WORKERS = 16  # objects in flight at once: a stopped run has 30 s before SIGKILL
+
+
 def upload_run(
     uploader: S3Uploader,
     folder: str,
     run_dir: Optional[str],
     miniwdl_json: Optional[Dict[str, Any]],
     error: Optional[Dict[str, Any]] = None,
+    workers: int = UPLOAD_WORKERS,
 ) -> RunUpload:
     """Upload a run's logs, outputs, ``outputs.json`` (with ``s3://`` URIs) and, on failure,
     ``error.json`` with the failed task's stdout/stderr. Never raises on an S3 error: they are
     collected in ``.errors`` so that the caller keeps everything and reports them all.
 
+    What matters most goes first, and each step's objects go up ``workers`` at a time: a workflow
+    job stopped by TerminateJob or its timeout gets SIGKILL 30 s after SIGTERM, and a run of
+    a thousand tasks has a thousand call logs. So: ``workflow.log`` and the error document,
+    then the outputs and ``outputs.json``, then every call's log.
+
     :param run_dir: miniwdl's run directory (None: the run never started)
     :param miniwdl_json: what ``miniwdl run`` printed on stdout (outputs or error), if parseable
     :param error: an error document to upload when there is no run directory's error.json
     """
-    res = RunUpload(folder=folder)
+    upload = _RunUploader(uploader, folder, workers)
+    has_dir = bool(run_dir and os.path.isdir(run_dir))
+    if run_dir and has_dir:
+        error = upload.run_error(run_dir, error)
+    if error is None and miniwdl_json and "error" in miniwdl_json and "outputs" not in miniwdl_json:
+        error = miniwdl_json
+    if run_dir and has_dir and os.path.isfile(os.path.join(run_dir, "workflow.log")):
+        upload.put(os.path.join(run_dir, "workflow.log"), "workflow.log")
+    if isinstance(error, dict):
+        upload.error(error)
+    if run_dir and has_dir:
+        upload.outputs(run_dir, miniwdl_json)
+        logs = [rel for rel in _log_files(run_dir) if rel != "workflow.log"]
+        upload.put_many([(os.path.join(run_dir, rel), rel) for rel in logs])
+    return upload.res
 
-    def put(path: str, rel: str) -> None:
+
+class _RunUploader:
+    """One run's upload into ``folder``, collecting what went up and what failed."""
+
+    def __init__(self, uploader: S3Uploader, folder: str, workers: int) -> None:
+        self.uploader = uploader
+        self.folder = folder
+        self.workers = max(1, workers)
+        self.res = RunUpload(folder=folder)
+        self._lock = threading.Lock()
+
+    def put(self, path: str, rel: str) -> None:
         try:
-            uploader.put_file(path, folder + rel)
-            res.uploaded.append(folder + rel)
+            self.uploader.put_file(path, self.folder + rel)
         except UploadError as exn:
-            res.errors.append(str(exn))
+            with self._lock:
+                self.res.errors.append(str(exn))
+            return
+        with self._lock:
+            self.res.uploaded.append(self.folder + rel)
 
-    def put_json(obj: Any, rel: str) -> None:
+    def put_many(self, items: List[Tuple[str, str]]) -> None:
+        """``put`` each ``(path, rel)``, ``workers`` at a time (the S3 client is thread-safe)."""
+        if len(items) <= 1 or self.workers == 1:
+            for path, rel in items:
+                self.put(path, rel)
+            return
+        with concurrent.futures.ThreadPoolExecutor(self.workers) as pool:
+            list(pool.map(lambda item: self.put(*item), items))
+
+    def put_json(self, obj: Any, rel: str) -> None:
         with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as tmp:
             json.dump(obj, tmp, indent=2)
         try:
-            put(tmp.name, rel)
+            self.put(tmp.name, rel)
         finally:
             os.unlink(tmp.name)
 
-    if run_dir and os.path.isdir(run_dir):
-        for rel in _log_files(run_dir):
-            put(os.path.join(run_dir, rel), rel)
+    def run_error(self, run_dir: str, error: Optional[Dict[str, Any]]) -> Any:
+        """The error document to upload: the run's own ``error.json`` when it has a readable
+        one (an unreadable one goes up as is, for a person), else ``error``."""
+        err_file = os.path.join(run_dir, "error.json")
+        if not os.path.isfile(err_file):
+            return error
+        with open(err_file) as f:
+            try:
+                doc = json.load(f)
+            except ValueError:
+                doc = None
+        if doc is None:
+            self.put(err_file, "error.json")
+        return doc
+
+    def outputs(self, run_dir: str, miniwdl_json: Optional[Dict[str, Any]]) -> None:
+        """Upload the files under ``out/``, then ``outputs.json`` naming their ``s3://`` URIs."""
         out_dir = os.path.join(run_dir, "out")
+        files = _files_under(out_dir)
+        self.put_many([(os.path.join(out_dir, rel), rel) for rel in files])
         uploaded_out: Dict[str, str] = {}
-        for rel in _files_under(out_dir):
+        for rel in files:
             src = os.path.join(out_dir, rel)
-            put(src, rel)
-            uploaded_out[os.path.realpath(src)] = folder + rel
-            uploaded_out[os.path.normpath(src)] = folder + rel
+            uploaded_out[os.path.realpath(src)] = self.folder + rel
+            uploaded_out[os.path.normpath(src)] = self.folder + rel
         outputs = (miniwdl_json or {}).get("outputs")
         if isinstance(outputs, dict):
-            res.outputs = _rewrite(outputs, uploaded_out, os.path.normpath(out_dir), folder)
-            put_json(res.outputs, "outputs.json")
-        err_file = os.path.join(run_dir, "error.json")
-        if os.path.isfile(err_file):
-            with open(err_file) as f:
-                try:
-                    error = json.load(f)
-                except ValueError:
-                    error = None
-            if error is None:
-                put(err_file, "error.json")
-    if error is None and miniwdl_json and "error" in miniwdl_json and "outputs" not in miniwdl_json:
-        error = miniwdl_json
-    if isinstance(error, dict):
+            norm_out = os.path.normpath(out_dir)
+            self.res.outputs = _rewrite(outputs, uploaded_out, norm_out, self.folder)
+            self.put_json(self.res.outputs, "outputs.json")
+
+    def error(self, error: Dict[str, Any]) -> None:
+        """Upload ``error.json``, with the failed task's stdout/stderr beside it."""
         error = json.loads(json.dumps(error))
         cause = error.get("cause") if isinstance(error.get("cause"), dict) else None
+        streams = []
         for std in ("stdout", "stderr"):
             std_file = cause.get(f"{std}_file") if cause else None
             if cause is not None and std_file and os.path.isfile(std_file):
                 rel = f"CommandFailed_{std}.txt"
-                put(std_file, rel)
-                cause[f"{std}_s3file"] = folder + rel
-        put_json(error, "error.json")
-    return res
+                streams.append((std_file, rel))
+                cause[f"{std}_s3file"] = self.folder + rel
+        self.put_many(streams)
+        self.put_json(error, "error.json")
 
 
 def _log_files(run_dir: str) -> List[str]:

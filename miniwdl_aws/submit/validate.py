@@ -1,26 +1,45 @@
 """Checks that must pass before the submitter submits anything.
 
-Pure checks (formats, paths, Fargate sizes) come first; then read-only AWS lookups (the queues
-and their tags, the access point, the bucket). Each failure is a one-line ConfigError or
-InfrastructureError.
+:func:`check_local` needs no AWS (formats, paths, tags, Fargate sizes); then
+:func:`resolve_infrastructure` makes the read-only AWS lookups (the queues and their tags, the
+access point, the buckets) and returns what the workflow job runs on. Each failure is a one-line
+ConfigError or InfrastructureError.
 """
 
 from __future__ import annotations
 
 import os
 import re
-from typing import Any, Dict, Optional, Tuple
+from typing import Any, Dict, Mapping, Optional, Tuple
 
+from miniwdl_aws import naming
 from miniwdl_aws.aws.batch import BatchApi
 from miniwdl_aws.aws.efs import EfsApi
 from miniwdl_aws.aws.s3 import S3Api
+from miniwdl_aws.config import env_var_name
 from miniwdl_aws.errors import AwsCallError, ConfigError, InfrastructureError
+from miniwdl_aws.queues import queue_problems
 from miniwdl_aws.submit import rundir
 from miniwdl_aws.submit.args import DELETE_AFTER_CHOICES
+from miniwdl_aws.submit.request import Infrastructure, SubmitRequest
 from miniwdl_aws.submit.upload import parse_s3_uri
 
 _FSAP = re.compile(r"^fsap-[0-9a-f]{8,40}$")
 _ROLE_ARN = re.compile(r"^arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]{1,512}$")
+
+# Tags of the workflow queue that complete what the user did not set (infra/miniwdl-aws.yaml
+# sets the first four; WorkflowImage names the image its owner built and pushed).
+TAG_TASK_QUEUE = "DefaultTaskQueue"
+TAG_TASK_QUEUE_FALLBACK = "DefaultTaskQueueFallback"
+TAG_FSAP = "DefaultFsap"
+TAG_WORKFLOW_ROLE = "WorkflowEngineRoleArn"
+TAG_WORKFLOW_IMAGE = "WorkflowImage"
+
+NO_IMAGE = (
+    "no workflow image: pass --image, set [aws] workflow_image (MINIWDL__AWS__WORKFLOW_IMAGE), or"
+    " tag the workflow queue with WorkflowImage; build it from this repository's Dockerfile and"
+    " push it to ECR (see README 'Workflow image')"
+)
 
 # Fargate vCPU → allowed memory in MiB.
 _FARGATE_MEMORY = {
@@ -34,44 +53,75 @@ _FARGATE_MEMORY = {
 }
 
 
-def check_local(args: Any) -> int:
+def check_local(req: SubmitRequest) -> int:
     """Checks needing no AWS; returns the workflow job's memory in MiB."""
-    if args.delete_after and args.delete_after not in DELETE_AFTER_CHOICES:
+    _check_upload_settings(req)
+    _check_ids(req)
+    _check_run_dir(req)
+    if req.name is not None and not req.name.strip():
+        raise ConfigError("--name must not be empty")
+    check_tags(req)
+    problem = naming.job_definition_prefix_problem(req.job_definition_prefix)
+    if problem:
+        option = env_var_name("job_definition_prefix")
+        raise ConfigError(f"[aws] job_definition_prefix ({option}): {problem}")
+    return _check_size(req.cpu, req.memory_gib, fargate=req.efs)
+
+
+def check_tags(req: SubmitRequest) -> None:
+    """AWS's tag rules (:func:`miniwdl_aws.naming.tag_problem`) on each source of user tags, then
+    on all of them together (the count, with the tags miniwdl-aws adds)."""
+    sources: Tuple[Tuple[str, Mapping[str, str]], ...] = (
+        (f"[aws] job_tags ({env_var_name('job_tags')})", req.config_tags),
+        ("--tag", req.flag_tags),
+        ("[aws] job_tags and --tag", req.tags),
+    )
+    for source, tags in sources:
+        problem = naming.tag_problem(tags)
+        if problem:
+            raise ConfigError(f"{source}: {problem}")
+
+
+def _check_upload_settings(req: SubmitRequest) -> None:
+    if req.delete_after and req.delete_after not in DELETE_AFTER_CHOICES:
         raise ConfigError(
             f"--delete-after must be one of {', '.join(DELETE_AFTER_CHOICES)}, got"
-            f" {args.delete_after!r}"
+            f" {req.delete_after!r}"
         )
-    if args.delete_after and not args.s3upload:
+    if req.delete_after and not req.s3upload:
         raise ConfigError("--delete-after requires --s3upload (it deletes only after an upload)")
-    if args.s3upload:
-        parse_s3_uri(args.s3upload, "--s3upload")
-    if args.stage:
-        parse_s3_uri(args.stage, "--stage")
-    if args.fsap and not _FSAP.match(args.fsap):
-        raise ConfigError(f"--fsap: {args.fsap!r} is not an EFS access point id (fsap-<hex>)")
-    if args.workflow_role and not _ROLE_ARN.match(args.workflow_role):
-        raise ConfigError(f"--workflow-role: {args.workflow_role!r} is not an IAM role ARN")
-    if not args.workflow_queue:
+    if req.s3upload:
+        parse_s3_uri(req.s3upload, "--s3upload")
+    if req.stage:
+        parse_s3_uri(req.stage, "--stage")
+
+
+def _check_ids(req: SubmitRequest) -> None:
+    if req.fsap and not _FSAP.match(req.fsap):
+        raise ConfigError(f"--fsap: {req.fsap!r} is not an EFS access point id (fsap-<hex>)")
+    if req.workflow_role and not _ROLE_ARN.match(req.workflow_role):
+        raise ConfigError(f"--workflow-role: {req.workflow_role!r} is not an IAM role ARN")
+    if not req.workflow_queue:
         raise ConfigError(
             "--workflow-queue is required (or set MINIWDL__AWS__WORKFLOW_QUEUE / [aws]"
             " workflow_queue)"
         )
-    if not os.path.isabs(args.mount) or args.mount == "/":
-        raise ConfigError(f"--mount must be an absolute directory other than /, got {args.mount}")
-    run_prefix = os.path.normpath(args.dir)
-    if not os.path.isabs(args.dir) or not (run_prefix + "/").startswith(args.mount + "/"):
-        raise ConfigError(f"--dir {args.dir} must be under the mount {args.mount}")
-    if rundir.exact_form(args.dir) and run_prefix == os.path.normpath(args.mount):
-        raise ConfigError(f"--dir {args.dir}: the run directory must lie strictly inside the mount")
-    if args.delete_after and rundir.exact_form(args.dir):
+
+
+def _check_run_dir(req: SubmitRequest) -> None:
+    if not os.path.isabs(req.mount) or req.mount == "/":
+        raise ConfigError(f"--mount must be an absolute directory other than /, got {req.mount}")
+    run_prefix = os.path.normpath(req.dir)
+    if not os.path.isabs(req.dir) or not (run_prefix + "/").startswith(req.mount + "/"):
+        raise ConfigError(f"--dir {req.dir} must be under the mount {req.mount}")
+    if rundir.exact_form(req.dir) and run_prefix == os.path.normpath(req.mount):
+        raise ConfigError(f"--dir {req.dir}: the run directory must lie strictly inside the mount")
+    if req.delete_after and rundir.exact_form(req.dir):
         # The wrapper refuses this too (it alone sees the mount for sure); when this machine
         # sees the shared filesystem (a SageMaker Studio, the local AWS), refuse before submitting.
-        path = rundir.home_path(args.dir, "")[0]
-        if os.path.isdir(args.mount) and os.path.lexists(path):
-            raise rundir.refuse_existing(args.dir, path)
-    if args.name is not None and not args.name.strip():
-        raise ConfigError("--name must not be empty")
-    return _check_size(args.cpu, args.memory_gib, fargate=args.efs)
+        path = rundir.home_path(req.dir, "")[0]
+        if os.path.isdir(req.mount) and os.path.lexists(path):
+            raise rundir.refuse_existing(req.dir, path)
 
 
 def _check_size(cpu_text: str, memory_gib: float, fargate: bool) -> int:
@@ -91,53 +141,80 @@ def _check_size(cpu_text: str, memory_gib: float, fargate: bool) -> int:
     return memory
 
 
-def _queue(batch: BatchApi, name: str, flag: str) -> Dict[str, Any]:
+def resolve_infrastructure(
+    batch: BatchApi, efs: EfsApi, s3: S3Api, req: SubmitRequest
+) -> Infrastructure:
+    """What the workflow job runs on: the request's settings, completed from the workflow queue's
+    tags, each checked to exist (read-only lookups: the queues, the access point, the buckets)."""
+    tags = _usable_queue(batch, req.workflow_queue, "--workflow-queue").get("tags") or {}
+    task_queue, fallback = _task_queues(batch, req, tags)
+    fsap, role = _fargate_settings(req, tags)
+    image = req.image or str(tags.get(TAG_WORKFLOW_IMAGE) or "").strip()
+    if not image:
+        raise ConfigError(NO_IMAGE)
+    fs_id = fs_of_access_point(efs, fsap) if req.efs else ""
+    for uri, flag in ((req.s3upload, "--s3upload"), (req.stage, "--stage")):
+        if uri:
+            check_bucket(s3, uri, flag)
+    return Infrastructure(
+        task_queue=task_queue,
+        task_queue_fallback=fallback,
+        fsap=fsap,
+        fs_id=fs_id,
+        workflow_role=role,
+        image=image,
+    )
+
+
+def _usable_queue(batch: BatchApi, name: str, flag: str) -> Dict[str, Any]:
+    """The description of job queue ``name``, which must exist and be able to take jobs."""
     q = batch.describe_job_queues([name]).get(name)
     if q is None:
         raise InfrastructureError(f"{flag}: job queue {name!r} not found")
-    if q.get("state") != "ENABLED" or q.get("status") in ("INVALID", "DELETING", "DELETED"):
+    problems = queue_problems(q)
+    if problems:
         raise InfrastructureError(
-            f"{flag}: job queue {name!r} is {q.get('state')}/{q.get('status')}, not usable"
+            f"{flag}: job queue {name!r} cannot take jobs: {', '.join(problems)}"
         )
     return q
 
 
-def resolve_queues(batch: BatchApi, args: Any) -> None:
-    """Check the queues exist and are enabled; fill task queue, fallback, fsap and role from
-    the workflow queue's tags when not set."""
-    wq = _queue(batch, args.workflow_queue, "--workflow-queue")
-    tags = wq.get("tags") or {}
-    if not args.task_queue:
-        args.task_queue = tags.get("DefaultTaskQueue")
-    if not args.task_queue_fallback:
-        args.task_queue_fallback = tags.get("DefaultTaskQueueFallback")
-    if args.efs and not args.fsap:
-        args.fsap = tags.get("DefaultFsap")
-    if not args.workflow_role:
-        args.workflow_role = tags.get("WorkflowEngineRoleArn")
-    if not args.task_queue:
+def _task_queues(batch: BatchApi, req: SubmitRequest, tags: Mapping[str, str]) -> Tuple[str, str]:
+    """``(task queue, fallback or "")``, from the request or the workflow queue's tags."""
+    task_queue = req.task_queue or tags.get(TAG_TASK_QUEUE, "")
+    fallback = req.task_queue_fallback or tags.get(TAG_TASK_QUEUE_FALLBACK, "")
+    if not task_queue:
         raise ConfigError(
             "no task queue: set --task-queue (MINIWDL__AWS__TASK_QUEUE) or tag the workflow queue"
-            " with DefaultTaskQueue"
+            f" with {TAG_TASK_QUEUE}"
         )
-    _queue(batch, args.task_queue, "--task-queue")
-    if args.task_queue_fallback:
-        _queue(batch, args.task_queue_fallback, "--task-queue-fallback")
-    if args.efs:
-        if not args.fsap:
-            raise ConfigError(
-                "no EFS access point: set --fsap (MINIWDL__AWS__FSAP) or tag the workflow queue"
-                " with DefaultFsap"
-            )
-        if not _FSAP.match(args.fsap):
-            raise ConfigError(f"DefaultFsap tag {args.fsap!r} is not an access point id")
-        if not args.workflow_role:
-            raise ConfigError(
-                "no workflow role: set --workflow-role (MINIWDL__AWS__WORKFLOW_ROLE) or tag the"
-                " workflow queue with WorkflowEngineRoleArn (Fargate jobs need one)"
-            )
-        if not _ROLE_ARN.match(args.workflow_role):
-            raise ConfigError(f"workflow role {args.workflow_role!r} is not an IAM role ARN")
+    _usable_queue(batch, task_queue, "--task-queue")
+    if fallback:
+        _usable_queue(batch, fallback, "--task-queue-fallback")
+    return task_queue, fallback
+
+
+def _fargate_settings(req: SubmitRequest, tags: Mapping[str, str]) -> Tuple[str, str]:
+    """``(access point, workflow role)``; with EFS (a Fargate workflow job) both are required."""
+    role = req.workflow_role or tags.get(TAG_WORKFLOW_ROLE, "")
+    if not req.efs:
+        return "", role
+    fsap = req.fsap or tags.get(TAG_FSAP, "")
+    if not fsap:
+        raise ConfigError(
+            "no EFS access point: set --fsap (MINIWDL__AWS__FSAP) or tag the workflow queue"
+            f" with {TAG_FSAP}"
+        )
+    if not _FSAP.match(fsap):
+        raise ConfigError(f"{TAG_FSAP} tag {fsap!r} is not an access point id")
+    if not role:
+        raise ConfigError(
+            "no workflow role: set --workflow-role (MINIWDL__AWS__WORKFLOW_ROLE) or tag the"
+            f" workflow queue with {TAG_WORKFLOW_ROLE} (Fargate jobs need one)"
+        )
+    if not _ROLE_ARN.match(role):
+        raise ConfigError(f"workflow role {role!r} is not an IAM role ARN")
+    return fsap, role
 
 
 def fs_of_access_point(efs: EfsApi, fsap: str) -> str:
@@ -161,9 +238,9 @@ def check_bucket(s3: S3Api, uri: str, flag: str) -> Tuple[str, str]:
     return bucket, key
 
 
-def stage_folder(args: Any, run_id: str) -> Optional[str]:
+def stage_folder(req: SubmitRequest, run_id: str) -> Optional[str]:
     """``s3://.../`` to stage shipped files under, or None (no S3 location configured)."""
-    base = args.stage or args.s3upload
+    base = req.stage or req.s3upload
     if not base:
         return None
     return base.rstrip("/") + f"/_miniwdl_aws_submit/{run_id}/"

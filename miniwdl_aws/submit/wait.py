@@ -10,7 +10,7 @@ from miniwdl_aws.aws.logs import LogsApi
 from miniwdl_aws.config import OPTIONS_BY_NAME
 from miniwdl_aws.errors import AwsCallError, Throttled
 from miniwdl_aws.submit import END_OF_LOG
-from miniwdl_aws.submit.follow import LogFollower
+from miniwdl_aws.submit.follow import LogFollower, LogLost
 
 TERMINAL = ("SUCCEEDED", "FAILED")
 EXIT_FAILED_NO_CODE = 1  # the job FAILED without an exit code (e.g. the image could not start)
@@ -86,6 +86,7 @@ class JobWaiter:
         self._job_id = ""
         self.follower: Optional[LogFollower] = None
         self.saw_end = False
+        self.log_lost = False  # following stopped for good; waiting for the exit code goes on
         self.lines = 0
 
     def _tolerant(self, call: Callable[[], T]) -> Optional[T]:
@@ -115,11 +116,28 @@ class JobWaiter:
         return result
 
     def _pump(self) -> None:
-        """Print the follower's new lines, up to (not including) the end-of-log marker."""
-        if self.follower is None or self.saw_end:
+        """Print the follower's new lines, up to (not including) the end-of-log marker. An
+        error that stops the log for good is said in one line; waiting for the job goes on."""
+        if self.follower is None or self.saw_end or self.log_lost:
             return
         follower = self.follower
-        for msg in self._tolerant(follower.poll) or []:
+        restarts = follower.restarts
+        try:
+            messages = self._tolerant(follower.poll) or []
+        except (LogLost, AwsCallError) as exn:
+            self.log_lost = True
+            self._note(
+                f"WARNING: stopped following the workflow log ({' '.join(str(exn).split())});"
+                f" still waiting for workflow job {self._job_id} to end. Read its log with"
+                f" `aws logs tail {follower.group} --log-stream-names {follower.stream}`"
+            )
+            return
+        if follower.restarts != restarts:
+            self._note(
+                "the log's read position expired (CloudWatch forward tokens last 24 h): read it"
+                " again from the start, skipping the lines already printed"
+            )
+        for msg in messages:
             if msg.startswith(END_OF_LOG):
                 self.saw_end = True
                 return
@@ -149,7 +167,7 @@ class JobWaiter:
             if status in TERMINAL:
                 break
             self._sleep(self._poll)
-        if follow and self.follower is not None and not self.saw_end:
+        if follow and self.follower is not None and not self.saw_end and not self.log_lost:
             deadline = self._clock() + self._grace
             while not self.saw_end and self._clock() < deadline:
                 self._sleep(min(self._poll, 1.0))

@@ -18,8 +18,9 @@ import signal
 import subprocess
 import sys
 import tempfile
+from dataclasses import dataclass
 from types import FrameType
-from typing import Any, Dict, List, Optional, Sequence
+from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 from miniwdl_aws import naming
 from miniwdl_aws.errors import MiniwdlAwsError
@@ -116,66 +117,89 @@ class _Settings:
         self.kms_key: str = read_option(cfg, "s3_upload_kms_key")
 
 
+@dataclass(frozen=True)
+class _Prepared:
+    """What running miniwdl needs, once the shipped files and the run's directory are ready."""
+
+    settings: _Settings
+    uploader: Optional[S3Uploader]
+    home: rundir.RunHome
+    cmd: List[str]
+
+
 def run(args: argparse.Namespace, child: _Child) -> int:
     """Prepare, run miniwdl, upload. Returns the exit code."""
+    # one run id for the job names (backend), the run's directory and its S3 folder
+    run_id = naming.current_run_id()
+    os.environ[naming.ENV_RUN_ID] = run_id
+    with tempfile.TemporaryDirectory(prefix="miniwdl_aws_workflow_") as tmp:
+        prep = _prepare(args, tmp, run_id)
+        if prep is None:
+            return EXIT_SETUP_FAILED
+        if child.signalled is not None:
+            rundir.cleanup_unused(prep.home)
+            return 128 + child.signalled
+        code, text = _run_miniwdl(prep.cmd, child)
+    if text.strip():
+        print(text.rstrip("\n"), file=sys.stderr, flush=True)
+    doc = _parse_json(text)
+    run_dir = doc.get("dir") if isinstance(doc.get("dir"), str) else None
+    say(f"miniwdl exit code {code}" + (f"; run directory {run_dir}" if run_dir else ""))
+    if not args.s3upload or prep.uploader is None:
+        return code
+    folder = run_folder(args.s3upload, run_id)
+    mount = prep.settings.mount
+    return _upload_and_clean(args, prep.uploader, folder, prep.home, run_dir, mount, doc, code)
+
+
+def _prepare(args: argparse.Namespace, tmp: str, run_id: str) -> Optional[_Prepared]:
+    """Settings, the shipped files in ``tmp``, the run's own directory and miniwdl's command
+    line; None after an error (said, and uploaded as ``error.json`` with ``--s3upload``)."""
     from miniwdl_aws.aws.clients import AwsClients
     from miniwdl_aws.aws.s3 import S3Api
 
     miniwdl_args = list(args.miniwdl_args)
     if miniwdl_args[:1] == ["--"]:
         miniwdl_args = miniwdl_args[1:]
-    # one run id for the job names (backend), the run's directory and its S3 folder
-    run_id = naming.current_run_id()
-    os.environ[naming.ENV_RUN_ID] = run_id
     uploader = None
     home: Optional[rundir.RunHome] = None
-    with tempfile.TemporaryDirectory(prefix="miniwdl_aws_workflow_") as tmp:
-        try:
-            settings = _Settings()
-            if (
-                args.s3upload
-                or (args.wdl_zip or "").startswith("s3://")
-                or (args.inputs or "").startswith("s3://")
-            ):
-                uploader = S3Uploader(S3Api(AwsClients(max_attempts=3)), settings.kms_key)
-            if args.s3upload:
-                parse_s3_uri(args.s3upload, "--s3upload")
-            if args.delete_after and not args.s3upload:
-                raise MiniwdlAwsError("--delete-after requires --s3upload")
-            home = rundir.provision(args.dir, settings.mount, run_id, bool(args.delete_after))
-            say(f"run id {run_id}; run directory under {home.path}")
-            cmd = _miniwdl_command(args, miniwdl_args, tmp, uploader, home)
-        except (MiniwdlAwsError, UploadError, OSError) as exn:
-            say(f"error before the run started: {exn}")
-            rundir.cleanup_unused(home)
-            err = {"error": type(exn).__name__, "message": str(exn)}
-            if args.s3upload and uploader is not None:
-                res = upload_run(uploader, run_folder(args.s3upload, run_id), None, None, err)
-                _report(res.uploaded, res.errors)
-            return EXIT_SETUP_FAILED
-        if child.signalled is not None:
-            rundir.cleanup_unused(home)
-            return 128 + child.signalled
-        say("running: " + " ".join(cmd))
-        # the payloads are consumed; miniwdl would only warn about them as unused settings
-        env = {k: v for k, v in os.environ.items() if k not in (ENV_WDL_ZIP, ENV_INPUTS)}
-        child.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, env=env)
-        if child.signalled is not None:  # arrived while the child was being started
-            child.proc.send_signal(child.signalled)
-        out, _ = child.proc.communicate()
-        rc = child.proc.returncode
-        code = rc if rc >= 0 else 128 - rc
-    text = out.decode("utf-8", "replace")
-    if text.strip():
-        print(text.rstrip("\n"), file=sys.stderr, flush=True)
-    doc = _parse_json(text)
-    run_dir = doc.get("dir") if isinstance(doc.get("dir"), str) else None
-    say(f"miniwdl exit code {code}" + (f"; run directory {run_dir}" if run_dir else ""))
-    if not args.s3upload or uploader is None:
-        return code
-    return _upload_and_clean(
-        args, uploader, run_folder(args.s3upload, run_id), home, run_dir, settings.mount, doc, code
-    )
+    try:
+        settings = _Settings()
+        if (
+            args.s3upload
+            or (args.wdl_zip or "").startswith("s3://")
+            or (args.inputs or "").startswith("s3://")
+        ):
+            uploader = S3Uploader(S3Api(AwsClients(max_attempts=3)), settings.kms_key)
+        if args.s3upload:
+            parse_s3_uri(args.s3upload, "--s3upload")
+        if args.delete_after and not args.s3upload:
+            raise MiniwdlAwsError("--delete-after requires --s3upload")
+        home = rundir.provision(args.dir, settings.mount, run_id, bool(args.delete_after))
+        say(f"run id {run_id}; run directory under {home.path}")
+        cmd = _miniwdl_command(args, miniwdl_args, tmp, uploader, home)
+    except (MiniwdlAwsError, UploadError, OSError) as exn:
+        say(f"error before the run started: {exn}")
+        rundir.cleanup_unused(home)
+        err = {"error": type(exn).__name__, "message": str(exn)}
+        if args.s3upload and uploader is not None:
+            res = upload_run(uploader, run_folder(args.s3upload, run_id), None, None, err)
+            _report(res.uploaded, res.errors)
+        return None
+    return _Prepared(settings, uploader, home, cmd)
+
+
+def _run_miniwdl(cmd: List[str], child: _Child) -> Tuple[int, str]:
+    """Run ``miniwdl run`` as ``child`` (signals forwarded); its exit code and stdout."""
+    say("running: " + " ".join(cmd))
+    # the payloads are consumed; miniwdl would only warn about them as unused settings
+    env = {k: v for k, v in os.environ.items() if k not in (ENV_WDL_ZIP, ENV_INPUTS)}
+    child.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, env=env)
+    if child.signalled is not None:  # arrived while the child was being started
+        child.proc.send_signal(child.signalled)
+    out, _ = child.proc.communicate()
+    rc = child.proc.returncode
+    return (rc if rc >= 0 else 128 - rc), out.decode("utf-8", "replace")
 
 
 def _miniwdl_command(

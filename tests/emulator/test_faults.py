@@ -208,3 +208,23 @@ def test_oom_kill(aws: Any, emulator: Any) -> None:
     desc = wait_status(retried)
     assert desc["status"] == "SUCCEEDED" and len(desc["attempts"]) == 2
     assert "reason" not in desc["container"]
+
+
+def test_latency_holds_matching_calls(aws: Any, emulator: Any) -> None:
+    import concurrent.futures
+
+    emulator.set_faults({"latency": {"batch.ListJobs": 0.4}})
+    batch = boto3.client("batch", region_name="us-east-1", config=NO_RETRY)
+    t0 = time.monotonic()
+    batch.describe_job_queues()  # not matched: answered at once
+    unmatched = time.monotonic() - t0
+    t0 = time.monotonic()
+    with concurrent.futures.ThreadPoolExecutor(4) as pool:
+        list(pool.map(lambda _: batch.list_jobs(jobQueue="miniwdl-task"), range(4)))
+    overlapped = time.monotonic() - t0
+    # lower bounds only (a sleep is never shorter), four calls in flight at once
+    assert overlapped >= 0.4 and unmatched < 0.4
+    emulator.set_faults({"latency": 0.2})
+    t0 = time.monotonic()
+    batch.describe_job_queues()
+    assert time.monotonic() - t0 >= 0.2

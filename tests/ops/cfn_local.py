@@ -7,8 +7,21 @@ template uses (``Ref``, ``Fn::GetAtt``, ``Fn::Sub``, ``Fn::If``, ``Fn::Select``,
 conditions and ``Rules``) and turns each resource's properties into the equivalent API call.
 
 It is strict so that it cannot silently drift from the template: a resource type or a property
-it does not know is an error. What it cannot prove is that real CloudFormation accepts the
-template; that is what cfn-lint is for.
+it does not know is an error. It also refuses what AWS refuses but the local AWS (moto) accepts,
+each rule with the AWS page that states it (see docs/AWS-RULES.md, "Infrastructure template"):
+
+- EFS: Elastic throughput only with the General Purpose performance mode; Max I/O not on One Zone;
+  a One Zone file system's mount target only in its own Availability Zone; one mount target per
+  Availability Zone.
+- Batch: a compute environment without ``ServiceRole`` uses the service-linked role
+  AWSServiceRoleForBatch (created if missing, as Batch does); one whose ``ServiceRole`` is a role
+  created in the same stack is refused (IAM propagation races CloudFormation, and infrastructure
+  updates need the service-linked role).
+- CloudWatch Logs: a log group that already exists cannot be created; retention must be one of
+  the allowed day counts.
+
+What it cannot prove is that real CloudFormation accepts the template; that is what cfn-lint is
+for.
 """
 
 from __future__ import annotations
@@ -42,12 +55,18 @@ class LocalDeployer:
     """
 
     def __init__(
-        self, template_path: str, parameters: Optional[Dict[str, str]] = None, stack_name: str = "t"
+        self,
+        template_path: str,
+        parameters: Optional[Dict[str, str]] = None,
+        stack_name: str = "t",
+        template: Optional[Dict[str, Any]] = None,
     ) -> None:
-        with open(template_path) as f:
-            self.template, matches = decode_str(f.read())
-        if matches:
-            raise TemplateError(f"template does not parse: {matches}")
+        if template is None:
+            with open(template_path) as f:
+                template, matches = decode_str(f.read())
+            if matches:
+                raise TemplateError(f"template does not parse: {matches}")
+        self.template = template
         self.stack_name = stack_name
         self.params = self._parameters(parameters or {})
         self.ec2 = boto3.client("ec2")
@@ -58,15 +77,16 @@ class LocalDeployer:
         self._conditions: Dict[str, bool] = {}
         self.created: List[Tuple[str, str]] = []  # (logical id, type), in creation order
         self.aws_managed: Dict[str, List[str]] = {}  # role -> AWS managed policies not attached
+        self.service_linked_roles: List[str] = []  # ARNs that compute environments fell back on
 
     # --- parameters, conditions, rules ---
 
-    def _parameters(self, given: Dict[str, str]) -> Dict[str, str]:
+    def _parameters(self, given: Dict[str, str]) -> Dict[str, Any]:
         declared = self.template.get("Parameters", {})
         unknown = set(given) - set(declared)
         if unknown:
             raise TemplateError(f"unknown parameters {sorted(unknown)}")
-        values = {}
+        values: Dict[str, Any] = {}
         for name, spec in declared.items():
             value = str(given.get(name, spec.get("Default", "")))
             allowed = spec.get("AllowedValues")
@@ -75,7 +95,12 @@ class LocalDeployer:
             pattern = spec.get("AllowedPattern")
             if pattern and not re.fullmatch(pattern, value):
                 raise TemplateError(f"{name}={value!r} does not match {pattern}")
-            values[name] = value
+            if spec.get("Type") == "CommaDelimitedList":
+                values[name] = [v.strip() for v in value.split(",")] if value else []
+            elif spec.get("Type", "String") in ("String", "Number"):
+                values[name] = value
+            else:
+                raise TemplateError(f"{name}: parameter type {spec.get('Type')} not supported")
         return values
 
     def condition(self, name: str) -> bool:
@@ -348,6 +373,17 @@ def _security_group(
 
 
 def _file_system(d: LocalDeployer, logical: str, p: Dict[str, Any]) -> Tuple[str, Dict[str, Any]]:
+    performance = p.get("PerformanceMode", "generalPurpose")
+    throughput = p.get("ThroughputMode", "bursting")
+    if throughput == "elastic" and performance != "generalPurpose":
+        # https://docs.aws.amazon.com/efs/latest/ug/performance.html#throughput-modes
+        raise TemplateError(
+            f"{logical}: Elastic throughput is available only with the General Purpose"
+            f" performance mode, not {performance}"
+        )
+    if performance == "maxIO" and p.get("AvailabilityZoneName"):
+        # https://docs.aws.amazon.com/efs/latest/ug/API_CreateFileSystem.html (PerformanceMode)
+        raise TemplateError(f"{logical}: the maxIO mode is not supported on One Zone file systems")
     kwargs = {
         k: p[k]
         for k in ("Encrypted", "PerformanceMode", "ThroughputMode", "AvailabilityZoneName")
@@ -360,7 +396,30 @@ def _file_system(d: LocalDeployer, logical: str, p: Dict[str, Any]) -> Tuple[str
 
 
 def _mount_target(d: LocalDeployer, logical: str, p: Dict[str, Any]) -> Tuple[str, Dict[str, Any]]:
-    mt = boto3.client("efs").create_mount_target(**p)
+    efs = boto3.client("efs")
+    fs = efs.describe_file_systems(FileSystemId=p["FileSystemId"])["FileSystems"][0]
+    subnet = d.ec2.describe_subnets(SubnetIds=[p["SubnetId"]])["Subnets"][0]
+    zone = subnet["AvailabilityZone"]
+    one_zone = fs.get("AvailabilityZoneName")
+    if one_zone and zone != one_zone:
+        # EFS error AvailabilityZonesMismatch; https://docs.aws.amazon.com/efs/latest/ug/API_CreateMountTarget.html
+        raise TemplateError(
+            f"{logical}: AvailabilityZonesMismatch: subnet {p['SubnetId']} is in {zone}, but the"
+            f" One Zone file system {p['FileSystemId']} is in {one_zone}; its mount target must be"
+            " in the file system's zone"
+        )
+    existing = efs.describe_mount_targets(FileSystemId=p["FileSystemId"])["MountTargets"]
+    taken = {
+        s["AvailabilityZone"]
+        for s in d.ec2.describe_subnets(SubnetIds=[m["SubnetId"] for m in existing])["Subnets"]
+    } if existing else set()  # fmt: skip
+    if zone in taken:
+        # EFS error MountTargetConflict: one mount target per Availability Zone
+        raise TemplateError(
+            f"{logical}: MountTargetConflict: file system {p['FileSystemId']} already has a mount"
+            f" target in {zone}"
+        )
+    mt = efs.create_mount_target(**p)
     return mt["MountTargetId"], {"IpAddress": mt.get("IpAddress", "")}
 
 
@@ -463,9 +522,55 @@ def _batch_args(node: Any) -> Any:
     return out
 
 
+BATCH_SERVICE_LINKED_ROLE = "AWSServiceRoleForBatch"
+_BATCH_SERVICE_LINKED_PATH = "/aws-service-role/batch.amazonaws.com/"
+
+
+def _batch_service_linked_role(d: LocalDeployer) -> str:
+    """ARN of AWSServiceRoleForBatch, created if the account lacks it, as Batch does when a
+    compute environment names no service role (moto requires a role, and its own
+    CreateServiceLinkedRole misspells this one's name)."""
+    iam = boto3.client("iam")
+    try:
+        return str(iam.get_role(RoleName=BATCH_SERVICE_LINKED_ROLE)["Role"]["Arn"])
+    except iam.exceptions.NoSuchEntityException:
+        trust = {
+            "Version": "2012-10-17",
+            "Statement": [
+                {
+                    "Effect": "Allow",
+                    "Principal": {"Service": "batch.amazonaws.com"},
+                    "Action": "sts:AssumeRole",
+                }
+            ],
+        }
+        role = iam.create_role(
+            RoleName=BATCH_SERVICE_LINKED_ROLE,
+            Path=_BATCH_SERVICE_LINKED_PATH,
+            AssumeRolePolicyDocument=json.dumps(trust),
+        )
+        return str(role["Role"]["Arn"])
+
+
 def _compute_env(d: LocalDeployer, logical: str, p: Dict[str, Any]) -> Tuple[str, Dict[str, Any]]:
+    role = p.get("ServiceRole")
+    if role is not None:
+        same_stack = {d.attrs[r]["Arn"]: r for r, kind in d.created if kind == "AWS::IAM::Role"} | {
+            d.physical[r]: r for r, kind in d.created if kind == "AWS::IAM::Role"
+        }
+        if role in same_stack:
+            # https://docs.aws.amazon.com/batch/latest/userguide/infrastructure-updates.html
+            raise TemplateError(
+                f"{logical}: ServiceRole is {same_stack[role]}, a role created in this stack:"
+                " leave ServiceRole out so that Batch uses its service-linked role"
+                " AWSServiceRoleForBatch (a new role races IAM propagation, and infrastructure"
+                " updates of compute environments require the service-linked role)"
+            )
     args = _batch_args(p)
     args.setdefault("computeEnvironmentName", d.name(logical))
+    if "serviceRole" not in args:
+        args["serviceRole"] = _batch_service_linked_role(d)
+        d.service_linked_roles.append(args["serviceRole"])
     arn = boto3.client("batch").create_compute_environment(**args)["computeEnvironmentArn"]
     return arn, {"ComputeEnvironmentArn": arn}
 
@@ -478,6 +583,30 @@ def _job_queue(d: LocalDeployer, logical: str, p: Dict[str, Any]) -> Tuple[str, 
         args["tags"] = {str(k): str(v) for k, v in tags.items()}
     arn = boto3.client("batch").create_job_queue(**args)["jobQueueArn"]
     return arn, {"JobQueueArn": arn}
+
+
+# https://docs.aws.amazon.com/AmazonCloudWatchLogs/latest/APIReference/API_PutRetentionPolicy.html
+LOG_RETENTION_DAYS = frozenset(
+    [1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922]
+    + [3288, 3653]
+)
+
+
+def _log_group(d: LocalDeployer, logical: str, p: Dict[str, Any]) -> Tuple[str, Dict[str, Any]]:
+    logs = boto3.client("logs")
+    name = p.get("LogGroupName") or d.name(logical)
+    retention = p.get("RetentionInDays")
+    if retention is not None and int(retention) not in LOG_RETENTION_DAYS:
+        raise TemplateError(f"{logical}: RetentionInDays {retention} is not an allowed value")
+    try:
+        logs.create_log_group(logGroupName=name)
+    except logs.exceptions.ResourceAlreadyExistsException:
+        # CloudFormation creates, never adopts: the stack fails with "already exists"
+        raise TemplateError(f"{logical}: log group {name} already exists") from None
+    if retention is not None:
+        logs.put_retention_policy(logGroupName=name, retentionInDays=int(retention))
+    arn = f"arn:aws:logs:{d.region}:{d.account}:log-group:{name}:*"
+    return name, {"Arn": arn}
 
 
 _HANDLERS: Dict[str, Callable[[LocalDeployer, str, Dict[str, Any]], Tuple[str, Dict[str, Any]]]] = {
@@ -497,6 +626,7 @@ _HANDLERS: Dict[str, Callable[[LocalDeployer, str, Dict[str, Any]], Tuple[str, D
     "AWS::IAM::InstanceProfile": _instance_profile,
     "AWS::Batch::ComputeEnvironment": _compute_env,
     "AWS::Batch::JobQueue": _job_queue,
+    "AWS::Logs::LogGroup": _log_group,
 }
 
 _KNOWN_PROPERTIES: Dict[str, Set[str]] = {
@@ -539,4 +669,5 @@ _KNOWN_PROPERTIES: Dict[str, Set[str]] = {
         "ComputeEnvironmentOrder",
         "Tags",
     },  # fmt: skip
+    "AWS::Logs::LogGroup": {"LogGroupName", "RetentionInDays"},
 }

@@ -64,6 +64,9 @@ def test_no_command_prints_help(env: Dict[str, str]) -> None:
 
 
 def test_doctor_exit_status_follows_problems(env: Dict[str, str], stack: Any) -> None:
+    # the local AWS's stack, like the template without its WorkflowImage parameter, names no
+    # workflow image: say which one, as a user must
+    env = {**env, "MINIWDL__AWS__WORKFLOW_IMAGE": "miniwdl-aws-workflow:local"}
     ok = _run(["doctor", "--workflow-queue", stack.workflow_queue], env)
     assert ok.returncode == 0, ok.stdout + ok.stderr
     assert ok.stdout.rstrip().endswith("no problems found")

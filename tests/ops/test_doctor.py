@@ -23,6 +23,9 @@ def _doctor(capsys: pytest.CaptureFixture[str], stack: Any, *extra: str) -> tupl
         args += ["--workflow-queue", stack.workflow_queue]
     if "--s3" not in extra:
         args += ["--s3", f"s3://{stack.bucket}/doctor/"]
+    if "--image" not in extra and "--no-image" not in extra:
+        args += ["--image", "miniwdl-aws-workflow:local"]  # not in ECR: reported, not checked
+    extra = tuple(x for x in extra if x != "--no-image")
     rc = main(args + list(extra))
     out = capsys.readouterr().out
     problems = [line for line in out.splitlines() if line.startswith("PROBLEM")]
@@ -280,3 +283,36 @@ def test_unreachable_endpoint(
     assert rc == 1
     assert len(problems) == 1 and problems[0].startswith("PROBLEM  credentials: ")
     assert "aws configure" in problems[0]
+
+
+def _ecr_image(tag: str) -> str:
+    ecr = boto3.client("ecr")
+    repo = ecr.create_repository(repositoryName="miniwdl-aws")["repository"]
+    manifest = json.dumps(
+        {"schemaVersion": 2, "mediaType": "application/vnd.docker.distribution.manifest.v2+json"}
+    )
+    ecr.put_image(repositoryName="miniwdl-aws", imageManifest=manifest, imageTag=tag)
+    return f"{repo['repositoryUri']}:{tag}"
+
+
+def test_workflow_image(stack: Any, capsys: pytest.CaptureFixture[str]) -> None:
+    """No image anywhere is a problem saying how to make one; an ECR image is looked up
+    (present: ok, missing tag: problem); the WorkflowImage tag of the workflow queue counts; an
+    image elsewhere is reported as not checked."""
+    rc, out, problems = _doctor(capsys, stack, "--no-image")
+    assert rc == 1 and len(problems) == 1 and "workflow image: not configured" in problems[0]
+    assert "Dockerfile" in out
+    image = _ecr_image("v1")
+    rc, out, problems = _doctor(capsys, stack, "--image", image)
+    assert rc == 0 and f"ok       workflow image: {image} exists" in out, out
+    missing = image.replace(":v1", ":v2")
+    rc, out, problems = _doctor(capsys, stack, "--image", missing)
+    assert rc == 1 and len(problems) == 1, out
+    assert problems[0].startswith(f"PROBLEM  workflow image: {missing} not found in ECR -> fix")
+    queue_arn = boto3.client("batch").describe_job_queues(jobQueues=[stack.workflow_queue])
+    arn = queue_arn["jobQueues"][0]["jobQueueArn"]
+    boto3.client("batch").tag_resource(resourceArn=arn, tags={"WorkflowImage": image})
+    rc, out, problems = _doctor(capsys, stack, "--no-image")
+    assert rc == 0 and f"default workflow_image: {image}" in out and f"{image} exists" in out, out
+    rc, out, _ = _doctor(capsys, stack)
+    assert "workflow image: miniwdl-aws-workflow:local: not in ECR, existence not checked" in out

@@ -26,6 +26,20 @@ def metadata(tmp_path: Any) -> str:
     return str(path)
 
 
+@pytest.fixture
+def classic_mounts(tmp_path: Any) -> str:
+    """A mount table of Studio Classic: the user's EFS directory over NFS at $HOME."""
+    path = tmp_path / "mounts"
+    path.write_text(
+        "overlay / overlay rw,relatime 0 0\n"
+        + "".join(
+            f"127.0.0.1:/{UID} {home} nfs4 rw,relatime,vers=4.1 0 0\n"
+            for home in ("/home/sagemaker-user", "/root", "/home/u")
+        )
+    )
+    return str(path)
+
+
 def _stub(clients: AwsClients, service: str) -> Stubber:
     stub = Stubber(clients(service))
     stub.activate()
@@ -103,7 +117,7 @@ def test_not_in_studio_makes_no_calls(tmp_path: Any, api_calls: List[str]) -> No
 
 
 def test_detects_home_efs_access_point_and_queue(
-    metadata: str, caplog: pytest.LogCaptureFixture
+    metadata: str, classic_mounts: str, caplog: pytest.LogCaptureFixture
 ) -> None:
     clients = AwsClients("us-east-1")
     sm = _stub_sagemaker(clients)
@@ -139,7 +153,7 @@ def test_detects_home_efs_access_point_and_queue(
     )
     logger = logging.getLogger("test-studio")
     with caplog.at_level(logging.INFO, logger="test-studio"):
-        found = detect_studio(clients, logger, metadata_file=metadata, home="/home/sagemaker-user")
+        found = detect_studio(clients, logger, metadata, "/home/sagemaker-user", classic_mounts)
     for stub in (sm, efs, batch):
         stub.assert_no_pending_responses()
     assert found is not None
@@ -162,7 +176,7 @@ def test_detects_home_efs_access_point_and_queue(
     assert any("detected SageMaker Studio" in r.getMessage() for r in caplog.records)
 
 
-def test_says_what_is_missing(metadata: str) -> None:
+def test_says_what_is_missing(metadata: str, classic_mounts: str) -> None:
     clients = AwsClients("us-east-1")
     _stub_sagemaker(clients)
     efs = _stub(clients, "efs")
@@ -173,7 +187,7 @@ def test_says_what_is_missing(metadata: str) -> None:
     )
     batch = _stub(clients, "batch")
     batch.add_response("describe_job_queues", {"jobQueues": [_queue("q", {})]}, {})
-    found = detect_studio(clients, metadata_file=metadata, home="/root")
+    found = detect_studio(clients, None, metadata, "/root", classic_mounts)
     assert found is not None and found.fsap is None and found.task_queue is None
     assert len(found.notes) == 2
     assert f"root directory /{UID} and uid {UID}" in found.notes[0]
@@ -191,14 +205,14 @@ def test_domain_error_is_a_warning(metadata: str, caplog: pytest.LogCaptureFixtu
     assert any("AccessDeniedException" in r.getMessage() for r in caplog.records)
 
 
-def test_root_problem(metadata: str) -> None:
+def test_root_problem(metadata: str, classic_mounts: str) -> None:
     clients = AwsClients("us-east-1")
     _stub_sagemaker(clients)
     _stub(clients, "efs").add_response(
         "describe_access_points", {"AccessPoints": []}, {"FileSystemId": FS, "MaxResults": 100}
     )
     _stub(clients, "batch").add_response("describe_job_queues", {"jobQueues": []}, {})
-    found = detect_studio(clients, metadata_file=metadata, home="/home/sagemaker-user")
+    found = detect_studio(clients, None, metadata, "/home/sagemaker-user", classic_mounts)
     assert found is not None
     assert found.root_problem("/home/sagemaker-user") is None
     assert found.root_problem("/home/sagemaker-user/miniwdl_run/") is None
@@ -243,11 +257,18 @@ def _stub_found(clients: AwsClients, with_ap: bool = True, with_queue: bool = Tr
     _stub(clients, "batch").add_response("describe_job_queues", {"jobQueues": queues}, {})
 
 
-def test_studio_settings_fill_only_what_is_unset(metadata: str) -> None:
+def test_studio_settings_fill_only_what_is_unset(metadata: str, classic_mounts: str) -> None:
     clients = AwsClients("us-east-1")
     _stub_found(clients)
-    got = studio_settings(clients, None, task_queue="mine", file_io_root="/home/u/runs",
-                          metadata_file=metadata, home="/home/u")  # fmt: skip
+    got = studio_settings(
+        clients,
+        None,
+        task_queue="mine",
+        file_io_root="/home/u/runs",
+        metadata_file=metadata,
+        home="/home/u",
+        mounts_file=classic_mounts,
+    )
     assert got is not None
     assert (got.fs_id, got.fsap, got.task_queue, got.uid) == (FS, "fsap-0home", "mine", UID)
 
@@ -267,10 +288,196 @@ def test_studio_settings_none_outside_studio(tmp_path: Any) -> None:
     ],
 )
 def test_studio_settings_conflicts_are_config_errors(
-    metadata: str, kwargs: Dict[str, str], found: Dict[str, bool], message: str
+    metadata: str, classic_mounts: str, kwargs: Dict[str, str], found: Dict[str, bool], message: str
 ) -> None:
     clients = AwsClients("us-east-1")
     _stub_found(clients, **found)
     with pytest.raises(ConfigError) as info:
-        studio_settings(clients, None, metadata_file=metadata, home="/home/u", **kwargs)
+        studio_settings(
+            clients,
+            None,
+            metadata_file=metadata,
+            home="/home/u",
+            mounts_file=classic_mounts,
+            **kwargs,
+        )
     assert message in str(info.value) and "\n" not in str(info.value)
+
+
+# --- Studio (JupyterLab / Code Editor spaces): $HOME is on the space's EBS volume, and the user's
+# EFS folder is at $HOME/user-default-efs when EFS auto-mounting is on
+# (https://docs.aws.amazon.com/sagemaker/latest/dg/studio-updated-automount.html)
+
+HOME = "/home/sagemaker-user"
+AUTOMOUNT = f"{HOME}/user-default-efs"
+
+
+@pytest.fixture
+def space_metadata(tmp_path: Any) -> str:
+    path = tmp_path / "space-metadata.json"
+    path.write_text(
+        json.dumps(
+            {
+                "AppType": "JupyterLab",
+                "DomainId": DOMAIN,
+                "UserProfileName": USER,
+                "SpaceName": "alyssa-lab",
+                "ResourceArn": f"arn:aws:sagemaker:us-east-1:123456789012:app/{DOMAIN}/"
+                "alyssa-lab/JupyterLab/default",
+                "ResourceName": "default",
+            }
+        )
+    )
+    return str(path)
+
+
+def _mounts(tmp_path: Any, *lines: str) -> str:
+    path = tmp_path / "space-mounts"
+    path.write_text("overlay / overlay rw,relatime 0 0\n" + "".join(ln + "\n" for ln in lines))
+    return str(path)
+
+
+EBS_HOME = f"/dev/nvme1n1 {HOME} ext4 rw,relatime 0 0"
+EFS_AUTOMOUNT = f"127.0.0.1:/ {AUTOMOUNT} nfs4 rw,relatime,vers=4.1 0 0"
+
+
+def test_space_uses_studios_efs_automount(tmp_path: Any, space_metadata: str) -> None:
+    mounts = _mounts(tmp_path, EBS_HOME, EFS_AUTOMOUNT)
+    clients = AwsClients("us-east-1")
+    _stub_found(clients)
+    found = detect_studio(clients, None, space_metadata, HOME, mounts)
+    assert found is not None and found.mount == AUTOMOUNT and found.mount_problem is None
+    assert found.notes == [] and f"mounted at {AUTOMOUNT}" in found.describe()
+    # [file_io] root must then be the auto-mount or beneath it
+    assert found.root_problem(f"{AUTOMOUNT}/runs") is None
+    assert (
+        found.root_problem(HOME)
+        == f"[file_io] root is {HOME}; inside SageMaker Studio set it to {AUTOMOUNT}"
+    )
+    clients = AwsClients("us-east-1")
+    _stub_found(clients)
+    got = studio_settings(
+        clients,
+        None,
+        file_io_root=f"{AUTOMOUNT}/runs",
+        metadata_file=space_metadata,
+        home=HOME,
+        mounts_file=mounts,
+    )
+    assert got is not None and (got.fsap, got.uid) == ("fsap-0home", UID)
+
+
+def test_space_without_efs_is_one_config_error_saying_what_to_do(
+    tmp_path: Any, space_metadata: str
+) -> None:
+    mounts = _mounts(tmp_path, EBS_HOME)
+    clients = AwsClients("us-east-1")
+    _stub_found(clients)
+    found = detect_studio(clients, None, space_metadata, HOME, mounts)
+    assert found is not None and found.mount == "" and found.mount_problem
+    assert found.notes[0] == found.mount_problem and "NO PATH HERE" in found.describe()
+    assert found.root_problem(HOME) == found.mount_problem
+    clients = AwsClients("us-east-1")
+    _stub_found(clients)
+    with pytest.raises(ConfigError) as info:
+        # even with [file_io] root set to $HOME: task jobs would not write there
+        studio_settings(
+            clients,
+            None,
+            file_io_root=HOME,
+            metadata_file=space_metadata,
+            home=HOME,
+            mounts_file=mounts,
+        )
+    text = str(info.value)
+    assert "\n" not in text
+    for part in (
+        "JupyterLab space alyssa-lab",
+        f"$HOME ({HOME}) is on its ext4 volume",
+        FS,
+        AUTOMOUNT,
+        f"root directory /{UID}",
+        "[aws] fsap",
+        "[file_io] root",
+    ):
+        assert part in text, (part, text)
+
+
+def test_space_with_efs_mounted_and_set_explicitly_uses_those_settings(
+    tmp_path: Any, space_metadata: str
+) -> None:
+    mounts = _mounts(tmp_path, EBS_HOME, "127.0.0.1:/ /mnt/efs nfs4 rw,vers=4.1 0 0")
+    clients = AwsClients("us-east-1")
+    _stub_found(clients)
+    assert (
+        studio_settings(
+            clients,
+            None,
+            fsap="fsap-0mine",
+            file_io_root="/mnt/efs/runs",
+            metadata_file=space_metadata,
+            home=HOME,
+            mounts_file=mounts,
+        )
+        is None
+    )
+    # a [file_io] root that is not on NFS, or no [aws] fsap: still the error
+    for kwargs in (
+        {"fsap": "fsap-0mine", "file_io_root": f"{HOME}/runs"},
+        {"file_io_root": "/mnt/efs/runs"},
+    ):
+        clients = AwsClients("us-east-1")
+        _stub_found(clients)
+        with pytest.raises(ConfigError, match="is not on the domain's EFS|on its ext4 volume"):
+            studio_settings(
+                clients, None, metadata_file=space_metadata, home=HOME, mounts_file=mounts, **kwargs
+            )
+
+
+@pytest.mark.parametrize("app_type,in_space", [("JupyterServer", False), ("JupyterLab", True)])
+def test_without_a_mount_table_the_app_type_decides(
+    tmp_path: Any, app_type: str, in_space: bool
+) -> None:
+    meta = tmp_path / "meta.json"
+    meta.write_text(json.dumps({"AppType": app_type, "DomainId": DOMAIN, "UserProfileName": USER}))
+    clients = AwsClients("us-east-1")
+    _stub_found(clients)
+    found = detect_studio(clients, None, str(meta), HOME, str(tmp_path / "no-such-mounts"))
+    assert found is not None
+    assert (found.mount, bool(found.mount_problem)) == (("", True) if in_space else (HOME, False))
+
+
+def test_mount_table_longest_prefix_and_escapes(tmp_path: Any) -> None:
+    from miniwdl_aws.studio import _mount_of
+
+    table = _mounts(
+        tmp_path,
+        "/dev/sda1 /home ext4 rw 0 0",
+        "server:/x /home/my\\040files nfs4 rw 0 0",
+        "server:/y /home/my nfs rw 0 0",
+    )
+    assert _mount_of("/home/my files/a", table) == ("/home/my files", "nfs4")
+    assert _mount_of("/home/my/b", table) == ("/home/my", "nfs")
+    assert _mount_of("/home/myself", table) == ("/home", "ext4")
+    assert _mount_of("/etc", table) == ("/", "overlay")
+    assert _mount_of("/etc", str(tmp_path / "absent")) is None
+
+
+def test_space_on_this_machines_real_mount_table(tmp_path: Any, space_metadata: str) -> None:
+    """With the real /proc/mounts (the default), a $HOME that is not on NFS inside a Studio
+    space is refused instead of being taken for the EFS mount (as Studio Classic's was)."""
+    home = str(tmp_path / "home")
+    try:
+        table = open("/proc/mounts").read()
+    except OSError:
+        pytest.skip("no /proc/mounts here")
+    points = sorted(
+        (ln.split()[1], ln.split()[2]) for ln in table.splitlines() if len(ln.split()) > 2
+    )
+    fstype = [t for p, t in points if home == p or home.startswith(p.rstrip("/") + "/")][-1]
+    if fstype.startswith("nfs"):
+        pytest.skip("the test's tmp dir is on NFS here")
+    clients = AwsClients("us-east-1")
+    _stub_found(clients)
+    with pytest.raises(ConfigError, match="Studio's EFS auto-mount"):
+        studio_settings(clients, None, file_io_root=home, metadata_file=space_metadata, home=home)

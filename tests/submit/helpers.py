@@ -12,7 +12,7 @@ import boto3
 
 from tests.support.logs import stream_messages
 from tests.support.procs import Finished, run
-from tests.support.submitter import submit_cmd
+from tests.support.submitter import WORKFLOW_IMAGE, submit_cmd
 
 __all__ = [
     "EXAMPLES",
@@ -54,11 +54,13 @@ def submit(
     args: List[str],
     env: Optional[Dict[str, str]] = None,
     timeout: float = 180,
+    image: Optional[str] = WORKFLOW_IMAGE,
 ) -> Finished:
     """Run the submitter as a real process to completion; AssertionError if it hangs past
-    ``timeout`` (then killed)."""
+    ``timeout`` (then killed). ``image``: its ``--image`` (None: none, e.g. to test the
+    workflow queue's WorkflowImage tag)."""
     res = run(
-        submit_cmd(args, poll_seconds=0.2),
+        submit_cmd(args, poll_seconds=0.2, image=image),
         env or stack_env(stack),
         str(ROOT),
         "submit",

@@ -11,6 +11,7 @@ import pytest
 
 from miniwdl_aws.submit.cli import EXIT_USAGE, main
 from tests.support import bad_inputs
+from tests.support.submitter import WORKFLOW_IMAGE
 
 from .helpers import FAST, client
 
@@ -23,7 +24,9 @@ def stack(emulator: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[A
     emulator.reset()
     st = emulator.bootstrap(efs_dir=str(tmp_path_factory.mktemp("efs")))
     with pytest.MonkeyPatch.context() as mp:
-        for key, value in {**emulator.env(), **st.miniwdl_env(), **FAST}.items():
+        # the local AWS's workflow queue has no WorkflowImage tag (and ignores images)
+        image = {"MINIWDL__AWS__WORKFLOW_IMAGE": WORKFLOW_IMAGE}
+        for key, value in {**emulator.env(), **st.miniwdl_env(), **FAST, **image}.items():
             mp.setenv(key, value)
         bad_inputs.create_disabled_queue(client("batch"), st.task_compute_environment)
         yield st

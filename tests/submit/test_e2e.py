@@ -15,6 +15,7 @@ from typing import Any
 from miniwdl_aws.submit import END_OF_LOG
 from miniwdl_aws.submit.wait import EXIT_FAILED_NO_CODE
 from miniwdl_aws.submit.wrapper import EXIT_UPLOAD_FAILED
+from tests.support.submitter import WORKFLOW_IMAGE
 
 from .helpers import (
     EXAMPLES,
@@ -182,6 +183,7 @@ def test_ctrl_c_leaves_the_workflow_running(aws: Any, emulator: Any, wdl_dir: Pa
     # ECS waits 30 s between SIGTERM and SIGKILL; leave miniwdl time to stop its task job
     emulator.configure(kill_grace=10.0)
     cmd = [sys.executable, "-m", "miniwdl_aws", str(wdl_dir / "sleep.wdl"), "--follow"]
+    cmd += ["--image", WORKFLOW_IMAGE]
     proc = subprocess.Popen(
         cmd + ["--poll-seconds", "0.2"],
         env=stack_env(aws),

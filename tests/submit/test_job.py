@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from typing import Any, Dict
+
 from miniwdl_aws import naming
+from miniwdl_aws.batch import specs
 from miniwdl_aws.submit import job
 
 
@@ -53,24 +56,50 @@ def test_job_names_are_valid_for_batch() -> None:
     assert len(long) == 128 and long.startswith(rid)
 
 
-def test_job_definition_is_content_named_and_fargate_shaped() -> None:
-    a = job.job_definition_request(_spec())
-    assert a == job.job_definition_request(_spec(env={"B": "2"}, command=["x"]))  # per-run bits
-    assert (
-        a["jobDefinitionName"]
-        != job.job_definition_request(_spec(image="img:2"))["jobDefinitionName"]
+def _definition(spec: job.WorkflowJobSpec) -> Dict[str, Any]:
+    # as the submitter registers it: the task job definitions' own builder
+    return specs.register_request(
+        job.JOB_DEFINITION_PREFIX, job.container_properties(spec), platform=job.platform(spec)
     )
+
+
+def test_job_definition_is_content_named_and_fargate_shaped() -> None:
+    a = _definition(_spec())
+    assert a == _definition(_spec(env={"B": "2"}, command=["x"]))  # per-run bits
+    assert a["jobDefinitionName"] != _definition(_spec(image="img:2"))["jobDefinitionName"]
+    # one hashing and naming for workflow and task definitions
+    digest = specs.definition_hash(a["containerProperties"], "FARGATE")
+    assert a["tags"] == {specs.TAG_DEFINITION_HASH: digest}
+    assert a["jobDefinitionName"] == naming.job_definition_name(job.JOB_DEFINITION_PREFIX, digest)
     props = a["containerProperties"]
-    assert a["platformCapabilities"] == ["FARGATE"]
-    assert props["mountPoints"] == [{"containerPath": "/mnt/efs", "sourceVolume": "efs"}]
-    efs = props["volumes"][0]["efsVolumeConfiguration"]
-    assert efs["authorizationConfig"]["accessPointId"] == "fsap-0123456789abcdef"
+    assert a["platformCapabilities"] == ["FARGATE"] and a["propagateTags"] is True
+    assert props["mountPoints"] == [{"containerPath": "/mnt/efs", "sourceVolume": "file_io_root"}]
+    # the task jobs' EFS volume: through the access point, encrypted in transit
+    assert props["volumes"] == [specs.efs_volume("fs-0123456789abcdef", "fsap-0123456789abcdef")]
     assert props["networkConfiguration"] == {"assignPublicIp": "ENABLED"}
-    no_ip = job.job_definition_request(_spec(public_ip=False))["containerProperties"]
+    no_ip = _definition(_spec(public_ip=False))["containerProperties"]
     assert no_ip["networkConfiguration"] == {"assignPublicIp": "DISABLED"}
-    ec2 = job.job_definition_request(_spec(efs=False, fs_id=None, fsap=None))
+    ec2 = _definition(_spec(efs=False, fs_id=None, fsap=None))
     assert ec2["platformCapabilities"] == ["EC2"]
-    assert ec2["containerProperties"]["volumes"][0]["host"] == {"sourcePath": "/mnt/efs"}
+    assert ec2["containerProperties"]["volumes"] == [specs.host_volume("/mnt/efs")]
+
+
+def test_shipment_goes_into_env_and_wrapper_arguments() -> None:
+    from miniwdl_aws.submit.shipping import Shipment
+
+    shipment = Shipment({"MINIWDL_AWS_WDL_ZIP": "abc"}, ["--wdl-zip", "env:W"], [])
+    spec = job.with_shipment(_spec(), shipment)
+    assert spec.env == {"A": "1", "MINIWDL_AWS_WDL_ZIP": "abc"}
+    assert list(spec.command) == [
+        "miniwdl-aws-workflow",
+        "--wdl-zip",
+        "env:W",
+        "--dir",
+        "/mnt/efs/miniwdl_run",
+        "--",
+    ]
+    assert job.fits_inline(_spec(), {"X": "y" * 100})
+    assert not job.fits_inline(_spec(), {"X": "y" * 9000})
 
 
 def test_submit_request_tags_and_timeout() -> None:

@@ -237,3 +237,29 @@ def test_upload_errors_are_collected_not_raised(tmp_path: Any) -> None:
             stub.add_client_error("put_object", "InternalError", http_status_code=500)
         res = upload.upload_run(S3Uploader(_api(s3)), "s3://bkt/f/", str(run), doc)
     assert not res.ok and len(res.errors) == 5 and not res.uploaded
+
+
+def test_what_matters_goes_up_first(s3: Any, tmp_path: Any) -> None:
+    """A stopped workflow job has 30 s before SIGKILL: workflow.log and the error document go
+    before the outputs, and those before the (possibly thousands of) call logs."""
+    run, doc = _fake_run(tmp_path)
+    for i in range(40):
+        call = run / f"call-extra-{i}"
+        call.mkdir()
+        (call / "task.log").write_text(f"log {i}\n")
+    stderr = run / "call-greet-0" / "stderr.txt"
+    stderr.write_text("boom\n")
+    err = {"error": "Terminated", "cause": {"stderr_file": str(stderr)}}
+    (run / "error.json").write_text(json.dumps(err))
+    order: list = []
+    s3.meta.events.register(
+        "before-parameter-build.s3.PutObject", lambda params, **_: order.append(params["Key"])
+    )
+    res = upload.upload_run(S3Uploader(_api(s3)), f"s3://{BUCKET}/o/", str(run), doc, workers=8)
+    assert res.ok, res.errors
+    rank = {key: i for i, key in enumerate(order)}
+    logs = [k for k in order if k.endswith("/task.log")]
+    assert len(logs) == 41 and len(order) == len(set(order))
+    first = max(rank["o/workflow.log"], rank["o/error.json"], rank["o/CommandFailed_stderr.txt"])
+    outputs = [rank[k] for k in ("o/greeting/0/greeting.txt", "o/d/d/inner.txt", "o/outputs.json")]
+    assert first < min(outputs) and max(outputs) < min(rank[k] for k in logs)

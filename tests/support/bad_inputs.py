@@ -253,6 +253,36 @@ CASES: List[BadInput] = [
         "soonish",
     ),
     _s("bad tag", ["{wdl}", "--tag", "novalue"], "KEY=VALUE", "tag", "novalue"),
+    # AWS's tag rules, for every source of tags (counting the 7 tags miniwdl-aws adds)
+    _s(
+        "tag with a character AWS refuses",
+        ["{wdl}", "--tag", "team=a*b"],
+        "characters AWS does not allow",
+        "a*b",
+    ),
+    _s("tag key with aws: prefix", ["{wdl}", "--tag", "aws:team=x"], "aws:", "aws:team"),
+    _s(
+        "too many tags",
+        ["{wdl}", *(a for i in range(44) for a in ("--tag", f"k{i}=v"))],
+        "too many",
+        "tags",
+    ),
+    _s(
+        "job_tags value too long",
+        ["{wdl}"],
+        "(AWS allows 256)",
+        "job_tags",
+        "256",
+        env=(("MINIWDL__AWS__JOB_TAGS", '{"team": "' + "v" * 257 + '"}'),),
+        kind="config",
+    ),
+    _s(
+        "job_definition_prefix not a name",
+        ["{wdl}"],
+        "job_definition_prefix",
+        env=(("MINIWDL__AWS__JOB_DEFINITION_PREFIX", "my prefix!"),),
+        kind="config",
+    ),
     _s(
         "bad role ARN",
         ["{wdl}", "--workflow-role", "admin"],

@@ -1,0 +1,82 @@
+"""One rule decides whether a job queue can take jobs (:func:`miniwdl_aws.queues.queue_problems`),
+and the backend, the submitter and ``doctor`` all apply it: the same queues pass and fail in all
+three."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any, Dict, List, Optional
+
+import pytest
+
+from miniwdl_aws.aws.clients import AwsClients
+from miniwdl_aws.batch.infrastructure import check_job_queues
+from miniwdl_aws.errors import InfrastructureError
+from miniwdl_aws.ops.checks import PROBLEM, Targets
+from miniwdl_aws.ops.doctor import Doctor
+from miniwdl_aws.queues import queue_problems
+from miniwdl_aws.submit import validate
+
+CE = [{"order": 1, "computeEnvironment": "arn:aws:batch:us-east-1:1:compute-environment/ce"}]
+
+
+def _queue(**kw: Any) -> Dict[str, Any]:
+    q = {
+        "jobQueueName": "q",
+        "jobQueueArn": "arn:aws:batch:us-east-1:1:job-queue/q",
+        "state": "ENABLED",
+        "status": "VALID",
+        "computeEnvironmentOrder": CE,
+    }
+    q.update(kw)
+    return q
+
+
+CASES = [
+    (_queue(), []),
+    (_queue(status="UPDATING"), []),  # takes jobs once Batch is done
+    (_queue(status="CREATING"), []),
+    (_queue(state="DISABLED"), ["state DISABLED"]),
+    (_queue(status="INVALID", statusReason="CE gone"), ["status INVALID (CE gone)"]),
+    (_queue(status="DELETING"), ["status DELETING"]),
+    (_queue(computeEnvironmentOrder=[]), ["no compute environment"]),
+    (None, ["not found"]),
+]
+
+
+class _FakeBatch:
+    def __init__(self, queue: Optional[Dict[str, Any]]) -> None:
+        self.queue = queue
+
+    def describe_job_queues(self, names: List[str]) -> Dict[str, Dict[str, Any]]:
+        return {n: self.queue for n in names} if self.queue else {}
+
+
+@pytest.mark.parametrize("queue, problems", CASES)
+def test_the_rule(queue: Optional[Dict[str, Any]], problems: List[str]) -> None:
+    assert queue_problems(queue) == problems
+
+
+@pytest.mark.parametrize("queue, problems", CASES)
+def test_backend_submitter_and_doctor_agree(
+    queue: Optional[Dict[str, Any]], problems: List[str]
+) -> None:
+    api: Any = _FakeBatch(queue)
+    verdicts = []
+    try:
+        check_job_queues(api, {"task_queue": "q"}, logging.getLogger("t"))
+        verdicts.append(True)
+    except InfrastructureError as exn:
+        verdicts.append(False)
+        assert all(p in str(exn) for p in problems), exn
+    try:
+        validate._usable_queue(api, "q", "--task-queue")
+        verdicts.append(True)
+    except InfrastructureError as exn:
+        verdicts.append(False)
+        assert all(p in str(exn) for p in problems), exn
+    doctor = Doctor(AwsClients(region="us-east-1"), Targets(task_queue="q"))
+    doctor.batch = api
+    doctor.check_queues()
+    verdicts.append(not [c for c in doctor.checks if c.status == PROBLEM])
+    assert verdicts == [not problems] * 3
