@@ -366,6 +366,7 @@ class BatchJobBase(WDL.runtime.task_container.TaskContainer):
             stderr_file=self.host_stderr_txt(),
             command_shell=self.cfg.get("task_runtime", "command_shell"),
         )
+        write_atomic(request.task_script(who, self._settings), request.script_path(who))
         parent = os.environ.get("AWS_BATCH_JOB_ID")
         return request.submit_request(
             who, self.runtime_values, self._settings, definition, queue, parent

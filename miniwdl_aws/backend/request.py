@@ -96,6 +96,30 @@ def timeout(runtime_values: Mapping[str, Any], settings: AwsSettings) -> int:
     return specs.effective_timeout(task_seconds, settings.job_timeout)
 
 
+def task_script(who: AttemptIdentity, settings: AwsSettings) -> str:
+    """The attempt's container script (bash): runs the task command in the work directory,
+    stdout and stderr to their files (and stderr, or with ``[aws] task_stdout_to_log`` both,
+    to the job's log). It is written to the task's directory on the shared filesystem and the
+    job runs it from there, so the container overrides stay a few hundred characters whatever
+    the paths: AWS fails a job whose overrides, with what Batch adds, exceed 8,192 characters,
+    and only after accepting it."""
+    return specs.task_script(
+        work_dir=who.work_dir,
+        command_file=os.path.join(who.host_dir, "command"),
+        stdout_file=who.stdout_file,
+        stderr_file=who.stderr_file,
+        command_shell=who.command_shell,
+        container_sync=settings.container_sync,
+        stdout_to_log=settings.task_stdout_to_log,
+    )[-1]
+
+
+def script_path(who: AttemptIdentity) -> str:
+    """Where :func:`task_script` is written for this attempt."""
+    suffix = "" if who.try_counter == 1 else str(who.try_counter)
+    return os.path.join(who.host_dir, f"batch_task{suffix}.sh")
+
+
 def submit_request(
     who: AttemptIdentity,
     runtime_values: Mapping[str, Any],
@@ -117,15 +141,7 @@ def submit_request(
     )
     if parent_job_id:
         tags[naming.TAG_PARENT_JOB_ID] = specs.tag_value(parent_job_id)
-    command = specs.task_script(
-        work_dir=who.work_dir,
-        command_file=os.path.join(who.host_dir, "command"),
-        stdout_file=who.stdout_file,
-        stderr_file=who.stderr_file,
-        command_shell=who.command_shell,
-        container_sync=settings.container_sync,
-        stdout_to_log=settings.task_stdout_to_log,
-    )
+    command = ["/bin/bash", script_path(who)]  # written by the caller (task_script)
     env = {
         naming.ENV_JOB_RUN_ID: who.run_id,
         naming.ENV_TASK_RUN_ID: who.call_run_id,

@@ -157,7 +157,7 @@ def run_folder(s3upload: str, run_id: str) -> str:
     return f"{s3upload.rstrip('/')}/{run_id}/"
 
 
-UPLOAD_WORKERS = 16  # objects in flight at once: a stopped run has 30 s before SIGKILL
+UPLOAD_WORKERS = 32  # objects in flight at once (the S3 client pools 32 connections)
 
 
 def upload_run(

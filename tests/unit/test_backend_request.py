@@ -35,3 +35,28 @@ def test_a_task_with_its_own_queue_or_a_gpu_never_falls_back() -> None:
     s = _settings()
     assert request.queue_for_attempt({"aws_queue": "gpu-q", "preemptible": 1}, s, 3) == "gpu-q"
     assert request.queue_for_attempt({"gpu": True, "preemptible": 1}, s, 3) == "spot"
+
+
+def test_overrides_stay_small_whatever_the_paths(tmp_path: object) -> None:
+    """AWS fails a job whose overrides (with what Batch adds) pass 8,192 characters, after
+    accepting it: the script runs from the shared filesystem, so only its path is in them."""
+    import json
+
+    deep = "/mnt/efs/" + "/".join(["call-a_very_long_scatter_call_name-123"] * 60)
+    who = request.AttemptIdentity(
+        run_id="mw261129T000000-abcdef",
+        call_run_id="call-greet-0",
+        try_counter=2,
+        host_dir=deep,
+        work_dir=deep + "/work2",
+        stdout_file=deep + "/stdout.txt",
+        stderr_file=deep + "/stderr.txt",
+        command_shell="/bin/bash",
+    )
+    s = _settings()
+    req = request.submit_request(who, {"cpu": 1}, s, "arn:def", "spot", None)
+    overrides = json.dumps(req["containerOverrides"])
+    script = request.task_script(who, s)
+    assert req["containerOverrides"]["command"] == ["/bin/bash", deep + "/batch_task2.sh"]
+    assert len(script) > 4 * len(deep)  # the paths are in the script, several times...
+    assert len(overrides) < len(deep) + 1024  # ...and only once in the overrides
