@@ -155,7 +155,7 @@ def fits_inline(spec: WorkflowJobSpec, extra_env: Mapping[str, str]) -> bool:
     )
     req = submit_request(trial, "x" * 200)
     return (
-        shipping.json_size(req["containerOverrides"]) <= shipping.OVERRIDES_LIMIT
+        shipping.json_size(req["containerOverrides"]) <= shipping.OVERRIDES_BUDGET
         and shipping.json_size(req) <= shipping.REQUEST_LIMIT
     )
 

@@ -35,6 +35,9 @@ ENV_INPUTS = "MINIWDL_AWS_INPUTS"
 # Batch limits: containerOverrides ≤ 8,192 characters; SubmitJob request ≤ 30 KiB.
 OVERRIDES_LIMIT = 8192
 REQUEST_LIMIT = 30 * 1024
+# Batch counts what it adds itself (AWS_BATCH_* variables, resource requirements...) toward the
+# 8,192, and fails the job only after accepting it: ship inline only within this budget.
+OVERRIDES_BUDGET = OVERRIDES_LIMIT - 1536
 
 SELF_TEST_INPUTS = {"self_test.names": ["Alyssa", "Ben", "Cy"]}
 

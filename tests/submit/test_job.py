@@ -109,3 +109,16 @@ def test_submit_request_tags_and_timeout() -> None:
     assert req["timeout"] == {"attemptDurationSeconds": 3600}
     assert req["containerOverrides"]["environment"] == [{"name": "A", "value": "1"}]
     assert "timeout" not in job.submit_request(_spec(), "arn:jd")
+
+
+def test_inline_payloads_keep_headroom_under_the_overrides_limit() -> None:
+    """Batch adds its own variables to the overrides and fails a job over 8,192 characters
+    only after accepting it: a payload that would leave less than the margin is staged."""
+    from miniwdl_aws.submit import shipping
+
+    spec = _spec()
+    base = shipping.json_size(job.submit_request(spec, "x" * 200)["containerOverrides"])
+    room = shipping.OVERRIDES_LIMIT - base
+    assert job.fits_inline(spec, {"P": "y" * (room - 2000)})
+    assert not job.fits_inline(spec, {"P": "y" * (room - 200)})  # under 8,192, but no margin
+    assert shipping.OVERRIDES_BUDGET <= shipping.OVERRIDES_LIMIT - 1024
