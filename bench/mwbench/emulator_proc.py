@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import os
-import shlex
 import signal
 import subprocess
 import threading
@@ -20,6 +19,8 @@ from pathlib import Path
 from typing import IO, Any, Dict, List, Optional
 
 import psutil
+
+from miniwdl_aws.emulator import parse_exports
 
 # exports every run needs from `serve --bootstrap`
 REQUIRED_EXPORTS = ("AWS_ENDPOINT_URL", "MINIWDL__AWS__TASK_QUEUE", "MINIWDL__AWS__FSAP")
@@ -34,20 +35,6 @@ def clean_env(base: Optional[Dict[str, str]] = None) -> Dict[str, str]:
         if key.startswith(("AWS_", "MINIWDL")) or key in ("BOTO_CONFIG", "VIRTUAL_ENV"):
             del env[key]
     return env
-
-
-def parse_exports(lines: List[str]) -> Dict[str, str]:
-    """``{K: V}`` from ``export K=V`` lines (values may be shell-quoted); other lines ignored."""
-    out: Dict[str, str] = {}
-    for line in lines:
-        line = line.strip()
-        if not line.startswith("export "):
-            continue
-        for word in shlex.split(line[len("export ") :]):
-            key, eq, value = word.partition("=")
-            if eq:
-                out[key] = value
-    return out
 
 
 class EmulatorProcess:

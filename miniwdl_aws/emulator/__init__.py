@@ -74,5 +74,6 @@ from __future__ import annotations
 
 from ._bootstrap import Stack
 from ._emulator import Emulator
+from ._exports import format_exports, parse_exports
 
-__all__ = ["Emulator", "Stack"]
+__all__ = ["Emulator", "Stack", "format_exports", "parse_exports"]

@@ -9,14 +9,14 @@ from __future__ import annotations
 
 import argparse
 import os
-import shlex
 import signal
 import sys
 import tempfile
 import threading
-from typing import Dict, List, Optional
+from typing import List, Optional
 
 from ._emulator import Emulator
+from ._exports import format_exports
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -40,10 +40,6 @@ def _parser() -> argparse.ArgumentParser:
         "--port-file", default=None, help="write the endpoint URL here (atomically) once serving"
     )
     return parser
-
-
-def _exports(values: Dict[str, str]) -> str:
-    return "".join(f"export {k}={shlex.quote(v)}\n" for k, v in values.items())
 
 
 def serve(args: argparse.Namespace) -> int:
@@ -78,7 +74,7 @@ def serve(args: argparse.Namespace) -> int:
             with open(tmp, "w") as f:
                 f.write(emu.endpoint_url + "\n")
             os.replace(tmp, args.port_file)
-        sys.stdout.write(_exports(values))
+        sys.stdout.write(format_exports(values))
         sys.stdout.flush()
         while not stop.wait(3600):
             pass

@@ -8,7 +8,6 @@ fixture of ``tests/conftest.py``.)
 from __future__ import annotations
 
 import json
-import shlex
 import signal
 import subprocess
 import threading
@@ -16,24 +15,12 @@ import time
 import urllib.request
 from typing import Dict, List, Optional, Sequence
 
+from miniwdl_aws.emulator import parse_exports
+
 from .procs import PYTHON
 
 # printed last by `serve --bootstrap`: once it is there, every export is
 LAST_EXPORT = "MINIWDL_AWS_DEMO_BUCKET"
-
-
-def parse_exports(lines: Sequence[str]) -> Dict[str, str]:
-    """``{K: V}`` from ``export K=V`` lines (values may be shell-quoted); other lines ignored."""
-    out: Dict[str, str] = {}
-    for line in lines:
-        line = line.strip()
-        if not line.startswith("export "):
-            continue
-        for word in shlex.split(line[len("export ") :]):
-            key, eq, value = word.partition("=")
-            if eq:
-                out[key] = value
-    return out
 
 
 class ServeProcess:
