@@ -29,6 +29,14 @@ TAG_ROLE = "MiniwdlRole"  # "workflow" or "task"
 TAG_PARENT_JOB_ID = "AWS_BATCH_PARENT_JOB_ID"
 # On job definitions: the content hash their name carries (with propagateTags, jobs get it too).
 TAG_DEFINITION_HASH = "MiniwdlDefinitionHash"
+
+# Tags of the workflow queue that complete what a user did not set, for the submitter and
+# `doctor` alike (infra/miniwdl-aws.yaml sets them; WorkflowImage only when given an image).
+TAG_TASK_QUEUE = "DefaultTaskQueue"
+TAG_TASK_QUEUE_FALLBACK = "DefaultTaskQueueFallback"
+TAG_FSAP = "DefaultFsap"
+TAG_WORKFLOW_ROLE = "WorkflowEngineRoleArn"
+TAG_WORKFLOW_IMAGE = "WorkflowImage"
 # Every key miniwdl-aws itself may put on one resource: a task job's ECS task carries all of them
 # (the job's own tags plus, through propagateTags, its definition's).
 OUR_TAG_KEYS = frozenset(

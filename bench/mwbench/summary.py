@@ -22,6 +22,7 @@ from .report import (
     MAX_PEAK_RSS_MIB,
     SPEEDUP_SIZES,
     SPEEDUPS,
+    _find,
 )
 from .sides import OURS, THEIRS
 
@@ -75,15 +76,6 @@ def _verdict(ok: Optional[bool]) -> str:
 
 def _utc(epoch: float, fmt: str) -> str:
     return time.strftime(fmt, time.gmtime(epoch))
-
-
-def _find(
-    ms: Sequence[Measurement], side: str, profile: str, workload: str
-) -> Optional[Measurement]:
-    for m in ms:
-        if (m.side, m.profile, m.workload) == (side, profile, workload):
-            return m
-    return None
 
 
 def _by_profile(ms: Sequence[Measurement]) -> List[Measurement]:

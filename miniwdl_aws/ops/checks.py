@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Any, Dict, List, Tuple
 
+from .. import naming
 from ..aws.batch import BatchApi
 from ..aws.calls import CallCounter
 from ..aws.clients import AwsClients
@@ -39,11 +40,11 @@ NFS_PORT = 2049
 
 # Tags on the workflow queue that give the submitter (and doctor) their defaults.
 WORKFLOW_QUEUE_TAGS = {
-    "task_queue": "DefaultTaskQueue",
-    "task_queue_fallback": "DefaultTaskQueueFallback",
-    "fsap": "DefaultFsap",
-    "workflow_role": "WorkflowEngineRoleArn",
-    "workflow_image": "WorkflowImage",
+    "task_queue": naming.TAG_TASK_QUEUE,
+    "task_queue_fallback": naming.TAG_TASK_QUEUE_FALLBACK,
+    "fsap": naming.TAG_FSAP,
+    "workflow_role": naming.TAG_WORKFLOW_ROLE,
+    "workflow_image": naming.TAG_WORKFLOW_IMAGE,
 }
 FARGATE_TYPES = ("FARGATE", "FARGATE_SPOT")
 

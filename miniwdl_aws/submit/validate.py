@@ -27,14 +27,6 @@ from miniwdl_aws.submit.upload import parse_s3_uri
 _FSAP = re.compile(r"^fsap-[0-9a-f]{8,40}$")
 _ROLE_ARN = re.compile(r"^arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]{1,512}$")
 
-# Tags of the workflow queue that complete what the user did not set (infra/miniwdl-aws.yaml
-# sets the first four; WorkflowImage names the image its owner built and pushed).
-TAG_TASK_QUEUE = "DefaultTaskQueue"
-TAG_TASK_QUEUE_FALLBACK = "DefaultTaskQueueFallback"
-TAG_FSAP = "DefaultFsap"
-TAG_WORKFLOW_ROLE = "WorkflowEngineRoleArn"
-TAG_WORKFLOW_IMAGE = "WorkflowImage"
-
 NO_IMAGE = (
     "no workflow image: pass --image, set [aws] workflow_image (MINIWDL__AWS__WORKFLOW_IMAGE), or"
     " tag the workflow queue with WorkflowImage; build it from this repository's Dockerfile and"
@@ -149,7 +141,7 @@ def resolve_infrastructure(
     tags = _usable_queue(batch, req.workflow_queue, "--workflow-queue").get("tags") or {}
     task_queue, fallback = _task_queues(batch, req, tags)
     fsap, role = _fargate_settings(req, tags)
-    image = req.image or str(tags.get(TAG_WORKFLOW_IMAGE) or "").strip()
+    image = req.image or str(tags.get(naming.TAG_WORKFLOW_IMAGE) or "").strip()
     if not image:
         raise ConfigError(NO_IMAGE)
     fs_id = fs_of_access_point(efs, fsap) if req.efs else ""
@@ -181,12 +173,12 @@ def _usable_queue(batch: BatchApi, name: str, flag: str) -> Dict[str, Any]:
 
 def _task_queues(batch: BatchApi, req: SubmitRequest, tags: Mapping[str, str]) -> Tuple[str, str]:
     """``(task queue, fallback or "")``, from the request or the workflow queue's tags."""
-    task_queue = req.task_queue or tags.get(TAG_TASK_QUEUE, "")
-    fallback = req.task_queue_fallback or tags.get(TAG_TASK_QUEUE_FALLBACK, "")
+    task_queue = req.task_queue or tags.get(naming.TAG_TASK_QUEUE, "")
+    fallback = req.task_queue_fallback or tags.get(naming.TAG_TASK_QUEUE_FALLBACK, "")
     if not task_queue:
         raise ConfigError(
             "no task queue: set --task-queue (MINIWDL__AWS__TASK_QUEUE) or tag the workflow queue"
-            f" with {TAG_TASK_QUEUE}"
+            f" with {naming.TAG_TASK_QUEUE}"
         )
     _usable_queue(batch, task_queue, "--task-queue")
     if fallback:
@@ -196,21 +188,21 @@ def _task_queues(batch: BatchApi, req: SubmitRequest, tags: Mapping[str, str]) -
 
 def _fargate_settings(req: SubmitRequest, tags: Mapping[str, str]) -> Tuple[str, str]:
     """``(access point, workflow role)``; with EFS (a Fargate workflow job) both are required."""
-    role = req.workflow_role or tags.get(TAG_WORKFLOW_ROLE, "")
+    role = req.workflow_role or tags.get(naming.TAG_WORKFLOW_ROLE, "")
     if not req.efs:
         return "", role
-    fsap = req.fsap or tags.get(TAG_FSAP, "")
+    fsap = req.fsap or tags.get(naming.TAG_FSAP, "")
     if not fsap:
         raise ConfigError(
             "no EFS access point: set --fsap (MINIWDL__AWS__FSAP) or tag the workflow queue"
-            f" with {TAG_FSAP}"
+            f" with {naming.TAG_FSAP}"
         )
     if not _FSAP.match(fsap):
-        raise ConfigError(f"{TAG_FSAP} tag {fsap!r} is not an access point id")
+        raise ConfigError(f"{naming.TAG_FSAP} tag {fsap!r} is not an access point id")
     if not role:
         raise ConfigError(
             "no workflow role: set --workflow-role (MINIWDL__AWS__WORKFLOW_ROLE) or tag the"
-            f" workflow queue with {TAG_WORKFLOW_ROLE} (Fargate jobs need one)"
+            f" workflow queue with {naming.TAG_WORKFLOW_ROLE} (Fargate jobs need one)"
         )
     if not _ROLE_ARN.match(role):
         raise ConfigError(f"workflow role {role!r} is not an IAM role ARN")
