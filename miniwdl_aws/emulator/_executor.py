@@ -232,37 +232,48 @@ class Executor:
     # -- running -----------------------------------------------------------------------------
 
     def _pump(self, job: LocalJob, proc: subprocess.Popen) -> None:
-        """Ship output line by line until the main process has exited and the pipe is drained."""
-        assert proc.stdout is not None
-        fd = proc.stdout.fileno()
+        """Ship output line by line until the main process has exited and both pipes are drained.
+
+        stdout and stderr are read from separate pipes and split into lines each on its own, as
+        Docker's log copier does for the awslogs driver: two writers never splice into one line.
+        """
+        assert proc.stdout is not None and proc.stderr is not None
+        pipes = {proc.stdout.fileno(): b"", proc.stderr.fileno(): b""}
         pidfd = os.pidfd_open(proc.pid)
         exited = False
-        buf = b""
+        stream = job.current_stream or ""
         # poll, not select: a big scatter has well over FD_SETSIZE (1024) descriptors open
         poller = select.poll()
-        poller.register(fd, select.POLLIN)
+        for fd in pipes:
+            poller.register(fd, select.POLLIN)
         poller.register(pidfd, select.POLLIN)
         try:
-            while True:
-                ready = {rfd for rfd, _ in poller.poll()}
-                if pidfd in ready and not exited:
-                    exited = True
-                    poller.unregister(pidfd)
-                    # The main process is gone (a zombie until reaped, so the group id is still
-                    # ours): like a container stopping, take every leftover process with it.
-                    self._signal_group(proc, signal.SIGKILL)
-                    continue
-                data = os.read(fd, 65536)
-                if not data:
-                    break
-                lines, buf = _complete_lines(buf + data)
-                if lines:
-                    self.logs.ship(job._log_backend, job.current_stream or "", split_long(lines))
-            if buf:
-                self.logs.ship(job._log_backend, job.current_stream or "", [buf])
+            while pipes:
+                for rfd, _ in poller.poll():
+                    if rfd == pidfd:
+                        if not exited:
+                            exited = True
+                            poller.unregister(pidfd)
+                            # The main process is gone (a zombie until reaped, so the group id is
+                            # still ours): like a container stopping, take every leftover
+                            # process with it.
+                            self._signal_group(proc, signal.SIGKILL)
+                        continue
+                    if rfd not in pipes:
+                        continue
+                    data = os.read(rfd, 65536)
+                    if not data:
+                        rest = pipes.pop(rfd)
+                        if rest:  # a last line without its newline
+                            self.logs.ship(job._log_backend, stream, [rest])
+                        poller.unregister(rfd)
+                        continue
+                    lines, pipes[rfd] = _complete_lines(pipes[rfd] + data)
+                    if lines:
+                        self.logs.ship(job._log_backend, stream, split_long(lines))
             if not exited:
-                # The pipe can close before the process is reported exited (or the job closed
-                # its stdout early): wait for the exit, then stop leftovers as above.
+                # The pipes can close before the process is reported exited (or the job closed
+                # them early): wait for the exit, then stop leftovers as above.
                 waiter = select.poll()
                 waiter.register(pidfd, select.POLLIN)
                 waiter.poll()
@@ -270,6 +281,7 @@ class Executor:
         finally:
             os.close(pidfd)
             proc.stdout.close()
+            proc.stderr.close()
         with self.lock:
             rc = proc.wait()
             job.proc_done = True
@@ -525,14 +537,14 @@ def _stream_name(job: LocalJob) -> str:
 
 
 def _spawn(argv: List[str], cwd: str, env: Dict[str, str]) -> subprocess.Popen:
-    """Start the command in its own process group, stdout and stderr merged into one pipe."""
+    """Start the command in its own process group, stdout and stderr each on its own pipe."""
     return subprocess.Popen(
         argv,
         cwd=cwd,
         env=env,
         stdin=subprocess.DEVNULL,
         stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
+        stderr=subprocess.PIPE,
         start_new_session=True,
     )
 
