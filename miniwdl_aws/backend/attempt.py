@@ -108,7 +108,11 @@ class JobLifecycle:
             job_id = self.services.submitter.call(once, terminating, logger)
         except SubmitAborted:
             raise Terminated(quiet=True) from None
-        self.attempts.append({"attempt": attempt, "jobId": job_id, "jobQueue": request["jobQueue"]})
+        record = {"attempt": attempt, "jobId": job_id, "jobQueue": request["jobQueue"]}
+        for req in request.get("containerOverrides", {}).get("resourceRequirements", []):
+            if req.get("type") == "MEMORY":
+                record["memoryMiB"] = int(req["value"])  # grows after an out-of-memory kill
+        self.attempts.append(record)
         logger.notice(  # type: ignore[attr-defined]
             _(
                 "AWS Batch job submitted",

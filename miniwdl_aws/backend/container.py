@@ -149,6 +149,7 @@ class BatchJobBase(WDL.runtime.task_container.TaskContainer):
         # the shared filesystem is mounted at the same path in the job, so paths are identities
         self.container_dir = self.host_dir
         self._interruptions = 0
+        self._memory_mib: Optional[int] = None  # set after an out-of-memory kill
         self._jobs: Optional[JobLifecycle] = None
         self._inputs_copied = False
 
@@ -164,7 +165,7 @@ class BatchJobBase(WDL.runtime.task_container.TaskContainer):
     ) -> None:
         """miniwdl's runtime keys, plus accelerators, timeout, queue and container properties."""
         super().process_runtime(logger, runtime_eval)
-        self.runtime_values.update(parse_runtime_keys(runtime_eval, logger))
+        self.runtime_values.update(parse_runtime_keys(runtime_eval, logger, self.run_id))
 
     def copy_input_files(self, logger: logging.Logger) -> None:
         """Copy inputs to their (identity) in-container paths; on a retry, only those missing
@@ -254,6 +255,8 @@ class BatchJobBase(WDL.runtime.task_container.TaskContainer):
                 os.path.join(self.host_dir, f"awsBatchJob{self._try_suffix()}.json"),
             )
         outcome = outcomes.classify(desc)
+        if outcome.kind == "oom":
+            self._plan_memory_retry(logger, jobs.attempts[-1])
         if desc.get("status") == "FAILED":
             self.failure_info = jobs.failure_info(details)
         if outcome.kind == "exit":
@@ -280,6 +283,41 @@ class BatchJobBase(WDL.runtime.task_container.TaskContainer):
             raise Interrupted(outcome.message, more_info=self.failure_info)
         logger.error(_(outcome.message, jobId=desc.get("jobId")))
         raise WDL.Error.RuntimeError(outcome.message, more_info=self.failure_info)
+
+    def _plan_memory_retry(self, logger: logging.Logger, record: Dict[str, Any]) -> None:
+        """After an out-of-memory kill, ask the next attempt for ``memory ×
+        memory_retry_multiplier`` (capped), and say so in the log and the attempt's record."""
+        rv, settings = self.runtime_values, self._settings
+        current = self._resources().memory_mib
+        multiplier = float(rv.get("aws_memory_retry_multiplier", settings.memory_retry_multiplier))
+        cap = request.memory_retry_cap(settings, self._limits["mem_bytes"])
+        record.update({"outcome": "oom", "memoryMiB": current})
+        # miniwdl's own count: interruptions within runtime.preemptible don't use up maxRetries
+        spent = self.try_counter - 1 - min(self._interruptions, int(rv.get("preemptible", 0)))
+        if spent >= int(rv.get("maxRetries", 0)):
+            return  # no further attempt
+        after = request.memory_after_oom(current, multiplier, cap)
+        if after is None:
+            logger.notice(  # type: ignore[attr-defined]
+                _(
+                    "AWS Batch job ran out of memory; retrying with the same memory",
+                    memoryMiB=current,
+                    memory_retry_multiplier=multiplier,
+                    capMiB=cap or None,
+                )
+            )
+            return
+        self._memory_mib = after
+        record["nextMemoryMiB"] = after
+        logger.notice(  # type: ignore[attr-defined]
+            _(
+                "AWS Batch job ran out of memory; retrying with more memory",
+                memoryMiB=current,
+                nextMemoryMiB=after,
+                memory_retry_multiplier=multiplier,
+                capMiB=cap or None,
+            )
+        )
 
     # --- this attempt's files and request ---
 
@@ -320,7 +358,7 @@ class BatchJobBase(WDL.runtime.task_container.TaskContainer):
             symlink_force(host_path.rstrip("/"), link)
 
     def _resources(self) -> specs.Resources:
-        return request.resources(self.runtime_values, self._settings)
+        return request.resources(self.runtime_values, self._settings, self._memory_mib)
 
     def _user(self) -> Optional[str]:
         if not self.cfg["task_runtime"].get_bool("as_user"):
@@ -369,7 +407,7 @@ class BatchJobBase(WDL.runtime.task_container.TaskContainer):
         write_atomic(request.task_script(who, self._settings), request.script_path(who))
         parent = os.environ.get("AWS_BATCH_JOB_ID")
         return request.submit_request(
-            who, self.runtime_values, self._settings, definition, queue, parent
+            who, self.runtime_values, self._settings, definition, queue, parent, self._memory_mib
         )
 
 

@@ -60,3 +60,29 @@ def test_overrides_stay_small_whatever_the_paths(tmp_path: object) -> None:
     assert req["containerOverrides"]["command"] == ["/bin/bash", deep + "/batch_task2.sh"]
     assert len(script) > 4 * len(deep)  # the paths are in the script, several times...
     assert len(overrides) < len(deep) + 1024  # ...and only once in the overrides
+
+
+def test_memory_after_an_oom_kill_grows_up_to_the_cap() -> None:
+    assert request.memory_after_oom(2015, 2.0, 0) == 4030
+    assert request.memory_after_oom(2015, 1.5, 0) == 3023  # rounded up
+    assert request.memory_after_oom(2015, 2.0, 3000) == 3000  # capped
+    assert request.memory_after_oom(3000, 2.0, 3000) is None  # already at the cap
+    assert request.memory_after_oom(2015, 1.0, 0) is None  # 1 turns it off
+
+
+def test_memory_retry_cap_from_the_queue_and_the_option() -> None:
+    from miniwdl_aws.batch.infrastructure import UNKNOWN_LIMIT
+
+    s = _settings()
+    assert request.memory_retry_cap(s, UNKNOWN_LIMIT) == 0  # nothing limits it
+    assert request.memory_retry_cap(s, 16 << 30) == 16384 - 33  # less [aws] memory_delta
+    capped = dataclasses.replace(s, memory_retry_max=8000)
+    assert request.memory_retry_cap(capped, 16 << 30) == 8000
+    assert request.memory_retry_cap(capped, UNKNOWN_LIMIT) == 8000
+
+
+def test_retry_memory_replaces_the_requested_memory() -> None:
+    s = _settings()
+    rv = {"cpu": 2, "memory_reservation": 2 << 30}
+    assert request.resources(rv, s).memory_mib == 2048 - 33
+    assert request.resources(rv, s, 4030).memory_mib == 4030
