@@ -227,6 +227,11 @@ class BatchApi(ServiceApi):
         (:meth:`miniwdl_aws.aws.ec2.Ec2Api.instance_type_limits`)."""
         return self._ec2.instance_type_limits(instance_types)
 
+    def family_limits(self, families: Sequence[str]) -> Dict[str, Dict[str, int]]:
+        """The largest vCPUs and memory of each EC2 instance family
+        (:meth:`miniwdl_aws.aws.ec2.Ec2Api.family_limits`)."""
+        return self._ec2.family_limits(families)
+
     def describe_access_point(self, fsap_id: str) -> Optional[Dict[str, Any]]:
         """The EFS access point ``fsap_id``, or None if it does not exist
         (:meth:`miniwdl_aws.aws.efs.EfsApi.describe_access_point`)."""

@@ -16,6 +16,7 @@ import logging
 import os
 import shlex
 import shutil
+import threading
 import time
 from contextlib import ExitStack, suppress
 from typing import Any, Callable, Dict, List, Optional
@@ -29,7 +30,7 @@ from WDL.runtime.error import Interrupted, Terminated
 from .._util import _
 from ..batch import infrastructure, outcomes, specs
 from ..config import AwsSettings, load_settings
-from ..errors import ConfigError, MiniwdlAwsError
+from ..errors import ConfigError, InfrastructureError, MiniwdlAwsError
 from ..studio import studio_settings
 from . import request
 from .attempt import JobLifecycle
@@ -47,6 +48,9 @@ class BatchJobBase(WDL.runtime.task_container.TaskContainer):
     _fs_mount: str
     _limits: Dict[str, int]
     _volumes: List[Dict[str, Any]]
+    # the task queues checked so far (the configured ones at startup, a task's own on first use)
+    _queue_facts: Dict[str, infrastructure.QueueFacts] = {}
+    _queue_lock = threading.Lock()
 
     # --- once per process ---
 
@@ -121,8 +125,8 @@ class BatchJobBase(WDL.runtime.task_container.TaskContainer):
     def _check_queues(
         cls, services: Services, settings: AwsSettings, logger: logging.Logger
     ) -> Dict[str, int]:
-        """Check the task queue(s) exist and are ENABLED; derive per-task resource limits from
-        the task queue's compute environments."""
+        """Check the task queue(s) exist, are ENABLED, and have an ENABLED and VALID EC2
+        compute environment; derive per-task resource limits from the task queue's."""
         queues = infrastructure.check_job_queues(
             services.api,
             {
@@ -131,9 +135,37 @@ class BatchJobBase(WDL.runtime.task_container.TaskContainer):
             },
             logger,
         )
-        order = queues["task_queue"].get("computeEnvironmentOrder", [])
-        ce_names = [c["computeEnvironment"] for c in order]
-        return infrastructure.compute_limits(services.api, ce_names, logger)
+        facts = {
+            key: infrastructure.task_queue_facts(services.api, queue, key, logger)
+            for key, queue in queues.items()
+        }
+        with cls._queue_lock:
+            cls._queue_facts = {
+                name: facts[key]
+                for key, name in (
+                    ("task_queue", settings.task_queue),
+                    ("task_queue_fallback", settings.task_queue_fallback),
+                )
+                if key in facts
+            }
+        return dict(facts["task_queue"].limits)
+
+    @classmethod
+    def _facts_of(cls, queue: str, logger: logging.Logger) -> infrastructure.QueueFacts:
+        """The :class:`~miniwdl_aws.batch.infrastructure.QueueFacts` of ``queue``, checked on
+        first use (a task's own ``runtime.aws.queue``); InfrastructureError if it cannot run
+        task jobs."""
+        with cls._queue_lock:
+            known = cls._queue_facts.get(queue)
+            if known is not None:
+                return known
+            assert cls._services is not None
+            api = cls._services.api
+            key = "runtime.aws.queue"
+            (desc,) = infrastructure.check_job_queues(api, {key: queue}, logger).values()
+            facts = infrastructure.task_queue_facts(api, desc, key, logger)
+            cls._queue_facts[queue] = facts
+            return facts
 
     @classmethod
     def detect_resource_limits(
@@ -212,12 +244,17 @@ class BatchJobBase(WDL.runtime.task_container.TaskContainer):
         try:
             with ExitStack() as cleanup:
                 jobs.confirm_previous_terminal(logger)
-                self._check_fits()
+                queue = self._select_queue(logger)
+                try:
+                    facts = self._facts_of(queue, logger)
+                except (ConfigError, InfrastructureError) as exn:
+                    raise WDL.Error.RuntimeError(f"{exn} (task {self.run_id})") from None
+                self._check_fits(facts)
                 self._prepare_attempt(command)
                 definition = jobs.definition(
                     logger, self._container_properties(logger), terminating
                 )
-                req = self._submit_request(definition, self._select_queue(logger))
+                req = self._submit_request(definition, facts)
                 logger.debug(
                     _("SubmitJob", **{k: v for k, v in req.items() if k != "containerOverrides"})
                 )
@@ -290,7 +327,11 @@ class BatchJobBase(WDL.runtime.task_container.TaskContainer):
         rv, settings = self.runtime_values, self._settings
         current = self._resources().memory_mib
         multiplier = float(rv.get("aws_memory_retry_multiplier", settings.memory_retry_multiplier))
-        cap = request.memory_retry_cap(settings, self._limits["mem_bytes"])
+        queue = self._queue_for_next_attempt()
+        known = self._queue_facts.get(queue)
+        cap = request.memory_retry_cap(
+            settings, (known.limits if known else self._limits)["mem_bytes"]
+        )
         record.update({"outcome": "oom", "memoryMiB": current})
         # miniwdl's own count: interruptions within runtime.preemptible don't use up maxRetries
         spent = self.try_counter - 1 - min(self._interruptions, int(rv.get("preemptible", 0)))
@@ -324,14 +365,16 @@ class BatchJobBase(WDL.runtime.task_container.TaskContainer):
     def _try_suffix(self) -> str:
         return str(self.try_counter) if self.try_counter > 1 else ""
 
-    def _check_fits(self) -> None:
+    def _check_fits(self, facts: infrastructure.QueueFacts) -> None:
+        """A task that can never fit its queue's instance types fails before submitting."""
+        limits = facts.limits
         cpu = int(self.runtime_values.get("cpu", 1))
         mem = int(self.runtime_values.get("memory_reservation", 0))
-        if cpu > self._limits["cpu"] or mem > self._limits["mem_bytes"]:
+        if cpu > limits["cpu"] or mem > limits["mem_bytes"]:
             raise WDL.Error.RuntimeError(
                 f"task needs {cpu} vCPU and {mem} bytes of memory, but the compute environments of"
-                f" [aws] task_queue {self._settings.task_queue!r} provide at most"
-                f" {self._limits['cpu']} vCPU and {self._limits['mem_bytes']} bytes per job"
+                f" job queue {facts.name!r} provide at most"
+                f" {limits['cpu']} vCPU and {limits['mem_bytes']} bytes per job"
             )
 
     def _prepare_attempt(self, command: str) -> None:
@@ -391,7 +434,7 @@ class BatchJobBase(WDL.runtime.task_container.TaskContainer):
             )
         return queue
 
-    def _submit_request(self, definition: str, queue: str) -> Dict[str, Any]:
+    def _submit_request(self, definition: str, facts: infrastructure.QueueFacts) -> Dict[str, Any]:
         services = self._services
         assert services is not None
         who = request.AttemptIdentity(
@@ -407,7 +450,14 @@ class BatchJobBase(WDL.runtime.task_container.TaskContainer):
         write_atomic(request.task_script(who, self._settings), request.script_path(who))
         parent = os.environ.get("AWS_BATCH_JOB_ID")
         return request.submit_request(
-            who, self.runtime_values, self._settings, definition, queue, parent, self._memory_mib
+            who,
+            self.runtime_values,
+            self._settings,
+            definition,
+            facts.name,
+            parent,
+            self._memory_mib,
+            facts.fair_share,
         )
 
 

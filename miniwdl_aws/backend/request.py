@@ -21,6 +21,7 @@ __all__ = [
     "memory_retry_cap",
     "queue_for_attempt",
     "resources",
+    "scheduling",
     "submit_request",
     "timeout",
 ]
@@ -90,6 +91,10 @@ def container_properties(
     """The job definition's containerProperties; raises ConfigError for forbidden extras."""
     extra = dict(settings.container_properties)
     extra.update(runtime_values.get("aws_container_properties", {}))
+    if runtime_values.get("aws_job_role"):
+        # the task's IAM role is a job-definition property (SubmitJob cannot override it), so
+        # tasks with different roles get different (content-hashed) definitions
+        extra["jobRoleArn"] = runtime_values["aws_job_role"]
     return specs.DefinitionContent(
         image=str(runtime_values.get("docker", "ubuntu:22.04")),
         volumes=volumes,
@@ -157,8 +162,10 @@ def submit_request(
     queue: str,
     parent_job_id: Optional[str],
     memory_mib: Optional[int] = None,
+    fair_share: bool = False,
 ) -> Dict[str, Any]:
-    """The SubmitJob request of one attempt (``memory_mib``: see :func:`resources`)."""
+    """The SubmitJob request of one attempt (``memory_mib``: see :func:`resources`;
+    ``fair_share``: whether ``queue`` has a scheduling policy, see :func:`scheduling`)."""
     tags = dict(settings.user_tags)
     tags.update(
         {
@@ -186,4 +193,22 @@ def submit_request(
         timeout_seconds=timeout(runtime_values, settings),
         environment=env,
         tags=tags,
+        scheduling=scheduling(who, runtime_values, settings, fair_share),
     )
+
+
+def scheduling(
+    who: AttemptIdentity, runtime_values: Mapping[str, Any], settings: AwsSettings, fair_share: bool
+) -> specs.Scheduling:
+    """Fair-share identity and priority, only on a queue with a scheduling policy (AWS requires
+    a share identifier there and refuses one elsewhere): ``runtime.aws.share``, else ``[aws]
+    share_identifier``, else the workflow's name; and the task's consumable resources."""
+    consumables = dict(runtime_values.get("aws_consumables") or {})
+    if not fair_share:
+        return specs.Scheduling(consumables=consumables)
+    share = (
+        runtime_values.get("aws_share")
+        or settings.share_identifier
+        or specs.share_identifier(specs.workflow_name(who.host_dir))
+    )
+    return specs.Scheduling(str(share), runtime_values.get("aws_priority"), consumables)

@@ -31,6 +31,8 @@ __all__ = [
     "TAG_DEFINITION_HASH",
     "DefinitionContent",
     "Resources",
+    "Scheduling",
+    "share_identifier",
     "efs_volume",
     "host_volume",
     "memory_mib",
@@ -75,6 +77,34 @@ class Resources:
         if self.gpu > 0:
             ans.append({"type": "GPU", "value": str(self.gpu)})
         return ans
+
+
+@dataclass(frozen=True)
+class Scheduling:
+    """How Batch schedules one job beyond its resources: the fair-share identifier and priority
+    (only for a queue with a scheduling policy, where AWS requires the identifier and refuses
+    it elsewhere) and consumable resources (``{name or ARN: quantity}``)."""
+
+    share_identifier: Optional[str] = None
+    priority: Optional[int] = None
+    consumables: Mapping[str, int] = field(default_factory=dict)
+
+    def submit_fields(self) -> Dict[str, Any]:
+        """The SubmitJob fields: ``shareIdentifier``, ``schedulingPriorityOverride``,
+        ``consumableResourcePropertiesOverride``, each only when set."""
+        fields: Dict[str, Any] = {}
+        if self.share_identifier:
+            fields["shareIdentifier"] = self.share_identifier
+            if self.priority is not None:
+                fields["schedulingPriorityOverride"] = int(self.priority)
+        if self.consumables:
+            fields["consumableResourcePropertiesOverride"] = {
+                "consumableResourceList": [
+                    {"consumableResource": name, "quantity": int(quantity)}
+                    for name, quantity in sorted(self.consumables.items())
+                ]
+            }
+        return fields
 
 
 @dataclass(frozen=True)
@@ -220,10 +250,12 @@ def submit_request(
     timeout_seconds: int,
     environment: Optional[Mapping[str, str]] = None,
     tags: Optional[Mapping[str, str]] = None,
+    scheduling: Optional[Scheduling] = None,
 ) -> Dict[str, Any]:
-    """SubmitJob parameters with the per-task parts in ``containerOverrides``."""
+    """SubmitJob parameters with the per-task parts in ``containerOverrides``, and the
+    fair-share and consumable-resource fields of ``scheduling`` when it has them."""
     env = [{"name": k, "value": v} for k, v in (environment or {}).items() if v != ""]
-    return {
+    request = {
         "jobName": job_name,
         "jobQueue": job_queue,
         "jobDefinition": job_definition,
@@ -236,6 +268,14 @@ def submit_request(
         "tags": dict(tags or {}),
         "propagateTags": True,
     }
+    request.update((scheduling or Scheduling()).submit_fields())
+    return request
+
+
+def share_identifier(name: str) -> str:
+    """A valid SubmitJob ``shareIdentifier`` from any name (AWS: at most 255 alphanumeric
+    characters): other characters dropped, ``miniwdl`` when nothing is left."""
+    return re.sub(r"[^A-Za-z0-9]", "", name)[:255] or "miniwdl"
 
 
 def parse_duration(value: Any) -> float:

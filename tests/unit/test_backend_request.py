@@ -86,3 +86,66 @@ def test_retry_memory_replaces_the_requested_memory() -> None:
     rv = {"cpu": 2, "memory_reservation": 2 << 30}
     assert request.resources(rv, s).memory_mib == 2048 - 33
     assert request.resources(rv, s, 4030).memory_mib == 4030
+
+
+def _who(host_dir: str = "/mnt/efs/runs/20261129_000000_wf/call-a") -> request.AttemptIdentity:
+    return request.AttemptIdentity(
+        run_id="mw261129T000000-abcdef",
+        call_run_id="call-a",
+        try_counter=1,
+        host_dir=host_dir,
+        work_dir=host_dir + "/work",
+        stdout_file=host_dir + "/stdout.txt",
+        stderr_file=host_dir + "/stderr.txt",
+        command_shell="/bin/bash",
+    )
+
+
+def test_fair_share_fields_only_on_a_fair_share_queue() -> None:
+    s = _settings()
+    rv = {"aws_share": "teamA", "aws_priority": 9}
+    plain = request.submit_request(_who(), rv, s, "arn:def", "spot", None)
+    assert "shareIdentifier" not in plain and "schedulingPriorityOverride" not in plain
+    fair = request.submit_request(_who(), rv, s, "arn:def", "fair", None, fair_share=True)
+    assert (fair["shareIdentifier"], fair["schedulingPriorityOverride"]) == ("teamA", 9)
+    # defaults: [aws] share_identifier, else the workflow's name (alphanumeric only)
+    got = request.submit_request(_who(), {}, s, "arn:def", "fair", None, fair_share=True)
+    assert got["shareIdentifier"] == "wf" and "schedulingPriorityOverride" not in got
+    named = dataclasses.replace(s, share_identifier="lab1")
+    got = request.submit_request(_who(), {}, named, "arn:def", "fair", None, fair_share=True)
+    assert got["shareIdentifier"] == "lab1"
+    odd = _who("/mnt/efs/runs/20261129_000000_my-wf_2/call-a")
+    got = request.submit_request(odd, {}, s, "arn:def", "fair", None, fair_share=True)
+    assert got["shareIdentifier"] == "mywf2"
+
+
+def test_consumables_and_job_role_reach_the_request_and_definition() -> None:
+    s = _settings()
+    rv = {"aws_consumables": {"licence": 2, "arn:aws:batch:r:1:consumable-resource/db": 1}}
+    got = request.submit_request(_who(), rv, s, "arn:def", "spot", None)
+    assert got["consumableResourcePropertiesOverride"] == {
+        "consumableResourceList": [
+            {"consumableResource": "arn:aws:batch:r:1:consumable-resource/db", "quantity": 1},
+            {"consumableResource": "licence", "quantity": 2},
+        ]
+    }
+    assert "consumableResourcePropertiesOverride" not in request.submit_request(
+        _who(), {}, s, "arn:def", "spot", None
+    )
+    role = "arn:aws:iam::123456789012:role/reader"
+    props = request.container_properties({"aws_job_role": role}, s, [], "/mnt/efs", None)
+    assert props["jobRoleArn"] == role
+    assert "jobRoleArn" not in request.container_properties({}, s, [], "/mnt/efs", None)
+
+
+def test_request_is_valid_for_botocore() -> None:
+    """Every field we add is one SubmitJob's model knows, with the right shape."""
+    from botocore.session import get_session
+    from botocore.validate import ParamValidator
+
+    s = _settings()
+    rv = {"aws_share": "a", "aws_priority": 1, "aws_consumables": {"x": 1}, "cpu": 2}
+    req = request.submit_request(_who(), rv, s, "arn:def", "fair", None, 4096, fair_share=True)
+    shape = get_session().get_service_model("batch").operation_model("SubmitJob").input_shape
+    report = ParamValidator().validate(req, shape)
+    assert not report.has_errors(), report.generate_report()

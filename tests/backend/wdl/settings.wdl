@@ -1,0 +1,45 @@
+version 1.0
+
+# Per-task AWS Batch settings through the runtime aws object (optional inputs left unset are
+# not sent).
+workflow settings {
+    input {
+        String? queue
+        String? share
+        Int? priority
+        String? job_role
+        String memory = "1 GiB"
+    }
+    call one {
+        input: queue = queue, share = share, priority = priority, job_role = job_role, memory = memory
+    }
+    output {
+        String said = one.said
+    }
+}
+
+task one {
+    input {
+        String? queue
+        String? share
+        Int? priority
+        String? job_role
+        String memory
+    }
+    command <<<
+        echo "ran"
+    >>>
+    output {
+        String said = read_string(stdout())
+    }
+    runtime {
+        memory: memory
+        aws: object {
+            queue: queue,
+            share: share,
+            priority: priority,
+            job_role: job_role,
+            timeout: "2h"
+        }
+    }
+}
