@@ -5,7 +5,7 @@ any job is submitted."""
 from __future__ import annotations
 
 import json
-from typing import Any, Dict, List
+from typing import Any, List
 
 from conftest import batch_client, jobs_of_run, run_miniwdl
 
