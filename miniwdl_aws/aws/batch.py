@@ -227,6 +227,22 @@ class BatchApi(ServiceApi):
         (:meth:`miniwdl_aws.aws.ec2.Ec2Api.instance_type_limits`)."""
         return self._ec2.instance_type_limits(instance_types)
 
+    def queue_position(self, job_queue: str, job_arn: str) -> Optional[int]:
+        """The job's 1-based position at the front of its queue (GetJobQueueSnapshot), or None
+        when it is not among the jobs listed there or the call is not answered."""
+        try:
+            res = self._call(
+                "GetJobQueueSnapshot",
+                lambda: self._clients("batch").get_job_queue_snapshot(jobQueue=job_queue),
+            )
+        except AwsCallError:
+            return None  # a convenience for a warning: not allowed or not offered
+        jobs = _dicts((res.get("frontOfQueue") or {}).get("jobs", []))
+        for index, job in enumerate(jobs):
+            if job.get("jobArn") == job_arn:
+                return index + 1
+        return None
+
     def family_limits(self, families: Sequence[str]) -> Dict[str, Dict[str, int]]:
         """The largest vCPUs and memory of each EC2 instance family
         (:meth:`miniwdl_aws.aws.ec2.Ec2Api.family_limits`)."""

@@ -19,7 +19,7 @@ import shutil
 import threading
 import time
 from contextlib import ExitStack, suppress
-from typing import Any, Callable, Dict, List, Optional
+from typing import Any, Callable, Dict, List, Optional, Tuple
 
 import WDL
 import WDL.runtime.config
@@ -268,6 +268,7 @@ class BatchJobBase(WDL.runtime.task_container.TaskContainer):
                     poll_stderr,
                     lambda: cleanup.enter_context(self.task_running_context()),
                     lambda: self._resources().requirements(),
+                    lambda: self._scaling_signature(facts),
                 )
                 return self._finish(logger, desc)
         except (Terminated, Interrupted, WDL.Error.RuntimeError):
@@ -320,6 +321,28 @@ class BatchJobBase(WDL.runtime.task_container.TaskContainer):
             raise Interrupted(outcome.message, more_info=self.failure_info)
         logger.error(_(outcome.message, jobId=desc.get("jobId")))
         raise WDL.Error.RuntimeError(outcome.message, more_info=self.failure_info)
+
+    _scaling_seen: Dict[str, Tuple[float, Optional[Tuple[Any, ...]]]] = {}
+    _SCALING_TTL = 30.0  # seconds between looks at a queue's compute environments
+
+    @classmethod
+    def _scaling_signature(cls, facts: infrastructure.QueueFacts) -> Optional[Tuple[Any, ...]]:
+        """The queue's :func:`~miniwdl_aws.batch.outcomes.scaling_signature`, looked up at most
+        every 30 s per queue (shared by its tasks); None (no evidence) when it can't be read."""
+        now = time.monotonic()
+        with cls._queue_lock:
+            seen = cls._scaling_seen.get(facts.name)
+            if seen is not None and now - seen[0] < cls._SCALING_TTL:
+                return seen[1]
+        assert cls._services is not None
+        try:
+            envs = cls._services.api.describe_compute_environments(facts.environments)
+            signature = outcomes.scaling_signature(envs)
+        except MiniwdlAwsError:
+            signature = None
+        with cls._queue_lock:
+            cls._scaling_seen[facts.name] = (now, signature)
+        return signature
 
     def _plan_memory_retry(self, logger: logging.Logger, record: Dict[str, Any]) -> None:
         """After an out-of-memory kill, ask the next attempt for ``memory ×

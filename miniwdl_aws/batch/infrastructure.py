@@ -70,6 +70,7 @@ class QueueFacts:
     name: str
     limits: Dict[str, int]
     fair_share: bool = False
+    environments: Tuple[str, ...] = ()  # its compute environments (names or ARNs)
 
 
 def check_job_queues(
@@ -220,7 +221,7 @@ def task_queue_facts(
         raise
     except AwsCallError as exn:
         logger.warning(_("could not check the task queue's compute environments", error=str(exn)))
-        return QueueFacts(name, unknown, fair_share)
+        return QueueFacts(name, unknown, fair_share, tuple(names))
     check_task_environments(envs, key, name)
     try:
         limits = _limits_over(api, envs, logger)
@@ -229,7 +230,7 @@ def task_queue_facts(
     except AwsCallError as exn:
         logger.warning(_("could not derive task resource limits", error=str(exn)))
         limits = unknown
-    return QueueFacts(name, limits, fair_share)
+    return QueueFacts(name, limits, fair_share, tuple(names))
 
 
 def efs_volume_for_access_point(
