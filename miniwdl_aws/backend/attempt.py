@@ -264,7 +264,8 @@ class JobLifecycle:
         services = self.services
         try:
             services.api.terminate_job_retrying(job_id, outcomes.TERMINATE_REASON, logger=logger)
-            logger.info(_("AWS Batch job terminate requested", jobId=job_id))
+            # NOTICE, shown without --verbose: the README promises the log says each job we stop
+            logger.notice(_("AWS Batch job terminate requested", jobId=job_id))  # type: ignore[attr-defined]
         except AwsCallError as exn:
             logger.error(_("AWS Batch TerminateJob failed", jobId=job_id, error=str(exn)))
         services.poller.expedite(job_id)
@@ -280,7 +281,9 @@ class JobLifecycle:
             self.terminate(logger, watch.job_id)
         if self.wait_terminal(watch, self.settings.terminate_wait):
             self.unconfirmed_job = None
-            logger.info(_("AWS Batch job ended", jobId=watch.job_id, status=watch.status))
+            logger.notice(  # type: ignore[attr-defined]
+                _("AWS Batch job ended", jobId=watch.job_id, status=watch.status)
+            )
         else:
             logger.error(
                 _(
