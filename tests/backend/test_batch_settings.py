@@ -153,3 +153,20 @@ def test_task_that_can_never_fit_optimal_fails_before_submitting(emulator: Any, 
     assert res.returncode != 0
     _one_error_line(res, "2000000000000 bytes of memory", "at most")
     assert _no_job_submitted(emulator)
+
+
+def test_aws_object_per_call_from_the_inputs_json(emulator: Any, aws: Any, tmp_path: Any) -> None:
+    inputs = tmp_path / "inputs.json"
+    inputs.write_text(
+        json.dumps({"settings.one.runtime.aws": {"queue": aws.task_queue_fallback, "timeout": 600}})
+    )
+    res = run_miniwdl(emulator, aws, "settings.wdl", [], args=["-i", str(inputs)])
+    assert res.returncode == 0, res.stderr[-3000:]
+    assert jobs_of_run(aws.task_queue, "mw") == []
+    (job,) = jobs_of_run(aws.task_queue_fallback, "mw")
+    # the inputs' object replaces the task's own (its "2h" timeout is gone)
+    assert job["timeout"] == {"attemptDurationSeconds": 600}
+    inputs.write_text(json.dumps({"settings.one.runtime.aws": {"queue": "q", "colour": "red"}}))
+    res = run_miniwdl(emulator, aws, "settings.wdl", [], "bad", args=["-i", str(inputs)])
+    assert res.returncode != 0
+    _one_error_line(res, "unknown key runtime.aws.colour", "call-one")

@@ -1,4 +1,4 @@
-version 1.0
+version 1.1
 
 # Per-task AWS Batch settings through the runtime aws object (optional inputs left unset are
 # not sent).
