@@ -198,6 +198,27 @@ class BatchJobBase(WDL.runtime.task_container.TaskContainer):
         """miniwdl's runtime keys, plus accelerators, timeout, queue and container properties."""
         super().process_runtime(logger, runtime_eval)
         self.runtime_values.update(parse_runtime_keys(runtime_eval, logger, self.run_id))
+        if "disks" in runtime_eval:
+            self._note_disks(logger, runtime_eval["disks"])
+
+    _disks_warned = False
+
+    @classmethod
+    def _note_disks(cls, logger: logging.Logger, disks: WDL.Value.Base) -> None:
+        """WDL's ``disks`` (runtime or 1.2 ``requirements``) is read and reported, not honoured:
+        an EC2 Batch job has no per-job disk (its scratch space is the host's volume and the
+        shared filesystem), so say so once per run, not once per task."""
+        with cls._queue_lock:
+            if cls._disks_warned:
+                return
+            cls._disks_warned = True
+        logger.warning(
+            _(
+                "runtime disks is not applied on AWS Batch (EC2 jobs have no per-job disk; tasks"
+                " write to the shared filesystem); size the compute environment's volumes instead",
+                disks=str(disks.json),
+            )
+        )
 
     def copy_input_files(self, logger: logging.Logger) -> None:
         """Copy inputs to their (identity) in-container paths; on a retry, only those missing

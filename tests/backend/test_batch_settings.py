@@ -170,3 +170,16 @@ def test_aws_object_per_call_from_the_inputs_json(emulator: Any, aws: Any, tmp_p
     res = run_miniwdl(emulator, aws, "settings.wdl", [], "bad", args=["-i", str(inputs)])
     assert res.returncode != 0
     _one_error_line(res, "unknown key runtime.aws.colour", "call-one")
+
+
+def test_wdl_1_2_requirements_and_disks(emulator: Any, aws: Any) -> None:
+    res = run_miniwdl(emulator, aws, "requirements12.wdl", [])
+    assert res.returncode == 0, res.stderr[-3000:]
+    assert res.outputs["req12.attempts"] == [1, 0]  # max_retries retried the first call
+    jobs = jobs_of_run(aws.task_queue, "mw")
+    assert len(jobs) == 3
+    for job in jobs:
+        req = {r["type"]: r["value"] for r in job["container"]["resourceRequirements"]}
+        assert req == {"VCPU": "2", "MEMORY": str(3 * 1024 - 33)}
+    warned = [ln for ln in res.stderr.splitlines() if "runtime disks is not applied" in ln]
+    assert len(warned) == 1 and " WARNING " in warned[0]  # once per run, not per task
