@@ -14,6 +14,8 @@ import logging
 import time
 from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, cast
 
+import botocore.session
+
 from .._util import _
 from ..errors import AwsCallError
 from .calls import CallCounter, ServiceApi
@@ -57,6 +59,13 @@ class BatchApi(ServiceApi):
         self._efs = EfsApi(clients, self._counter)
 
     # --- job definitions ---
+
+    @staticmethod
+    def container_property_names() -> List[str]:
+        """The keys RegisterJobDefinition's ``containerProperties`` accepts (botocore's model),
+        so that a typo in user-given properties is one clear error before any call."""
+        model = botocore.session.get_session().get_service_model("batch")
+        return list(model.shape_for("ContainerProperties").members)  # type: ignore[attr-defined]
 
     def register_job_definition(self, request: Dict[str, Any]) -> str:
         """Register a job definition; returns its ARN."""

@@ -28,6 +28,7 @@ from WDL._util import TerminationSignalFlag, symlink_force, write_atomic
 from WDL.runtime.error import Interrupted, Terminated
 
 from .._util import _
+from ..aws.batch import BatchApi
 from ..batch import infrastructure, outcomes, specs
 from ..config import AwsSettings, load_settings
 from ..errors import ConfigError, InfrastructureError, MiniwdlAwsError
@@ -457,11 +458,20 @@ class BatchJobBase(WDL.runtime.task_container.TaskContainer):
         if self.runtime_values.get("privileged", False):
             logger.warning("runtime.privileged enabled (security & portability warning)")
         try:
-            return request.container_properties(
+            props = request.container_properties(
                 self.runtime_values, self._settings, self._volumes, self._fs_mount, self._user()
             )
         except ConfigError as exn:
-            raise WDL.Error.RuntimeError(str(exn)) from None
+            raise WDL.Error.RuntimeError(f"{exn} (task {self.run_id})") from None
+        known = set(BatchApi.container_property_names())
+        unknown = sorted(set(props) - known)
+        if unknown:
+            raise WDL.Error.RuntimeError(
+                f"unknown containerProperties key {unknown[0]!r} in runtime.aws.container_"
+                f"properties or [aws] container_properties (task {self.run_id}); known keys: "
+                + ", ".join(sorted(known))
+            )
+        return props
 
     def _queue_for_next_attempt(self) -> str:
         return request.queue_for_attempt(self.runtime_values, self._settings, self._interruptions)

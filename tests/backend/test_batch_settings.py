@@ -183,3 +183,16 @@ def test_wdl_1_2_requirements_and_disks(emulator: Any, aws: Any) -> None:
         assert req == {"VCPU": "2", "MEMORY": str(3 * 1024 - 33)}
     warned = [ln for ln in res.stderr.splitlines() if "runtime disks is not applied" in ln]
     assert len(warned) == 1 and " WARNING " in warned[0]  # once per run, not per task
+
+
+def test_bad_container_properties_fail_with_one_line(emulator: Any, aws: Any) -> None:
+    for props, words in (
+        ('{"linuxParamters": {}}', ["'linuxParamters'", "known keys", "call-one"]),
+        ("{not json", ["runtime.aws.container_properties", "call-one"]),
+        ('{"image": "x"}', ["may not override 'image'", "call-one"]),
+    ):
+        res = run_miniwdl(emulator, aws, "settings.wdl", [f"props={props}"], f"p{len(props)}")
+        assert res.returncode != 0
+        _one_error_line(res, *words)
+        assert "\\n" not in json.dumps(res.error["cause"]["message"])
+        assert _no_job_submitted(emulator)

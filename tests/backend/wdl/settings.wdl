@@ -8,10 +8,12 @@ workflow settings {
         String? share
         Int? priority
         String? job_role
+        String? props
         String memory = "1 GiB"
     }
     call one {
-        input: queue = queue, share = share, priority = priority, job_role = job_role, memory = memory
+        input: queue = queue, share = share, priority = priority, job_role = job_role, memory = memory,
+            props = props
     }
     output {
         String said = one.said
@@ -24,6 +26,7 @@ task one {
         String? share
         Int? priority
         String? job_role
+        String? props
         String memory
     }
     command <<<
@@ -39,6 +42,7 @@ task one {
             share: share,
             priority: priority,
             job_role: job_role,
+            container_properties: props,
             timeout: "2h"
         }
     }
