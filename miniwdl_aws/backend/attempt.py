@@ -62,11 +62,16 @@ class JobLifecycle:
     # --- before submitting ---
 
     def definition(
-        self, logger: logging.Logger, props: Dict[str, Any], terminating: Callable[[], bool]
+        self,
+        logger: logging.Logger,
+        props: Dict[str, Any],
+        terminating: Callable[[], bool],
+        consumables: Optional[Dict[str, int]] = None,
     ) -> str:
-        """ARN of the job definition with exactly ``props`` (cached; registered if new; its
-        calls are idempotent reads and registrations of identical content, retried by botocore)."""
-        return self.services.definitions.get(logger, props)
+        """ARN of the job definition with exactly ``props`` and ``consumables`` (cached;
+        registered if new; its calls are idempotent reads and registrations of identical
+        content, retried by botocore)."""
+        return self.services.definitions.get(logger, props, consumables)
 
     def confirm_previous_terminal(self, logger: logging.Logger) -> None:
         """Never two attempts at once: a retry waits for the previous attempt's job to end."""

@@ -274,7 +274,10 @@ class BatchJobBase(WDL.runtime.task_container.TaskContainer):
                 self._check_fits(facts)
                 self._prepare_attempt(command)
                 definition = jobs.definition(
-                    logger, self._container_properties(logger), terminating
+                    logger,
+                    self._container_properties(logger),
+                    terminating,
+                    self.runtime_values.get("aws_consumables"),
                 )
                 req = self._submit_request(definition, facts)
                 logger.debug(

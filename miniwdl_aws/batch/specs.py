@@ -37,6 +37,7 @@ __all__ = [
     "host_volume",
     "memory_mib",
     "task_script",
+    "consumable_list",
     "definition_hash",
     "register_request",
     "submit_request",
@@ -98,12 +99,7 @@ class Scheduling:
             if self.priority is not None:
                 fields["schedulingPriorityOverride"] = int(self.priority)
         if self.consumables:
-            fields["consumableResourcePropertiesOverride"] = {
-                "consumableResourceList": [
-                    {"consumableResource": name, "quantity": int(quantity)}
-                    for name, quantity in sorted(self.consumables.items())
-                ]
-            }
+            fields["consumableResourcePropertiesOverride"] = consumable_list(self.consumables)
         return fields
 
 
@@ -210,13 +206,30 @@ def task_script(
     return ["/bin/bash", "-c", "\n".join(lines)]
 
 
-def definition_hash(container_properties: Mapping[str, Any], platform: str = "EC2") -> str:
+def consumable_list(consumables: Mapping[str, int]) -> Dict[str, Any]:
+    """``{"consumableResourceList": [...]}`` for ``{name or ARN: quantity}``, in name order."""
+    return {
+        "consumableResourceList": [
+            {"consumableResource": name, "quantity": int(quantity)}
+            for name, quantity in sorted(consumables.items())
+        ]
+    }
+
+
+def definition_hash(
+    container_properties: Mapping[str, Any],
+    platform: str = "EC2",
+    consumables: Optional[Mapping[str, int]] = None,
+) -> str:
     """Content hash (hex) of a job definition: canonical JSON of what gets registered."""
-    canonical = json.dumps(
-        {"type": "container", "platform": platform, "containerProperties": container_properties},
-        sort_keys=True,
-        separators=(",", ":"),
-    )
+    content: Dict[str, Any] = {
+        "type": "container",
+        "platform": platform,
+        "containerProperties": container_properties,
+    }
+    if consumables:  # absent otherwise, so definitions without any keep their hash
+        content["consumableResourceProperties"] = consumable_list(consumables)
+    canonical = json.dumps(content, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
@@ -225,13 +238,15 @@ def register_request(
     container_properties: Mapping[str, Any],
     tags: Optional[Mapping[str, str]] = None,
     platform: str = "EC2",
+    consumables: Optional[Mapping[str, int]] = None,
 ) -> Dict[str, Any]:
     """RegisterJobDefinition parameters, for task and workflow job definitions alike; the name is
-    :func:`~miniwdl_aws.naming.job_definition_name` of the content hash."""
-    digest = definition_hash(container_properties, platform)
+    :func:`~miniwdl_aws.naming.job_definition_name` of the content hash. ``consumables``: the
+    consumable resources its jobs hold (AWS lets SubmitJob override only their quantities)."""
+    digest = definition_hash(container_properties, platform, consumables)
     all_tags = dict(tags or {})
     all_tags[TAG_DEFINITION_HASH] = digest
-    return {
+    request: Dict[str, Any] = {
         "jobDefinitionName": naming.job_definition_name(name_prefix, digest),
         "type": "container",
         "containerProperties": dict(container_properties),
@@ -239,6 +254,9 @@ def register_request(
         "propagateTags": True,
         "tags": all_tags,
     }
+    if consumables:
+        request["consumableResourceProperties"] = consumable_list(consumables)
+    return request
 
 
 def submit_request(

@@ -36,7 +36,13 @@ def test_aws_object_reaches_the_request_and_the_definition(emulator: Any, aws: A
         emulator,
         aws,
         "settings.wdl",
-        [f"queue={aws.task_queue_fallback}", f"job_role={role}", "priority=5", "share=ignored"],
+        [
+            f"queue={aws.task_queue_fallback}",
+            f"job_role={role}",
+            "priority=5",
+            "share=ignored",
+            'consumables={"lic": 2}',
+        ],
         args=["--debug"],
     )
     assert res.returncode == 0, res.stderr[-3000:]
@@ -49,6 +55,8 @@ def test_aws_object_reaches_the_request_and_the_definition(emulator: Any, aws: A
     # a plain queue never gets the fair-share fields (AWS refuses them there)
     (line,) = _submit_lines(res.stderr)
     assert "shareIdentifier" not in line and "schedulingPriorityOverride" not in line
+    lic = '{"consumableResourceList": [{"consumableResource": "lic", "quantity": 2}]}'
+    assert f"consumableResourcePropertiesOverride: {lic}" in line
 
 
 def test_fair_share_queue_gets_a_share_identifier(emulator: Any, aws: Any) -> None:

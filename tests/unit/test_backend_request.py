@@ -149,3 +149,19 @@ def test_request_is_valid_for_botocore() -> None:
     shape = get_session().get_service_model("batch").operation_model("SubmitJob").input_shape
     report = ParamValidator().validate(req, shape)
     assert not report.has_errors(), report.generate_report()
+
+
+def test_consumables_also_declared_in_the_job_definition() -> None:
+    """AWS lets SubmitJob override only the quantities of the definition's consumables, so the
+    definition declares them (and its content hash covers them)."""
+    from miniwdl_aws.batch import specs
+
+    props = {"image": "ubuntu"}
+    plain = specs.register_request("p", props)
+    assert "consumableResourceProperties" not in plain
+    assert plain["tags"][specs.TAG_DEFINITION_HASH] == specs.definition_hash(props)
+    with_lic = specs.register_request("p", props, consumables={"lic": 2})
+    assert with_lic["consumableResourceProperties"] == {
+        "consumableResourceList": [{"consumableResource": "lic", "quantity": 2}]
+    }
+    assert with_lic["jobDefinitionName"] != plain["jobDefinitionName"]

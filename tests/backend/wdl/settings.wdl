@@ -9,11 +9,12 @@ workflow settings {
         Int? priority
         String? job_role
         String? props
+        Map[String, Int]? consumables
         String memory = "1 GiB"
     }
     call one {
         input: queue = queue, share = share, priority = priority, job_role = job_role, memory = memory,
-            props = props
+            props = props, consumables = consumables
     }
     output {
         String said = one.said
@@ -27,6 +28,7 @@ task one {
         Int? priority
         String? job_role
         String? props
+        Map[String, Int]? consumables
         String memory
     }
     command <<<
@@ -43,6 +45,7 @@ task one {
             priority: priority,
             job_role: job_role,
             container_properties: props,
+            consumables: consumables,
             timeout: "2h"
         }
     }
