@@ -140,7 +140,13 @@ def parse_runtime_keys(
     rv: Dict[str, Any] = {}
     task = _task(run_id)
     if "acceleratorType" in runtime_eval:
-        accel = str(runtime_eval["acceleratorType"].coerce(WDL.Type.String()).value)
+        raw = _json(runtime_eval["acceleratorType"])
+        if not isinstance(raw, str):
+            raise WDL.Error.RuntimeError(
+                f"invalid setting of runtime.acceleratorType{task}: should be a string such as"
+                f' "nvidia-tesla-t4", got {json.dumps(raw)[:200]}'
+            )
+        accel = raw
         if accel.lower().startswith("nvidia"):
             rv["gpu"] = True
         else:

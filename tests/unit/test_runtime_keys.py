@@ -81,6 +81,7 @@ def test_null_values_are_unset() -> None:
         ({"maxTime": "soon"}, ["runtime.maxTime"]),
         ({"aws_queue": ""}, ["runtime.aws_queue"]),
         ({"acceleratorCount": -1}, ["runtime.acceleratorCount"]),
+        ({"acceleratorType": ["nvidia"]}, ["runtime.acceleratorType"]),
     ],
 )
 def test_each_bad_value_is_one_line_naming_key_and_task(
