@@ -143,6 +143,20 @@ def _delete_after(v: str) -> Optional[str]:
     return None if v in _DELETE_AFTER else f"must be one of {list(_DELETE_AFTER)}"
 
 
+def _at_least_one(v: float) -> Optional[str]:
+    return "must be >= 1 (1 turns it off)" if v < 1 else None
+
+
+# SubmitJob: "limited to 255 alphanumeric characters, and can be followed by an asterisk"
+_SHARE_RE = re.compile(r"^[A-Za-z0-9]{1,255}\*?$")
+
+
+def _share_identifier(v: str) -> Optional[str]:
+    if not v or _SHARE_RE.match(v):
+        return None
+    return "must be up to 255 letters or digits (optionally ending in *)"
+
+
 def _container_properties(v: Dict[str, Any]) -> Optional[str]:
     # these are what miniwdl-aws sets itself; overriding them would break the task contract
     reserved = {
@@ -416,6 +430,43 @@ OPTIONS: Tuple[Option, ...] = (
         " write bulk data to stdout(), which CloudWatch would ingest at a cost. The task's"
         " stdout.txt keeps all of it either way.",
     ),
+    Option(
+        "memory_retry_multiplier",
+        2.0,
+        "float",
+        "After a task attempt killed for running out of memory, the next attempt (within the"
+        " task's maxRetries) requests this many times the memory, up to the most the task queue"
+        " can place and memory_retry_max. 1 turns it off; a task's runtime aws.memory_retry_"
+        "multiplier overrides it. Only an out-of-memory kill triggers it, never a non-zero exit.",
+        check=_at_least_one,
+    ),
+    Option(
+        "memory_retry_max",
+        0,
+        "int",
+        "The most memory (MiB) a retry after an out-of-memory kill may request. 0: only the"
+        " task queue's instance types limit it.",
+        check=_nonneg,
+    ),
+    Option(
+        "share_identifier",
+        "",
+        "str",
+        "Fair-share identifier (shareIdentifier) of task jobs on a job queue with a scheduling"
+        " policy, where AWS Batch requires one; a task's runtime aws.share overrides it. Empty:"
+        " the workflow's name. Jobs on queues without a scheduling policy never get one.",
+        check=_share_identifier,
+    ),
+    Option(
+        "unschedulable_grace",
+        600.0,
+        "float",
+        "Seconds a task job may stay RUNNABLE with AWS Batch's MISCONFIGURATION:JOB_RESOURCE_"
+        "REQUIREMENT reason (no compute environment of its queue can ever place it) while none"
+        " of the queue's compute environments is scaling up, before it is terminated and the"
+        " task fails with Batch's reason. 0 never terminates (the RUNNABLE warning remains).",
+        check=_nonneg,
+    ),
 )
 
 OPTIONS_BY_NAME: Dict[str, Option] = {o.name: o for o in OPTIONS}
@@ -511,6 +562,10 @@ class AwsSettings:
     s3_upload_delete_after: str
     s3_upload_kms_key: str
     task_stdout_to_log: bool
+    memory_retry_multiplier: float
+    memory_retry_max: int
+    share_identifier: str
+    unschedulable_grace: float
 
     @property
     def boto3_max_attempts(self) -> int:

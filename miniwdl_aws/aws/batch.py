@@ -14,6 +14,8 @@ import logging
 import time
 from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, cast
 
+import botocore.session
+
 from .._util import _
 from ..errors import AwsCallError
 from .calls import CallCounter, ServiceApi
@@ -57,6 +59,13 @@ class BatchApi(ServiceApi):
         self._efs = EfsApi(clients, self._counter)
 
     # --- job definitions ---
+
+    @staticmethod
+    def container_property_names() -> List[str]:
+        """The keys RegisterJobDefinition's ``containerProperties`` accepts (botocore's model),
+        so that a typo in user-given properties is one clear error before any call."""
+        model = botocore.session.get_session().get_service_model("batch")
+        return list(model.shape_for("ContainerProperties").members)  # type: ignore[attr-defined]
 
     def register_job_definition(self, request: Dict[str, Any]) -> str:
         """Register a job definition; returns its ARN."""
@@ -226,6 +235,27 @@ class BatchApi(ServiceApi):
         """``{type: {"cpu": vCPUs, "mem_bytes": bytes}}`` for concrete EC2 instance types
         (:meth:`miniwdl_aws.aws.ec2.Ec2Api.instance_type_limits`)."""
         return self._ec2.instance_type_limits(instance_types)
+
+    def queue_position(self, job_queue: str, job_arn: str) -> Optional[int]:
+        """The job's 1-based position at the front of its queue (GetJobQueueSnapshot), or None
+        when it is not among the jobs listed there or the call is not answered."""
+        try:
+            res = self._call(
+                "GetJobQueueSnapshot",
+                lambda: self._clients("batch").get_job_queue_snapshot(jobQueue=job_queue),
+            )
+        except AwsCallError:
+            return None  # a convenience for a warning: not allowed or not offered
+        jobs = _dicts((res.get("frontOfQueue") or {}).get("jobs", []))
+        for index, job in enumerate(jobs):
+            if job.get("jobArn") == job_arn:
+                return index + 1
+        return None
+
+    def family_limits(self, families: Sequence[str]) -> Dict[str, Dict[str, int]]:
+        """The largest vCPUs and memory of each EC2 instance family
+        (:meth:`miniwdl_aws.aws.ec2.Ec2Api.family_limits`)."""
+        return self._ec2.family_limits(families)
 
     def describe_access_point(self, fsap_id: str) -> Optional[Dict[str, Any]]:
         """The EFS access point ``fsap_id``, or None if it does not exist

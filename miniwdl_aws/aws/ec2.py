@@ -33,6 +33,30 @@ class Ec2Api(ServiceApi):
             for t in cast(List[Dict[str, Any]], res.get("InstanceTypes", []))
         }
 
+    def family_limits(self, families: Sequence[str]) -> Dict[str, Dict[str, int]]:
+        """``{family: {"cpu", "mem_bytes"}}``: the most vCPUs and memory of any instance type of
+        each family (``c5`` covers ``c5.large`` ... ``c5.24xlarge``); families EC2 does not
+        know are absent."""
+        if not families:
+            return {}
+        pages = self._clients("ec2").get_paginator("describe_instance_types")
+        found: Dict[str, Dict[str, int]] = {}
+        wanted = [f"{family}.*" for family in families]
+        for page in self._pages(
+            "DescribeInstanceTypes",
+            pages.paginate(Filters=[{"Name": "instance-type", "Values": wanted}]),
+        ):
+            for t in cast(List[Dict[str, Any]], page.get("InstanceTypes", [])):
+                family = str(t["InstanceType"]).split(".", 1)[0]
+                if family not in families:
+                    continue
+                best = found.setdefault(family, {"cpu": 0, "mem_bytes": 0})
+                best["cpu"] = max(best["cpu"], int(t["VCpuInfo"]["DefaultVCpus"]))
+                best["mem_bytes"] = max(
+                    best["mem_bytes"], int(t["MemoryInfo"]["SizeInMiB"]) * 1048576
+                )
+        return found
+
     def subnets(self, subnet_ids: Sequence[str]) -> List[Dict[str, Any]]:
         """The named subnets (one call: named ids come back in one page)."""
         ids = list(subnet_ids)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import time
 from contextlib import ExitStack, suppress
-from typing import Any, Callable, Dict, List, Optional
+from typing import Any, Callable, Dict, List, Optional, Tuple
 
 import WDL
 from WDL.runtime.error import Terminated
@@ -62,11 +62,16 @@ class JobLifecycle:
     # --- before submitting ---
 
     def definition(
-        self, logger: logging.Logger, props: Dict[str, Any], terminating: Callable[[], bool]
+        self,
+        logger: logging.Logger,
+        props: Dict[str, Any],
+        terminating: Callable[[], bool],
+        consumables: Optional[Dict[str, int]] = None,
     ) -> str:
-        """ARN of the job definition with exactly ``props`` (cached; registered if new; its
-        calls are idempotent reads and registrations of identical content, retried by botocore)."""
-        return self.services.definitions.get(logger, props)
+        """ARN of the job definition with exactly ``props`` and ``consumables`` (cached;
+        registered if new; its calls are idempotent reads and registrations of identical
+        content, retried by botocore)."""
+        return self.services.definitions.get(logger, props, consumables)
 
     def confirm_previous_terminal(self, logger: logging.Logger) -> None:
         """Never two attempts at once: a retry waits for the previous attempt's job to end."""
@@ -108,7 +113,11 @@ class JobLifecycle:
             job_id = self.services.submitter.call(once, terminating, logger)
         except SubmitAborted:
             raise Terminated(quiet=True) from None
-        self.attempts.append({"attempt": attempt, "jobId": job_id, "jobQueue": request["jobQueue"]})
+        record = {"attempt": attempt, "jobId": job_id, "jobQueue": request["jobQueue"]}
+        for req in request.get("containerOverrides", {}).get("resourceRequirements", []):
+            if req.get("type") == "MEMORY":
+                record["memoryMiB"] = int(req["value"])  # grows after an out-of-memory kill
+        self.attempts.append(record)
         logger.notice(  # type: ignore[attr-defined]
             _(
                 "AWS Batch job submitted",
@@ -129,13 +138,18 @@ class JobLifecycle:
         poll_stderr: Callable[[], None],
         on_running: Callable[[], None],
         requirements: Callable[[], Any],
+        scaling: Optional[Callable[[], Optional[Tuple[Any, ...]]]] = None,
     ) -> Dict[str, Any]:
         """Wait until the job is terminal and return its description; on ``terminating()``
-        terminate it and raise Terminated."""
+        terminate it and raise Terminated. A job that Batch says can never be placed, for
+        ``[aws] unschedulable_grace`` while ``scaling()`` (its queue's
+        :func:`~miniwdl_aws.batch.outcomes.scaling_signature`) shows nothing scaling, is
+        terminated and the task fails with Batch's reason."""
         seen = 0
         observed: List[str] = []
         runnable_since: Optional[float] = None
         warned = False
+        unschedulable = outcomes.UnschedulableClock(self.settings.unschedulable_grace)
         while True:
             if terminating():
                 self.terminate(logger, watch.job_id)
@@ -148,6 +162,10 @@ class JobLifecycle:
                 seen = version
                 self._on_status(logger, status, desc, observed, on_running)
                 runnable_since = time.monotonic() if status == "RUNNABLE" else None
+            if desc is not None and scaling is not None and unschedulable.grace > 0:
+                evidence = scaling() if outcomes.is_unschedulable(desc) else ()
+                if unschedulable.observe(desc, time.monotonic(), evidence):
+                    self._give_up_unschedulable(logger, watch.job_id, desc)
             if "RUNNING" in observed:
                 poll_stderr()
             if (
@@ -161,6 +179,22 @@ class JobLifecycle:
                 assert desc is not None
                 self.unconfirmed_job = None
                 return desc
+
+    def _give_up_unschedulable(
+        self, logger: logging.Logger, job_id: str, desc: Dict[str, Any]
+    ) -> None:
+        reason = desc.get("statusReason")
+        grace = self.settings.unschedulable_grace
+        if self.attempts:
+            self.attempts[-1].update({"status": "RUNNABLE", "statusReason": reason})
+        message = (
+            f"AWS Batch job {job_id} can never be placed on its queue {desc.get('jobQueue')}:"
+            f" {reason} (for {grace:g}s, with no compute environment scaling up; [aws]"
+            " unschedulable_grace); terminated"
+        )
+        logger.error(_(message, jobId=job_id))
+        self.terminate(logger, job_id)
+        raise WDL.Error.RuntimeError(message, more_info=self.failure_info())
 
     def _runnable_too_long(self, since: float) -> bool:
         limit = self.settings.runnable_warning
@@ -182,8 +216,15 @@ class JobLifecycle:
                 seconds=round(time.monotonic() - since),
                 statusReason=(desc or {}).get("statusReason"),
                 resources=requirements,
+                queuePosition=self._queue_position(desc),
             )
         )
+
+    def _queue_position(self, desc: Optional[Dict[str, Any]]) -> Optional[int]:
+        """The job's place at the front of its queue, when GetJobQueueSnapshot says."""
+        if not desc or not desc.get("jobQueue") or not desc.get("jobArn"):
+            return None
+        return self.services.api.queue_position(str(desc["jobQueue"]), str(desc["jobArn"]))
 
     def _on_status(
         self,
@@ -228,7 +269,8 @@ class JobLifecycle:
         services = self.services
         try:
             services.api.terminate_job_retrying(job_id, outcomes.TERMINATE_REASON, logger=logger)
-            logger.info(_("AWS Batch job terminate requested", jobId=job_id))
+            # NOTICE, shown without --verbose: the README promises the log says each job we stop
+            logger.notice(_("AWS Batch job terminate requested", jobId=job_id))  # type: ignore[attr-defined]
         except AwsCallError as exn:
             logger.error(_("AWS Batch TerminateJob failed", jobId=job_id, error=str(exn)))
         services.poller.expedite(job_id)
@@ -244,7 +286,9 @@ class JobLifecycle:
             self.terminate(logger, watch.job_id)
         if self.wait_terminal(watch, self.settings.terminate_wait):
             self.unconfirmed_job = None
-            logger.info(_("AWS Batch job ended", jobId=watch.job_id, status=watch.status))
+            logger.notice(  # type: ignore[attr-defined]
+                _("AWS Batch job ended", jobId=watch.job_id, status=watch.status)
+            )
         else:
             logger.error(
                 _(

@@ -16,9 +16,10 @@ import logging
 import os
 import shlex
 import shutil
+import threading
 import time
 from contextlib import ExitStack, suppress
-from typing import Any, Callable, Dict, List, Optional
+from typing import Any, Callable, Dict, List, Optional, Tuple
 
 import WDL
 import WDL.runtime.config
@@ -27,9 +28,10 @@ from WDL._util import TerminationSignalFlag, symlink_force, write_atomic
 from WDL.runtime.error import Interrupted, Terminated
 
 from .._util import _
+from ..aws.batch import BatchApi
 from ..batch import infrastructure, outcomes, specs
 from ..config import AwsSettings, load_settings
-from ..errors import ConfigError, MiniwdlAwsError
+from ..errors import ConfigError, InfrastructureError, MiniwdlAwsError
 from ..studio import studio_settings
 from . import request
 from .attempt import JobLifecycle
@@ -47,6 +49,9 @@ class BatchJobBase(WDL.runtime.task_container.TaskContainer):
     _fs_mount: str
     _limits: Dict[str, int]
     _volumes: List[Dict[str, Any]]
+    # the task queues checked so far (the configured ones at startup, a task's own on first use)
+    _queue_facts: Dict[str, infrastructure.QueueFacts] = {}
+    _queue_lock = threading.Lock()
 
     # --- once per process ---
 
@@ -121,8 +126,8 @@ class BatchJobBase(WDL.runtime.task_container.TaskContainer):
     def _check_queues(
         cls, services: Services, settings: AwsSettings, logger: logging.Logger
     ) -> Dict[str, int]:
-        """Check the task queue(s) exist and are ENABLED; derive per-task resource limits from
-        the task queue's compute environments."""
+        """Check the task queue(s) exist, are ENABLED, and have an ENABLED and VALID EC2
+        compute environment; derive per-task resource limits from the task queue's."""
         queues = infrastructure.check_job_queues(
             services.api,
             {
@@ -131,9 +136,37 @@ class BatchJobBase(WDL.runtime.task_container.TaskContainer):
             },
             logger,
         )
-        order = queues["task_queue"].get("computeEnvironmentOrder", [])
-        ce_names = [c["computeEnvironment"] for c in order]
-        return infrastructure.compute_limits(services.api, ce_names, logger)
+        facts = {
+            key: infrastructure.task_queue_facts(services.api, queue, key, logger)
+            for key, queue in queues.items()
+        }
+        with cls._queue_lock:
+            cls._queue_facts = {
+                name: facts[key]
+                for key, name in (
+                    ("task_queue", settings.task_queue),
+                    ("task_queue_fallback", settings.task_queue_fallback),
+                )
+                if key in facts
+            }
+        return dict(facts["task_queue"].limits)
+
+    @classmethod
+    def _facts_of(cls, queue: str, logger: logging.Logger) -> infrastructure.QueueFacts:
+        """The :class:`~miniwdl_aws.batch.infrastructure.QueueFacts` of ``queue``, checked on
+        first use (a task's own ``runtime.aws.queue``); InfrastructureError if it cannot run
+        task jobs."""
+        with cls._queue_lock:
+            known = cls._queue_facts.get(queue)
+            if known is not None:
+                return known
+            assert cls._services is not None
+            api = cls._services.api
+            key = "runtime.aws.queue"
+            (desc,) = infrastructure.check_job_queues(api, {key: queue}, logger).values()
+            facts = infrastructure.task_queue_facts(api, desc, key, logger)
+            cls._queue_facts[queue] = facts
+            return facts
 
     @classmethod
     def detect_resource_limits(
@@ -149,6 +182,7 @@ class BatchJobBase(WDL.runtime.task_container.TaskContainer):
         # the shared filesystem is mounted at the same path in the job, so paths are identities
         self.container_dir = self.host_dir
         self._interruptions = 0
+        self._memory_mib: Optional[int] = None  # set after an out-of-memory kill
         self._jobs: Optional[JobLifecycle] = None
         self._inputs_copied = False
 
@@ -164,7 +198,28 @@ class BatchJobBase(WDL.runtime.task_container.TaskContainer):
     ) -> None:
         """miniwdl's runtime keys, plus accelerators, timeout, queue and container properties."""
         super().process_runtime(logger, runtime_eval)
-        self.runtime_values.update(parse_runtime_keys(runtime_eval, logger))
+        self.runtime_values.update(parse_runtime_keys(runtime_eval, logger, self.run_id))
+        if "disks" in runtime_eval:
+            self._note_disks(logger, runtime_eval["disks"])
+
+    _disks_warned = False
+
+    @classmethod
+    def _note_disks(cls, logger: logging.Logger, disks: WDL.Value.Base) -> None:
+        """WDL's ``disks`` (runtime or 1.2 ``requirements``) is read and reported, not honoured:
+        an EC2 Batch job has no per-job disk (its scratch space is the host's volume and the
+        shared filesystem), so say so once per run, not once per task."""
+        with cls._queue_lock:
+            if cls._disks_warned:
+                return
+            cls._disks_warned = True
+        logger.warning(
+            _(
+                "runtime disks is not applied on AWS Batch (EC2 jobs have no per-job disk; tasks"
+                " write to the shared filesystem); size the compute environment's volumes instead",
+                disks=str(disks.json),
+            )
+        )
 
     def copy_input_files(self, logger: logging.Logger) -> None:
         """Copy inputs to their (identity) in-container paths; on a retry, only those missing
@@ -211,12 +266,20 @@ class BatchJobBase(WDL.runtime.task_container.TaskContainer):
         try:
             with ExitStack() as cleanup:
                 jobs.confirm_previous_terminal(logger)
-                self._check_fits()
+                queue = self._select_queue(logger)
+                try:
+                    facts = self._facts_of(queue, logger)
+                except (ConfigError, InfrastructureError) as exn:
+                    raise WDL.Error.RuntimeError(f"{exn} (task {self.run_id})") from None
+                self._check_fits(facts)
                 self._prepare_attempt(command)
                 definition = jobs.definition(
-                    logger, self._container_properties(logger), terminating
+                    logger,
+                    self._container_properties(logger),
+                    terminating,
+                    self.runtime_values.get("aws_consumables"),
                 )
-                req = self._submit_request(definition, self._select_queue(logger))
+                req = self._submit_request(definition, facts)
                 logger.debug(
                     _("SubmitJob", **{k: v for k, v in req.items() if k != "containerOverrides"})
                 )
@@ -230,6 +293,7 @@ class BatchJobBase(WDL.runtime.task_container.TaskContainer):
                     poll_stderr,
                     lambda: cleanup.enter_context(self.task_running_context()),
                     lambda: self._resources().requirements(),
+                    lambda: self._scaling_signature(facts),
                 )
                 return self._finish(logger, desc)
         except (Terminated, Interrupted, WDL.Error.RuntimeError):
@@ -254,6 +318,8 @@ class BatchJobBase(WDL.runtime.task_container.TaskContainer):
                 os.path.join(self.host_dir, f"awsBatchJob{self._try_suffix()}.json"),
             )
         outcome = outcomes.classify(desc)
+        if outcome.kind == "oom":
+            self._plan_memory_retry(logger, jobs.attempts[-1])
         if desc.get("status") == "FAILED":
             self.failure_info = jobs.failure_info(details)
         if outcome.kind == "exit":
@@ -281,19 +347,82 @@ class BatchJobBase(WDL.runtime.task_container.TaskContainer):
         logger.error(_(outcome.message, jobId=desc.get("jobId")))
         raise WDL.Error.RuntimeError(outcome.message, more_info=self.failure_info)
 
+    _scaling_seen: Dict[str, Tuple[float, Optional[Tuple[Any, ...]]]] = {}
+    _SCALING_TTL = 30.0  # seconds between looks at a queue's compute environments
+
+    @classmethod
+    def _scaling_signature(cls, facts: infrastructure.QueueFacts) -> Optional[Tuple[Any, ...]]:
+        """The queue's :func:`~miniwdl_aws.batch.outcomes.scaling_signature`, looked up at most
+        every 30 s per queue (shared by its tasks); None (no evidence) when it can't be read."""
+        now = time.monotonic()
+        with cls._queue_lock:
+            seen = cls._scaling_seen.get(facts.name)
+            if seen is not None and now - seen[0] < cls._SCALING_TTL:
+                return seen[1]
+        assert cls._services is not None
+        try:
+            envs = cls._services.api.describe_compute_environments(facts.environments)
+            signature = outcomes.scaling_signature(envs)
+        except MiniwdlAwsError:
+            signature = None
+        with cls._queue_lock:
+            cls._scaling_seen[facts.name] = (now, signature)
+        return signature
+
+    def _plan_memory_retry(self, logger: logging.Logger, record: Dict[str, Any]) -> None:
+        """After an out-of-memory kill, ask the next attempt for ``memory ×
+        memory_retry_multiplier`` (capped), and say so in the log and the attempt's record."""
+        rv, settings = self.runtime_values, self._settings
+        current = self._resources().memory_mib
+        multiplier = float(rv.get("aws_memory_retry_multiplier", settings.memory_retry_multiplier))
+        queue = self._queue_for_next_attempt()
+        known = self._queue_facts.get(queue)
+        cap = request.memory_retry_cap(
+            settings, (known.limits if known else self._limits)["mem_bytes"]
+        )
+        record.update({"outcome": "oom", "memoryMiB": current})
+        # miniwdl's own count: interruptions within runtime.preemptible don't use up maxRetries
+        spent = self.try_counter - 1 - min(self._interruptions, int(rv.get("preemptible", 0)))
+        if spent >= int(rv.get("maxRetries", 0)):
+            return  # no further attempt
+        after = request.memory_after_oom(current, multiplier, cap)
+        if after is None:
+            logger.notice(  # type: ignore[attr-defined]
+                _(
+                    "AWS Batch job ran out of memory; retrying with the same memory",
+                    memoryMiB=current,
+                    memory_retry_multiplier=multiplier,
+                    capMiB=cap or None,
+                )
+            )
+            return
+        self._memory_mib = after
+        record["nextMemoryMiB"] = after
+        logger.notice(  # type: ignore[attr-defined]
+            _(
+                "AWS Batch job ran out of memory; retrying with more memory",
+                memoryMiB=current,
+                nextMemoryMiB=after,
+                memory_retry_multiplier=multiplier,
+                capMiB=cap or None,
+            )
+        )
+
     # --- this attempt's files and request ---
 
     def _try_suffix(self) -> str:
         return str(self.try_counter) if self.try_counter > 1 else ""
 
-    def _check_fits(self) -> None:
+    def _check_fits(self, facts: infrastructure.QueueFacts) -> None:
+        """A task that can never fit its queue's instance types fails before submitting."""
+        limits = facts.limits
         cpu = int(self.runtime_values.get("cpu", 1))
         mem = int(self.runtime_values.get("memory_reservation", 0))
-        if cpu > self._limits["cpu"] or mem > self._limits["mem_bytes"]:
+        if cpu > limits["cpu"] or mem > limits["mem_bytes"]:
             raise WDL.Error.RuntimeError(
                 f"task needs {cpu} vCPU and {mem} bytes of memory, but the compute environments of"
-                f" [aws] task_queue {self._settings.task_queue!r} provide at most"
-                f" {self._limits['cpu']} vCPU and {self._limits['mem_bytes']} bytes per job"
+                f" job queue {facts.name!r} provide at most"
+                f" {limits['cpu']} vCPU and {limits['mem_bytes']} bytes per job"
             )
 
     def _prepare_attempt(self, command: str) -> None:
@@ -320,7 +449,7 @@ class BatchJobBase(WDL.runtime.task_container.TaskContainer):
             symlink_force(host_path.rstrip("/"), link)
 
     def _resources(self) -> specs.Resources:
-        return request.resources(self.runtime_values, self._settings)
+        return request.resources(self.runtime_values, self._settings, self._memory_mib)
 
     def _user(self) -> Optional[str]:
         if not self.cfg["task_runtime"].get_bool("as_user"):
@@ -332,11 +461,20 @@ class BatchJobBase(WDL.runtime.task_container.TaskContainer):
         if self.runtime_values.get("privileged", False):
             logger.warning("runtime.privileged enabled (security & portability warning)")
         try:
-            return request.container_properties(
+            props = request.container_properties(
                 self.runtime_values, self._settings, self._volumes, self._fs_mount, self._user()
             )
         except ConfigError as exn:
-            raise WDL.Error.RuntimeError(str(exn)) from None
+            raise WDL.Error.RuntimeError(f"{exn} (task {self.run_id})") from None
+        known = set(BatchApi.container_property_names())
+        unknown = sorted(set(props) - known)
+        if unknown:
+            raise WDL.Error.RuntimeError(
+                f"unknown containerProperties key {unknown[0]!r} in runtime.aws.container_"
+                f"properties or [aws] container_properties (task {self.run_id}); known keys: "
+                + ", ".join(sorted(known))
+            )
+        return props
 
     def _queue_for_next_attempt(self) -> str:
         return request.queue_for_attempt(self.runtime_values, self._settings, self._interruptions)
@@ -353,7 +491,7 @@ class BatchJobBase(WDL.runtime.task_container.TaskContainer):
             )
         return queue
 
-    def _submit_request(self, definition: str, queue: str) -> Dict[str, Any]:
+    def _submit_request(self, definition: str, facts: infrastructure.QueueFacts) -> Dict[str, Any]:
         services = self._services
         assert services is not None
         who = request.AttemptIdentity(
@@ -369,7 +507,14 @@ class BatchJobBase(WDL.runtime.task_container.TaskContainer):
         write_atomic(request.task_script(who, self._settings), request.script_path(who))
         parent = os.environ.get("AWS_BATCH_JOB_ID")
         return request.submit_request(
-            who, self.runtime_values, self._settings, definition, queue, parent
+            who,
+            self.runtime_values,
+            self._settings,
+            definition,
+            facts.name,
+            parent,
+            self._memory_mib,
+            facts.fair_share,
         )
 
 

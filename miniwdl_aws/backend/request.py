@@ -5,19 +5,23 @@ reads miniwdl's state; :mod:`.container` gathers the values and :mod:`.attempt` 
 
 from __future__ import annotations
 
+import math
 import os
 from dataclasses import dataclass
 from typing import Any, Dict, List, Mapping, Optional
 
 from .. import naming
-from ..batch import specs
+from ..batch import infrastructure, specs
 from ..config import AwsSettings
 
 __all__ = [
     "AttemptIdentity",
     "container_properties",
+    "memory_after_oom",
+    "memory_retry_cap",
     "queue_for_attempt",
     "resources",
+    "scheduling",
     "submit_request",
     "timeout",
 ]
@@ -37,18 +41,44 @@ class AttemptIdentity:
     command_shell: str
 
 
-def resources(runtime_values: Mapping[str, Any], settings: AwsSettings) -> specs.Resources:
-    """vCPU, memory (MiB, less ``[aws] memory_delta``) and GPUs the task asks for."""
+def resources(
+    runtime_values: Mapping[str, Any], settings: AwsSettings, memory_mib: Optional[int] = None
+) -> specs.Resources:
+    """vCPU, memory (MiB, less ``[aws] memory_delta``) and GPUs the task asks for; ``memory_mib``
+    replaces the memory (an attempt after an out-of-memory kill asks for more)."""
     gpu = 0
     if runtime_values.get("gpu", False):
         gpu = int(runtime_values.get("acceleratorCount", settings.gpu_value))
     return specs.Resources(
         vcpu=int(runtime_values.get("cpu", 1)),
-        memory_mib=specs.memory_mib(
+        memory_mib=memory_mib
+        or specs.memory_mib(
             int(runtime_values.get("memory_reservation", 0)), settings.memory_delta
         ),
         gpu=gpu,
     )
+
+
+def memory_retry_cap(settings: AwsSettings, limit_bytes: int) -> int:
+    """The most MEMORY (MiB) a retry after an out-of-memory kill may ask for: what the task
+    queue's largest instance can place (``limit_bytes``, less ``[aws] memory_delta`` as every
+    request is) and ``[aws] memory_retry_max``; 0 when neither limits it."""
+    caps = [settings.memory_retry_max] if settings.memory_retry_max > 0 else []
+    if limit_bytes < infrastructure.UNKNOWN_LIMIT:
+        caps.append(limit_bytes // 1048576 + settings.memory_delta)
+    return min(caps) if caps else 0
+
+
+def memory_after_oom(current_mib: int, multiplier: float, cap_mib: int) -> Optional[int]:
+    """MEMORY (MiB) for the attempt after one killed for running out of memory with
+    ``current_mib``: ``current_mib × multiplier``, at most ``cap_mib`` (0: no cap); None when it
+    cannot grow (multiplier 1, or already at the cap)."""
+    if multiplier <= 1:
+        return None
+    target = math.ceil(current_mib * multiplier)
+    if cap_mib > 0:
+        target = min(target, cap_mib)
+    return target if target > current_mib else None
 
 
 def container_properties(
@@ -61,6 +91,10 @@ def container_properties(
     """The job definition's containerProperties; raises ConfigError for forbidden extras."""
     extra = dict(settings.container_properties)
     extra.update(runtime_values.get("aws_container_properties", {}))
+    if runtime_values.get("aws_job_role"):
+        # the task's IAM role is a job-definition property (SubmitJob cannot override it), so
+        # tasks with different roles get different (content-hashed) definitions
+        extra["jobRoleArn"] = runtime_values["aws_job_role"]
     return specs.DefinitionContent(
         image=str(runtime_values.get("docker", "ubuntu:22.04")),
         volumes=volumes,
@@ -127,8 +161,11 @@ def submit_request(
     definition: str,
     queue: str,
     parent_job_id: Optional[str],
+    memory_mib: Optional[int] = None,
+    fair_share: bool = False,
 ) -> Dict[str, Any]:
-    """The SubmitJob request of one attempt."""
+    """The SubmitJob request of one attempt (``memory_mib``: see :func:`resources`;
+    ``fair_share``: whether ``queue`` has a scheduling policy, see :func:`scheduling`)."""
     tags = dict(settings.user_tags)
     tags.update(
         {
@@ -152,8 +189,26 @@ def submit_request(
         job_queue=queue,
         job_definition=definition,
         command=command,
-        resources=resources(runtime_values, settings),
+        resources=resources(runtime_values, settings, memory_mib),
         timeout_seconds=timeout(runtime_values, settings),
         environment=env,
         tags=tags,
+        scheduling=scheduling(who, runtime_values, settings, fair_share),
     )
+
+
+def scheduling(
+    who: AttemptIdentity, runtime_values: Mapping[str, Any], settings: AwsSettings, fair_share: bool
+) -> specs.Scheduling:
+    """Fair-share identity and priority, only on a queue with a scheduling policy (AWS requires
+    a share identifier there and refuses one elsewhere): ``runtime.aws.share``, else ``[aws]
+    share_identifier``, else the workflow's name; and the task's consumable resources."""
+    consumables = dict(runtime_values.get("aws_consumables") or {})
+    if not fair_share:
+        return specs.Scheduling(consumables=consumables)
+    share = (
+        runtime_values.get("aws_share")
+        or settings.share_identifier
+        or specs.share_identifier(specs.workflow_name(who.host_dir))
+    )
+    return specs.Scheduling(str(share), runtime_values.get("aws_priority"), consumables)

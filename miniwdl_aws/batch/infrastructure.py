@@ -8,7 +8,8 @@ naming the ``[aws]`` key at fault.
 from __future__ import annotations
 
 import logging
-from typing import Any, Dict, List, Mapping, Optional
+from dataclasses import dataclass
+from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
 from .._util import _
 from ..aws.batch import BatchApi
@@ -16,10 +17,60 @@ from ..errors import AwsCallError, ConfigError, InfrastructureError, Throttled
 from ..queues import queue_problems
 from . import specs
 
-__all__ = ["UNKNOWN_LIMIT", "check_job_queues", "compute_limits", "efs_volume_for_access_point"]
+__all__ = [
+    "BUNDLES",
+    "FAMILY_MAX",
+    "UNKNOWN_LIMIT",
+    "QueueFacts",
+    "check_job_queues",
+    "check_task_environments",
+    "compute_limits",
+    "efs_volume_for_access_point",
+    "task_queue_facts",
+]
 
 UNKNOWN_LIMIT = 1 << 50  # "no known limit" for vCPUs or memory bytes
-_FARGATE_LIMITS = {"cpu": 16, "mem_bytes": 120 * (1 << 30)}  # largest Fargate task size
+_GIB = 1 << 30
+_FARGATE_LIMITS = {"cpu": 16, "mem_bytes": 120 * _GIB}  # largest Fargate task size
+_BROKEN_CE_STATUSES = ("INVALID", "DELETING", "DELETED")
+
+# The instance families AWS Batch may launch for its instanceTypes bundles (ComputeResource
+# instanceTypes, https://docs.aws.amazon.com/batch/latest/APIReference/API_ComputeResource.html):
+# "optimal" picks from c4, m4, r4, c5, m5, r5 and, from November 2025, behaves as default_x86_64.
+BUNDLES: Dict[str, Tuple[str, ...]] = {
+    "optimal": ("c4", "m4", "r4", "c5", "m5", "r5", "m6i", "c6i", "r6i", "c7i"),
+    "default_x86_64": ("m6i", "c6i", "r6i", "c7i"),
+    "default_arm64": ("m6g", "c6g", "r6g", "c7g"),
+}
+# The largest size of each of those families (vCPUs, GiB), from EC2's instance type pages
+# (https://aws.amazon.com/ec2/instance-types/): used when DescribeInstanceTypes is not allowed.
+FAMILY_MAX: Dict[str, Tuple[int, int]] = {
+    "c4": (36, 60),
+    "m4": (64, 256),
+    "r4": (64, 488),
+    "c5": (96, 192),
+    "m5": (96, 384),
+    "r5": (96, 768),
+    "m6i": (128, 512),
+    "c6i": (128, 256),
+    "r6i": (128, 1024),
+    "c7i": (192, 384),
+    "m6g": (64, 256),
+    "c6g": (64, 128),
+    "r6g": (64, 512),
+    "c7g": (64, 128),
+}
+
+
+@dataclass(frozen=True)
+class QueueFacts:
+    """What the backend needs to know of a task queue: the most one job can get from its
+    compute environments (``{"cpu", "mem_bytes"}``) and whether it schedules by fair share."""
+
+    name: str
+    limits: Dict[str, int]
+    fair_share: bool = False
+    environments: Tuple[str, ...] = ()  # its compute environments (names or ARNs)
 
 
 def check_job_queues(
@@ -35,17 +86,42 @@ def check_job_queues(
     for key, name in wanted.items():
         queue = found.get(name)
         if queue is None:
-            raise InfrastructureError(f"[aws] {key}: AWS Batch job queue {name!r} not found")
+            raise InfrastructureError(f"{_where(key)}: AWS Batch job queue {name!r} not found")
         problems = queue_problems(queue)
         if problems:
             raise InfrastructureError(
-                f"[aws] {key}: AWS Batch job queue {name!r} cannot take jobs: {', '.join(problems)}"
+                f"{_where(key)}: AWS Batch job queue {name!r} cannot take jobs:"
+                f" {', '.join(problems)}"
             )
         ans[key] = queue
     return ans
 
 
-def _environment_limits(api: BatchApi, ce: Mapping[str, Any]) -> Optional[Dict[str, int]]:
+def _where(key: str) -> str:
+    return key if key.startswith("runtime.") else f"[aws] {key}"
+
+
+def _family_limits(
+    api: BatchApi, families: Sequence[str], logger: logging.Logger
+) -> Dict[str, Dict[str, int]]:
+    """The largest vCPUs/memory of each family: EC2's answer, else :data:`FAMILY_MAX`."""
+    found: Dict[str, Dict[str, int]] = {}
+    try:
+        found = api.family_limits(sorted(set(families)))
+    except Throttled:
+        raise
+    except AwsCallError as exn:
+        logger.info(_("DescribeInstanceTypes failed; using the documented table", error=str(exn)))
+    for family in families:
+        if family not in found and family in FAMILY_MAX:
+            cpu, gib = FAMILY_MAX[family]
+            found[family] = {"cpu": cpu, "mem_bytes": gib * _GIB}
+    return found
+
+
+def _environment_limits(
+    api: BatchApi, ce: Mapping[str, Any], logger: logging.Logger
+) -> Optional[Dict[str, int]]:
     """The most one job can get from a compute environment; None when unknowable."""
     res = ce.get("computeResources") or {}
     if ce.get("type") != "MANAGED" or not res:
@@ -54,30 +130,58 @@ def _environment_limits(api: BatchApi, ce: Mapping[str, Any]) -> Optional[Dict[s
         return dict(_FARGATE_LIMITS)
     limits = {"cpu": int(res.get("maxvCpus", 0)), "mem_bytes": UNKNOWN_LIMIT}
     types = list(res.get("instanceTypes") or [])
-    if types and all("." in t for t in types):
-        # concrete instance types ("optimal" and families are not): a job must fit on the
-        # largest of them
-        found = api.instance_type_limits(types)
-        if found:
-            limits["cpu"] = min(limits["cpu"], max(f["cpu"] for f in found.values()))
-            limits["mem_bytes"] = max(f["mem_bytes"] for f in found.values())
+    concrete = [t for t in types if "." in t]
+    families: List[str] = []
+    for t in types:
+        if "." not in t:
+            families.extend(BUNDLES.get(t, (t,)))
+    found = list(api.instance_type_limits(concrete).values()) if concrete else []
+    per_family = _family_limits(api, families, logger) if families else {}
+    if any(f not in per_family for f in families):
+        return limits  # a family nobody knows: its memory is unknown, not limiting
+    found.extend(per_family.values())
+    if found:
+        # a job must fit on the largest instance type the environment may launch
+        limits["cpu"] = min(limits["cpu"], max(f["cpu"] for f in found))
+        limits["mem_bytes"] = max(f["mem_bytes"] for f in found)
     return limits
 
 
-def compute_limits(api: BatchApi, ce_names: List[str], logger: logging.Logger) -> Dict[str, int]:
-    """Per-job ``{"cpu", "mem_bytes"}`` limits over the given compute environments: for each
-    dimension, the most any of them offers (:data:`UNKNOWN_LIMIT` when it can't be known)."""
+def _is_fargate(ce: Mapping[str, Any]) -> bool:
+    return str((ce.get("computeResources") or {}).get("type", "")).startswith("FARGATE")
+
+
+def check_task_environments(envs: Sequence[Mapping[str, Any]], key: str, queue_name: str) -> None:
+    """Raise InfrastructureError when the compute environments ``envs`` of a task queue can
+    never run a task job: all Fargate (task job definitions are EC2), or none ENABLED and
+    VALID (its jobs would wait RUNNABLE forever)."""
+    if envs and all(_is_fargate(ce) for ce in envs):
+        raise InfrastructureError(
+            f"{_where(key)}: AWS Batch job queue {queue_name!r} runs on Fargate; task jobs need"
+            " an EC2 or Spot queue (their job definitions are EC2)"
+        )
+    usable = [
+        ce
+        for ce in envs
+        if ce.get("state") == "ENABLED" and ce.get("status") not in _BROKEN_CE_STATUSES
+    ]
+    if not usable:
+        states = ", ".join(
+            f"{ce.get('computeEnvironmentName')} {ce.get('state')}/{ce.get('status')}"
+            for ce in envs
+        )
+        raise InfrastructureError(
+            f"{_where(key)}: AWS Batch job queue {queue_name!r} has no ENABLED and VALID compute"
+            f" environment ({states or 'none found'}); its jobs would wait forever"
+        )
+
+
+def _limits_over(
+    api: BatchApi, envs: Sequence[Mapping[str, Any]], logger: logging.Logger
+) -> Dict[str, int]:
     limits = {"cpu": 0, "mem_bytes": 0}
-    try:
-        envs = api.describe_compute_environments(ce_names)
-        per_env = [_environment_limits(api, ce) for ce in envs]
-    except Throttled:
-        raise  # an outage outlasting botocore's retries, not a permission to do without
-    except AwsCallError as exn:
-        # e.g. no permission for DescribeInstanceTypes: limits are a convenience, not a must
-        logger.warning(_("could not derive task resource limits", error=str(exn)))
-        return {"cpu": UNKNOWN_LIMIT, "mem_bytes": UNKNOWN_LIMIT}
-    for ce_limits in per_env:
+    for ce in envs:
+        ce_limits = _environment_limits(api, ce, logger)
         if ce_limits is None:
             return {"cpu": UNKNOWN_LIMIT, "mem_bytes": UNKNOWN_LIMIT}
         limits = {k: max(limits[k], ce_limits[k]) for k in limits}
@@ -85,6 +189,48 @@ def compute_limits(api: BatchApi, ce_names: List[str], logger: logging.Logger) -
         return {"cpu": UNKNOWN_LIMIT, "mem_bytes": UNKNOWN_LIMIT}
     logger.info(_("task queue resource limits", **limits))
     return limits
+
+
+def compute_limits(api: BatchApi, ce_names: List[str], logger: logging.Logger) -> Dict[str, int]:
+    """Per-job ``{"cpu", "mem_bytes"}`` limits over the given compute environments: for each
+    dimension, the most any of them offers (:data:`UNKNOWN_LIMIT` when it can't be known)."""
+    try:
+        envs = api.describe_compute_environments(ce_names)
+        return _limits_over(api, envs, logger)
+    except Throttled:
+        raise  # an outage outlasting botocore's retries, not a permission to do without
+    except AwsCallError as exn:
+        # e.g. no permission for DescribeInstanceTypes: limits are a convenience, not a must
+        logger.warning(_("could not derive task resource limits", error=str(exn)))
+        return {"cpu": UNKNOWN_LIMIT, "mem_bytes": UNKNOWN_LIMIT}
+
+
+def task_queue_facts(
+    api: BatchApi, queue: Mapping[str, Any], key: str, logger: logging.Logger
+) -> QueueFacts:
+    """Check a task queue's compute environments (:func:`check_task_environments`) and gather
+    its :class:`QueueFacts`; ``queue`` is its DescribeJobQueues entry, ``key`` names the setting
+    (``task_queue``, ``runtime.aws.queue``) in errors."""
+    name = str(queue.get("jobQueueName"))
+    fair_share = bool(queue.get("schedulingPolicyArn"))
+    names = [c["computeEnvironment"] for c in queue.get("computeEnvironmentOrder") or []]
+    unknown = {"cpu": UNKNOWN_LIMIT, "mem_bytes": UNKNOWN_LIMIT}
+    try:
+        envs = api.describe_compute_environments(names)
+    except Throttled:
+        raise
+    except AwsCallError as exn:
+        logger.warning(_("could not check the task queue's compute environments", error=str(exn)))
+        return QueueFacts(name, unknown, fair_share, tuple(names))
+    check_task_environments(envs, key, name)
+    try:
+        limits = _limits_over(api, envs, logger)
+    except Throttled:
+        raise
+    except AwsCallError as exn:
+        logger.warning(_("could not derive task resource limits", error=str(exn)))
+        limits = unknown
+    return QueueFacts(name, limits, fair_share, tuple(names))
 
 
 def efs_volume_for_access_point(

@@ -45,14 +45,20 @@ class JobDefinitionCache:
         self._entries: Dict[str, Future[str]] = {}
         self.registered = 0  # definitions this process registered (not reused)
 
-    def get(self, logger: logging.Logger, container_properties: Mapping[str, Any]) -> str:
-        """The ARN of a job definition with exactly ``container_properties``.
+    def get(
+        self,
+        logger: logging.Logger,
+        container_properties: Mapping[str, Any],
+        consumables: Optional[Mapping[str, int]] = None,
+    ) -> str:
+        """The ARN of a job definition with exactly ``container_properties`` (and
+        ``consumables``, see :func:`~miniwdl_aws.batch.specs.register_request`).
 
         Concurrent callers with the same content wait for the first one's lookup instead of
         registering duplicates. A failed lookup is not cached, so a later task retries it.
         """
         request = specs.register_request(
-            self._prefix, container_properties, self._tags, self._platform
+            self._prefix, container_properties, self._tags, self._platform, consumables
         )
         digest = request["tags"][specs.TAG_DEFINITION_HASH]
         with self._lock:

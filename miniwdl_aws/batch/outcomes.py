@@ -23,12 +23,27 @@ FAILED, anything else without an exit code     ``interrupted`` (infrastructure t
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Dict, Mapping, Optional
+from typing import Any, Dict, Mapping, Optional, Sequence, Tuple
 
 from .. import reasons
 from ..reasons import TERMINATE_REASON
 
-__all__ = ["Outcome", "classify", "failure_details", "TERMINATE_REASON"]
+__all__ = [
+    "Outcome",
+    "UNSCHEDULABLE_REASON",
+    "UnschedulableClock",
+    "classify",
+    "failure_details",
+    "is_unschedulable",
+    "scaling_signature",
+    "TERMINATE_REASON",
+]
+
+# The statusReason of a RUNNABLE job that no compute environment of its queue can place
+# (https://docs.aws.amazon.com/batch/latest/userguide/job_stuck_in_runnable.html); Batch may
+# also show it briefly while an environment scales up, so it is acted on only when it persists.
+UNSCHEDULABLE_REASON = "MISCONFIGURATION:JOB_RESOURCE_REQUIREMENT"
+_SCALING_STATUSES = ("CREATING", "UPDATING")
 
 
 @dataclass(frozen=True)
@@ -119,3 +134,56 @@ def failure_details(job: Mapping[str, Any]) -> Dict[str, Any]:
     if batch_attempts:
         info["batchAttempts"] = batch_attempts
     return info
+
+
+def is_unschedulable(job: Mapping[str, Any]) -> bool:
+    """Whether a job description is RUNNABLE with Batch's "can never be placed" reason."""
+    reason = str(job.get("statusReason") or "")
+    return job.get("status") == "RUNNABLE" and reason.startswith(UNSCHEDULABLE_REASON)
+
+
+def scaling_signature(envs: Sequence[Mapping[str, Any]]) -> Optional[Tuple[Any, ...]]:
+    """What changes while a queue's compute environments scale: None when one of them is being
+    created or updated (scaling now), else their desired vCPUs (a change between two looks
+    means they scaled)."""
+    if any(ce.get("status") in _SCALING_STATUSES for ce in envs):
+        return None
+    return tuple(
+        sorted(
+            (
+                str(ce.get("computeEnvironmentName")),
+                (ce.get("computeResources") or {}).get("desiredvCpus"),
+            )
+            for ce in envs
+        )
+    )
+
+
+class UnschedulableClock:
+    """How long a job has been unschedulable with no compute environment scaling, from the
+    job descriptions and scaling signatures seen at given times (pure: the caller passes the
+    clock). Anything else — another status or reason, a scaling environment, a changed
+    signature — starts it over.
+
+    :param grace: seconds of persistent evidence before :meth:`observe` says to give up (0:
+        never)
+    """
+
+    def __init__(self, grace: float) -> None:
+        self.grace = grace
+        self.since: Optional[float] = None
+        self._signature: Optional[Tuple[Any, ...]] = None
+
+    def observe(
+        self, job: Mapping[str, Any], now: float, signature: Optional[Tuple[Any, ...]] = ()
+    ) -> bool:
+        """Record one look at the job (and its queue's :func:`scaling_signature`, None while
+        scaling); True when the job has been unschedulable, with nothing scaling, for
+        ``grace`` seconds."""
+        if not is_unschedulable(job) or signature is None or signature != self._signature:
+            self.since = now if is_unschedulable(job) and signature is not None else None
+            self._signature = signature
+            return False
+        if self.since is None:
+            self.since = now
+        return self.grace > 0 and now - self.since >= self.grace

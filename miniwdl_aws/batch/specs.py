@@ -31,10 +31,13 @@ __all__ = [
     "TAG_DEFINITION_HASH",
     "DefinitionContent",
     "Resources",
+    "Scheduling",
+    "share_identifier",
     "efs_volume",
     "host_volume",
     "memory_mib",
     "task_script",
+    "consumable_list",
     "definition_hash",
     "register_request",
     "submit_request",
@@ -75,6 +78,29 @@ class Resources:
         if self.gpu > 0:
             ans.append({"type": "GPU", "value": str(self.gpu)})
         return ans
+
+
+@dataclass(frozen=True)
+class Scheduling:
+    """How Batch schedules one job beyond its resources: the fair-share identifier and priority
+    (only for a queue with a scheduling policy, where AWS requires the identifier and refuses
+    it elsewhere) and consumable resources (``{name or ARN: quantity}``)."""
+
+    share_identifier: Optional[str] = None
+    priority: Optional[int] = None
+    consumables: Mapping[str, int] = field(default_factory=dict)
+
+    def submit_fields(self) -> Dict[str, Any]:
+        """The SubmitJob fields: ``shareIdentifier``, ``schedulingPriorityOverride``,
+        ``consumableResourcePropertiesOverride``, each only when set."""
+        fields: Dict[str, Any] = {}
+        if self.share_identifier:
+            fields["shareIdentifier"] = self.share_identifier
+            if self.priority is not None:
+                fields["schedulingPriorityOverride"] = int(self.priority)
+        if self.consumables:
+            fields["consumableResourcePropertiesOverride"] = consumable_list(self.consumables)
+        return fields
 
 
 @dataclass(frozen=True)
@@ -180,13 +206,30 @@ def task_script(
     return ["/bin/bash", "-c", "\n".join(lines)]
 
 
-def definition_hash(container_properties: Mapping[str, Any], platform: str = "EC2") -> str:
+def consumable_list(consumables: Mapping[str, int]) -> Dict[str, Any]:
+    """``{"consumableResourceList": [...]}`` for ``{name or ARN: quantity}``, in name order."""
+    return {
+        "consumableResourceList": [
+            {"consumableResource": name, "quantity": int(quantity)}
+            for name, quantity in sorted(consumables.items())
+        ]
+    }
+
+
+def definition_hash(
+    container_properties: Mapping[str, Any],
+    platform: str = "EC2",
+    consumables: Optional[Mapping[str, int]] = None,
+) -> str:
     """Content hash (hex) of a job definition: canonical JSON of what gets registered."""
-    canonical = json.dumps(
-        {"type": "container", "platform": platform, "containerProperties": container_properties},
-        sort_keys=True,
-        separators=(",", ":"),
-    )
+    content: Dict[str, Any] = {
+        "type": "container",
+        "platform": platform,
+        "containerProperties": container_properties,
+    }
+    if consumables:  # absent otherwise, so definitions without any keep their hash
+        content["consumableResourceProperties"] = consumable_list(consumables)
+    canonical = json.dumps(content, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
@@ -195,13 +238,15 @@ def register_request(
     container_properties: Mapping[str, Any],
     tags: Optional[Mapping[str, str]] = None,
     platform: str = "EC2",
+    consumables: Optional[Mapping[str, int]] = None,
 ) -> Dict[str, Any]:
     """RegisterJobDefinition parameters, for task and workflow job definitions alike; the name is
-    :func:`~miniwdl_aws.naming.job_definition_name` of the content hash."""
-    digest = definition_hash(container_properties, platform)
+    :func:`~miniwdl_aws.naming.job_definition_name` of the content hash. ``consumables``: the
+    consumable resources its jobs hold (AWS lets SubmitJob override only their quantities)."""
+    digest = definition_hash(container_properties, platform, consumables)
     all_tags = dict(tags or {})
     all_tags[TAG_DEFINITION_HASH] = digest
-    return {
+    request: Dict[str, Any] = {
         "jobDefinitionName": naming.job_definition_name(name_prefix, digest),
         "type": "container",
         "containerProperties": dict(container_properties),
@@ -209,6 +254,9 @@ def register_request(
         "propagateTags": True,
         "tags": all_tags,
     }
+    if consumables:
+        request["consumableResourceProperties"] = consumable_list(consumables)
+    return request
 
 
 def submit_request(
@@ -220,10 +268,12 @@ def submit_request(
     timeout_seconds: int,
     environment: Optional[Mapping[str, str]] = None,
     tags: Optional[Mapping[str, str]] = None,
+    scheduling: Optional[Scheduling] = None,
 ) -> Dict[str, Any]:
-    """SubmitJob parameters with the per-task parts in ``containerOverrides``."""
+    """SubmitJob parameters with the per-task parts in ``containerOverrides``, and the
+    fair-share and consumable-resource fields of ``scheduling`` when it has them."""
     env = [{"name": k, "value": v} for k, v in (environment or {}).items() if v != ""]
-    return {
+    request = {
         "jobName": job_name,
         "jobQueue": job_queue,
         "jobDefinition": job_definition,
@@ -236,6 +286,14 @@ def submit_request(
         "tags": dict(tags or {}),
         "propagateTags": True,
     }
+    request.update((scheduling or Scheduling()).submit_fields())
+    return request
+
+
+def share_identifier(name: str) -> str:
+    """A valid SubmitJob ``shareIdentifier`` from any name (AWS: at most 255 alphanumeric
+    characters): other characters dropped, ``miniwdl`` when nothing is left."""
+    return re.sub(r"[^A-Za-z0-9]", "", name)[:255] or "miniwdl"
 
 
 def parse_duration(value: Any) -> float:

@@ -142,6 +142,12 @@ def validate_submit(
     queue = backend.get_job_queue(str(body.get("jobQueue", "")))
     if queue is not None and queue.state == "DISABLED":
         return f"Job queue {queue.name} is DISABLED and cannot accept new jobs"
+    # SubmitJob shareIdentifier: required on a queue with a fair-share scheduling policy,
+    # refused on one without
+    if queue is not None and bool(queue.schedule_policy) != bool(body.get("shareIdentifier")):
+        if queue.schedule_policy:
+            return f"Job queue {queue.name} has a fair share policy; shareIdentifier is required"
+        return f"Job queue {queue.name} has no fair share policy; shareIdentifier is not allowed"
     jd = backend.get_job_definition(str(body.get("jobDefinition", "")))
     if jd is None or not overrides or "FARGATE" not in (jd.platform_capabilities or []):
         return None

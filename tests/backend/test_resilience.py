@@ -91,6 +91,9 @@ def test_sigterm_mid_run_leaves_no_active_job(emulator: Any, aws: Any) -> None:
     jobs = jobs_of_run(aws.task_queue, "mw")
     assert len(jobs) == 20 and {j["status"] for j in jobs} == {"FAILED"}
     assert "terminated by miniwdl" in jobs[0]["statusReason"]
+    # the log says so at the default level (NOTICE), as the README promises
+    said = [ln for ln in res.stderr.splitlines() if "AWS Batch job terminate requested" in ln]
+    assert len(said) == 20 and all(" NOTICE " in ln for ln in said)
 
 
 def test_poll_errors_terminate_the_job(emulator: Any, aws: Any) -> None:

@@ -37,19 +37,20 @@ def test_task_that_cannot_fit_fails_fast(emulator: Any, aws: Any) -> None:
         extra_env={"MINIWDL__TASK_RUNTIME__CPU_MAX": "-1"},
     )
     assert res.returncode != 0
-    assert "at most 256 vCPU" in res.stderr
+    assert "at most 192 vCPU" in res.stderr  # c7i.48xlarge, the largest "optimal" type
     assert emulator.stats()["calls"].get("batch.SubmitJob", 0) == 0
 
 
 def test_cpu_clamped_to_queue_limit_by_default(emulator: Any, aws: Any) -> None:
-    # miniwdl's clamping uses our detect_resource_limits (256 vCPU on the emulator's queue)
+    # miniwdl's clamping uses our detect_resource_limits: 192 vCPU on the emulator's "optimal"
+    # queue (its largest instance type, below the queue's maxvCpus of 256)
     res = run_miniwdl(emulator, aws, "queueing.wdl", ["cpu=300"], "clamped")
     assert res.returncode == 0, res.stderr[-3000:]
     assert "runtime.cpu adjusted to host limit" in res.stderr
     for job in jobs_of_run(aws.task_queue, "mw"):
         if "first" in job["jobName"] or "second" in job["jobName"]:
             req = {r["type"]: r["value"] for r in job["container"]["resourceRequirements"]}
-            assert req["VCPU"] == "256"
+            assert req["VCPU"] == "192"
 
 
 def test_runnable_warning_and_verbose_stderr(emulator: Any, aws: Any) -> None:

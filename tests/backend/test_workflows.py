@@ -123,6 +123,8 @@ def test_failing_task_exit_code_and_failure_info(emulator: Any, aws: Any) -> Non
     assert info["attempts"][0]["jobId"] == info["jobId"]
     # fail-fast: the long-running sibling was terminated, nothing left running
     emulator.assert_no_active_jobs(timeout=10)
+    (said,) = [ln for ln in res.stderr.splitlines() if "AWS Batch job terminate requested" in ln]
+    assert " NOTICE " in said
 
 
 def test_max_retries_each_attempt_in_its_own_dir(emulator: Any, aws: Any) -> None:

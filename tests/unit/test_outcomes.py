@@ -67,3 +67,63 @@ def test_failure_details_keep_ids_reasons_stream_and_attempts() -> None:
     assert info["statusReason"] == "Essential container in task exited"
     assert info["containerReason"] == "r" and info["logStreamName"] == "def/default/abc"
     assert info["batchAttempts"] == [{"statusReason": "x", "exitCode": 3, "logStreamName": "s"}]
+
+
+# --- jobs that can never run: act on evidence that persists ---
+
+_STUCK = {
+    "status": "RUNNABLE",
+    "statusReason": "MISCONFIGURATION:JOB_RESOURCE_REQUIREMENT - The job resource requirement"
+    " (vCPU/memory/GPU) is higher than that can be met by any of the compute environments",
+}
+_WAITING = {"status": "RUNNABLE", "statusReason": "CAPACITY:INSUFFICIENT_INSTANCE_CAPACITY"}
+
+
+def test_unschedulable_only_when_runnable_with_batch_reason() -> None:
+    assert outcomes.is_unschedulable(_STUCK)
+    assert not outcomes.is_unschedulable(_WAITING)
+    assert not outcomes.is_unschedulable({"status": "RUNNABLE"})
+    assert not outcomes.is_unschedulable(dict(_STUCK, status="RUNNING"))
+
+
+def test_gives_up_after_the_grace_of_persistent_evidence() -> None:
+    clock = outcomes.UnschedulableClock(600)
+    sig = (("ce", 0),)
+    assert not clock.observe(_STUCK, 0, sig)
+    assert not clock.observe(_STUCK, 599, sig)
+    assert clock.observe(_STUCK, 600, sig)
+
+
+def test_anything_else_starts_the_grace_over() -> None:
+    sig = (("ce", 0),)
+    clock = outcomes.UnschedulableClock(600)
+    clock.observe(_STUCK, 0, sig)
+    assert not clock.observe(_WAITING, 300, sig)  # another reason: scale-up in progress
+    assert not clock.observe(_STUCK, 400, sig)
+    assert not clock.observe(_STUCK, 999, sig)  # 599 s since it came back
+    assert clock.observe(_STUCK, 1000, sig)
+    clock = outcomes.UnschedulableClock(600)
+    clock.observe(_STUCK, 0, sig)
+    assert not clock.observe(_STUCK, 500, None)  # an environment is scaling (or unknown)
+    assert not clock.observe(_STUCK, 700, sig)
+    assert not clock.observe(_STUCK, 1200, (("ce", 4),))  # desired vCPUs changed: it scaled
+    assert not clock.observe(_STUCK, 1799, (("ce", 4),))
+    assert clock.observe(_STUCK, 1800, (("ce", 4),))
+
+
+def test_zero_grace_never_gives_up() -> None:
+    clock = outcomes.UnschedulableClock(0)
+    assert not any(clock.observe(_STUCK, t, ()) for t in (0, 1e6, 1e9))
+
+
+def test_scaling_signature() -> None:
+    def ce(name: str, status: str = "VALID", desired: int = 0) -> dict:
+        return {
+            "computeEnvironmentName": name,
+            "status": status,
+            "computeResources": {"desiredvCpus": desired},
+        }
+
+    assert outcomes.scaling_signature([ce("a"), ce("b", desired=2)]) == (("a", 0), ("b", 2))
+    assert outcomes.scaling_signature([ce("a"), ce("b", "UPDATING")]) is None
+    assert outcomes.scaling_signature([ce("a", "CREATING")]) is None

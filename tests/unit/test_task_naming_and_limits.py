@@ -74,6 +74,11 @@ class _FakeApi:
     def instance_type_limits(self, types: list) -> dict:
         return {t: self.types[t] for t in types if t in self.types}
 
+    def family_limits(self, families: list) -> dict:
+        from miniwdl_aws.errors import AwsCallError
+
+        raise AwsCallError("DescribeInstanceTypes", "UnauthorizedOperation", "denied")
+
 
 def _ce(name: str, kind: str, max_vcpus: int = 256, types: list | None = None) -> dict:
     res: dict = {"type": kind, "maxvCpus": max_vcpus}
@@ -104,11 +109,52 @@ def test_limits_from_concrete_instance_types() -> None:
 def test_limits_capped_by_max_vcpus_and_best_environment_wins() -> None:
     envs = [_ce("small", "EC2", 4, ["optimal"]), _ce("fargate", "FARGATE")]
     got = _limits(envs, ["small", "fargate"])
-    # per dimension, the most any environment offers (memory of "optimal" is unknown)
-    assert got["cpu"] == 16 and got["mem_bytes"] > 1 << 40
+    # per dimension, the most any environment offers ("optimal" from the documented table
+    # when DescribeInstanceTypes is denied: r6i.32xlarge, 1024 GiB)
+    assert got == {"cpu": 16, "mem_bytes": 1024 * GIB}
     assert _limits([_ce("fargate", "FARGATE")], ["fargate"]) == {"cpu": 16, "mem_bytes": 120 * GIB}
     got = _limits([_ce("small", "EC2", 4, ["optimal"])], ["small"])
-    assert got["cpu"] == 4 and got["mem_bytes"] > 1 << 40  # memory unknown: not limiting
+    assert got == {"cpu": 4, "mem_bytes": 1024 * GIB}
+    got = _limits([_ce("arm", "EC2", 256, ["default_arm64"])], ["arm"])
+    assert got == {"cpu": 64, "mem_bytes": 512 * GIB}
+
+
+def test_limits_of_families_from_ec2_else_unknown() -> None:
+    class Ec2Api(_FakeApi):
+        def family_limits(self, families: list) -> dict:
+            known = {"x9": {"cpu": 8, "mem_bytes": 64 * GIB}}
+            return {f: known[f] for f in families if f in known}
+
+    import logging
+
+    api = Ec2Api([_ce("a", "EC2", 256, ["x9"]), _ce("b", "EC2", 256, ["zz1"])], {})
+    got = infrastructure.compute_limits(api, ["a"], logging.getLogger("t"))  # type: ignore[arg-type]
+    assert got == {"cpu": 8, "mem_bytes": 64 * GIB}
+    got = infrastructure.compute_limits(api, ["b"], logging.getLogger("t"))  # type: ignore[arg-type]
+    assert got["mem_bytes"] > 1 << 40  # a family neither EC2 nor the table knows
+
+
+def test_task_queue_needs_an_enabled_valid_ec2_environment() -> None:
+    import pytest
+
+    from miniwdl_aws.errors import InfrastructureError
+
+    def ce(name: str, kind: str, state: str = "ENABLED", status: str = "VALID") -> dict:
+        return dict(_ce(name, kind), state=state, status=status)
+
+    infrastructure.check_task_environments([ce("a", "SPOT")], "task_queue", "q")
+    infrastructure.check_task_environments(
+        [ce("a", "SPOT", "DISABLED"), ce("b", "EC2")], "task_queue", "q"
+    )
+    with pytest.raises(InfrastructureError, match=r"^\[aws\] task_queue: .*'q' runs on Fargate"):
+        infrastructure.check_task_environments([ce("f", "FARGATE_SPOT")], "task_queue", "q")
+    for envs in (
+        [ce("a", "SPOT", "DISABLED")],
+        [ce("a", "EC2", status="INVALID"), ce("b", "SPOT", "DISABLED")],
+        [],
+    ):
+        with pytest.raises(InfrastructureError, match="no ENABLED and VALID compute environment"):
+            infrastructure.check_task_environments(envs, "runtime.aws.queue", "q")
 
 
 def test_unmanaged_environment_means_unknown_limits() -> None:
