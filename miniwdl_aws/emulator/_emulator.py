@@ -24,7 +24,7 @@ from ._app import CallStats, EmulatorApp
 from ._bootstrap import InternalClients, Stack, bootstrap
 from ._executor import Executor
 from ._faults import FaultInjector
-from ._state import Settings
+from ._state import DEFAULT_KILL_GRACE, Settings
 
 FAKE_KEY = "testing"
 
@@ -44,7 +44,7 @@ class Emulator:
         dwell: float = 0.02,
         strict: bool = True,
         min_timeout: float = 60,
-        kill_grace: float = 2.0,
+        kill_grace: float = DEFAULT_KILL_GRACE,
     ) -> None:
         self.efs_dir = efs_dir
         self.port = port
