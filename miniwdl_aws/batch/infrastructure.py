@@ -20,6 +20,15 @@ __all__ = ["UNKNOWN_LIMIT", "check_job_queues", "compute_limits", "efs_volume_fo
 
 UNKNOWN_LIMIT = 1 << 50  # "no known limit" for vCPUs or memory bytes
 _FARGATE_LIMITS = {"cpu": 16, "mem_bytes": 120 * (1 << 30)}  # largest Fargate task size
+# The most one job gets from the instance-type bundles Batch picks itself (ComputeResource
+# instanceTypes): "optimal" is "default_x86_64" since 2025-11-01 (m6i, c6i, r6i, c7i: 192 vCPUs
+# on c7i.48xlarge, 1,024 GiB on r6i.32xlarge); "default_arm64" is m6g, c6g, r6g, c7g (64 vCPUs,
+# 512 GiB on r6g.16xlarge). A bigger job stays RUNNABLE for ever (MISCONFIGURATION).
+_BUNDLE_LIMITS = {
+    "optimal": {"cpu": 192, "mem_bytes": 1024 * (1 << 30)},
+    "default_x86_64": {"cpu": 192, "mem_bytes": 1024 * (1 << 30)},
+    "default_arm64": {"cpu": 64, "mem_bytes": 512 * (1 << 30)},
+}
 
 
 def check_job_queues(
@@ -54,7 +63,10 @@ def _environment_limits(api: BatchApi, ce: Mapping[str, Any]) -> Optional[Dict[s
         return dict(_FARGATE_LIMITS)
     limits = {"cpu": int(res.get("maxvCpus", 0)), "mem_bytes": UNKNOWN_LIMIT}
     types = list(res.get("instanceTypes") or [])
-    if types and all("." in t for t in types):
+    if types and all(t in _BUNDLE_LIMITS for t in types):
+        limits["cpu"] = min(limits["cpu"], max(_BUNDLE_LIMITS[t]["cpu"] for t in types))
+        limits["mem_bytes"] = max(_BUNDLE_LIMITS[t]["mem_bytes"] for t in types)
+    elif types and all("." in t for t in types):
         # concrete instance types ("optimal" and families are not): a job must fit on the
         # largest of them
         found = api.instance_type_limits(types)

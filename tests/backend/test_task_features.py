@@ -8,11 +8,36 @@ from typing import Any
 from conftest import batch_client, jobs_of_run, run_miniwdl
 
 
+def _gpu_queue(aws: Any) -> str:
+    """A queue over GPU instances (g4dn), like the stack's optional GPU queue: "optimal" has no
+    GPUs, so a GPU task sent elsewhere would stay RUNNABLE (MISCONFIGURATION) as on AWS."""
+    b = batch_client()
+    (ce,) = b.describe_compute_environments(
+        computeEnvironments=[aws.task_fallback_compute_environment]
+    )["computeEnvironments"]
+    resources = dict(ce["computeResources"], instanceTypes=["g4dn"])
+    arn = b.create_compute_environment(
+        computeEnvironmentName="miniwdl-task-gpu",
+        type="MANAGED",
+        state="ENABLED",
+        computeResources=resources,
+        serviceRole=ce["serviceRole"],
+    )["computeEnvironmentArn"]
+    b.create_job_queue(
+        jobQueueName="miniwdl-task-gpu",
+        state="ENABLED",
+        priority=1,
+        computeEnvironmentOrder=[{"order": 1, "computeEnvironment": arn}],
+    )
+    return "miniwdl-task-gpu"
+
+
 def test_resource_gpu_timeout_queue_and_properties_shapes(emulator: Any, aws: Any) -> None:
-    res = run_miniwdl(emulator, aws, "resources.wdl", [f"queue={aws.task_queue_fallback}"])
+    gpu_queue = _gpu_queue(aws)
+    res = run_miniwdl(emulator, aws, "resources.wdl", [f"queue={gpu_queue}"])
     assert res.returncode == 0, res.stderr[-3000:]
     assert jobs_of_run(aws.task_queue, "mw") == []
-    (job,) = jobs_of_run(aws.task_queue_fallback, "mw")
+    (job,) = jobs_of_run(gpu_queue, "mw")
     req = {r["type"]: r["value"] for r in job["container"]["resourceRequirements"]}
     assert req == {"VCPU": "3", "MEMORY": str(5 * 1024 - 33), "GPU": "2"}
     assert job["timeout"] == {"attemptDurationSeconds": 7200}
@@ -37,19 +62,20 @@ def test_task_that_cannot_fit_fails_fast(emulator: Any, aws: Any) -> None:
         extra_env={"MINIWDL__TASK_RUNTIME__CPU_MAX": "-1"},
     )
     assert res.returncode != 0
-    assert "at most 256 vCPU" in res.stderr
+    assert "at most 192 vCPU" in res.stderr  # the largest "optimal" instance
     assert emulator.stats()["calls"].get("batch.SubmitJob", 0) == 0
 
 
 def test_cpu_clamped_to_queue_limit_by_default(emulator: Any, aws: Any) -> None:
-    # miniwdl's clamping uses our detect_resource_limits (256 vCPU on the emulator's queue)
+    # miniwdl's clamping uses our detect_resource_limits: 192 vCPU, the largest instance of the
+    # emulator's "optimal" compute environments (their maxvCpus is 256)
     res = run_miniwdl(emulator, aws, "queueing.wdl", ["cpu=300"], "clamped")
     assert res.returncode == 0, res.stderr[-3000:]
     assert "runtime.cpu adjusted to host limit" in res.stderr
     for job in jobs_of_run(aws.task_queue, "mw"):
         if "first" in job["jobName"] or "second" in job["jobName"]:
             req = {r["type"]: r["value"] for r in job["container"]["resourceRequirements"]}
-            assert req["VCPU"] == "256"
+            assert req["VCPU"] == "192"
 
 
 def test_runnable_warning_and_verbose_stderr(emulator: Any, aws: Any) -> None:

@@ -104,11 +104,20 @@ def test_limits_from_concrete_instance_types() -> None:
 def test_limits_capped_by_max_vcpus_and_best_environment_wins() -> None:
     envs = [_ce("small", "EC2", 4, ["optimal"]), _ce("fargate", "FARGATE")]
     got = _limits(envs, ["small", "fargate"])
-    # per dimension, the most any environment offers (memory of "optimal" is unknown)
-    assert got["cpu"] == 16 and got["mem_bytes"] > 1 << 40
+    # per dimension, the most any environment offers ("optimal": its largest instances)
+    assert got == {"cpu": 16, "mem_bytes": 1024 * GIB}
     assert _limits([_ce("fargate", "FARGATE")], ["fargate"]) == {"cpu": 16, "mem_bytes": 120 * GIB}
     got = _limits([_ce("small", "EC2", 4, ["optimal"])], ["small"])
-    assert got["cpu"] == 4 and got["mem_bytes"] > 1 << 40  # memory unknown: not limiting
+    assert got == {"cpu": 4, "mem_bytes": 1024 * GIB}
+
+
+def test_optimal_limits_are_its_largest_instances_not_max_vcpus() -> None:
+    # no instance Batch launches for "optimal" has more than 192 vCPUs (c7i.48xlarge)
+    assert _limits([_ce("big", "EC2", 1024, ["optimal"])], ["big"])["cpu"] == 192
+    assert _limits([_ce("arm", "SPOT", 256, ["default_arm64"])], ["arm"]) == {
+        "cpu": 64,
+        "mem_bytes": 512 * GIB,
+    }
 
 
 def test_unmanaged_environment_means_unknown_limits() -> None:
