@@ -27,13 +27,14 @@ OOM_REASON = "OutOfMemoryError: Container killed due to memory usage"
 OOM_STATUS_REASON = EXITED_REASON
 OVERRIDES_LIMIT = 8192
 OVERRIDES_REASON = f"Container Overrides length must be at most {OVERRIDES_LIMIT}"
+# JobDetail.statusReason (Batch API reference) while a job no compute environment can run waits
 RESOURCE_REASON = (
-    "MISCONFIGURATION:JOB_RESOURCE_REQUIREMENT - The job resource requirement (vCPU/memory/GPU) "
-    "is higher than that can be met by the CE(s) attached to the job queue."
+    "MISCONFIGURATION:JOB_RESOURCE_REQUIREMENT - All compute environments have no connected "
+    "instances that meet the job requirements."
 )
 MAX_VCPU_REASON = (
-    "MISCONFIGURATION:COMPUTE_ENVIRONMENT_MAX_RESOURCE - CE(s) associated with the job queue "
-    "cannot meet the CPU requirement of the job."
+    "MISCONFIGURATION:COMPUTE_ENVIRONMENT_MAX_RESOURCE - All compute environments have a maxVcpu "
+    "setting that is smaller than the job requirements."
 )
 INVALID_CE_REASON = "ACTION_REQUIRED - CE(s) associated with the job queue are invalid."
 MAX_LINE = 16 * 1024
