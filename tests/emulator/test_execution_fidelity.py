@@ -196,7 +196,7 @@ def test_kill_grace_defaults_to_ecs_stop_timeout() -> None:
 
 
 def test_cancel_has_no_effect_once_starting(aws: Any, emulator: Any) -> None:
-    emulator.configure(dwell=1.0)  # one second in each of SUBMITTED, RUNNABLE and STARTING
+    emulator.configure(dwell=0.5)  # half a second in each of SUBMITTED, RUNNABLE and STARTING
     job_id = submit(aws, job_definition(aws, ["true"]), name="starting")
     wait_status(job_id, ["STARTING"], timeout=30)
     batch().cancel_job(jobId=job_id, reason="too late")
