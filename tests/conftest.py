@@ -9,7 +9,8 @@
   an account.
 - ``emulator`` (session): a started :class:`miniwdl_aws.emulator.Emulator` (local AWS whose Batch
   runs jobs as local processes) with its EFS stand-in under the session tmp dir, dwell 0.01 s,
-  strict validation, ``min_timeout`` 1 s (so timeout tests are fast) and kill grace 0.5 s.
+  strict validation, ``min_timeout`` 1 s (so timeout tests are fast), kill grace 0.5 s (AWS's
+  30 s is the emulator's default) and memory limits enforced.
 - ``aws`` (function): resets the emulator (kills jobs, wipes state, clears faults and stats),
   bootstraps the reference stack, sets ``emulator.env()`` in ``os.environ`` for the test and
   yields the :class:`~miniwdl_aws.emulator.Stack` (``stack.efs_dir`` is a fresh directory per
@@ -33,7 +34,14 @@ _FAKE_ENV = {
     "AWS_REGION": "us-east-1",
     "AWS_EC2_METADATA_DISABLED": "true",
 }
-_EMULATOR_SETTINGS: dict = {"dwell": 0.01, "strict": True, "min_timeout": 1.0, "kill_grace": 0.5}
+_EMULATOR_SETTINGS: dict = {
+    "dwell": 0.01,
+    "strict": True,
+    "min_timeout": 1.0,
+    "kill_grace": 0.5,  # AWS's is 30 s (the emulator's default): tests shorten it explicitly
+    "enforce_memory": True,
+    "memory_poll": 0.25,
+}
 
 
 def _is_aws_var(key: str) -> bool:

@@ -9,7 +9,7 @@ In process::
 
     from miniwdl_aws.emulator import Emulator, Stack
 
-    emu = Emulator(efs_dir=None, port=0, dwell=0.02, strict=True, min_timeout=60, kill_grace=2.0)
+    emu = Emulator(efs_dir=None, port=0, dwell=0.02, strict=True, min_timeout=60, kill_grace=30.0)
     emu.start(); emu.stop()          # also a context manager; stop() kills every job process group
     emu.endpoint_url                 # "http://127.0.0.1:NNNNN"
     emu.region                       # "us-east-1"
@@ -20,7 +20,8 @@ In process::
     emu.stats() -> {"calls": {"batch.SubmitJob": 12, "logs.GetLogEvents": 3, ...}}
     emu.reset_stats()
     emu.set_faults(spec); emu.clear_faults()
-    emu.configure(dwell=..., strict=..., min_timeout=..., kill_grace=...)
+    emu.configure(dwell=..., strict=..., min_timeout=..., kill_grace=..., enforce_memory=...,
+                  memory_poll=...)
     emu.active_jobs() -> List[str]   # ids of jobs not SUCCEEDED/FAILED
     emu.assert_no_active_jobs(timeout=10.0)
     emu.job_history(job_id) -> List[str]  # statuses passed through, in order
@@ -37,8 +38,8 @@ In process::
 
 HTTP side channel on the same port: ``GET /_emulator/stats``, ``POST /_emulator/stats/reset``,
 ``GET|POST /_emulator/faults`` (POST replaces the spec; ``{}`` clears), ``GET|POST
-/_emulator/config`` (dwell, strict, min_timeout, kill_grace), ``GET /_emulator/jobs``
-(``{"active": {job_id: status}}``).
+/_emulator/config`` (dwell, strict, min_timeout, kill_grace, enforce_memory, memory_poll),
+``GET /_emulator/jobs`` (``{"active": {job_id: status}}``).
 
 Strict mode (the default) also makes ListJobs page like AWS (``maxResults`` default 100,
 ``nextToken``; a bare listing shows RUNNING jobs only).
@@ -59,13 +60,15 @@ Fault spec (all keys optional; deterministic given ``seed``)::
          # matching attempts FAIL after `after` s of RUNNING, no exitCode, statusReason
          # "Host EC2 (instance i-0123456789abcdef0) terminated."
      "oom": {"job_name": "regex", "fraction": 1, "attempts": [1], "after": 0.2},
-         # like spot, but exitCode 137 and statusReason/container.reason
-         # "OutOfMemoryError: Container killed due to memory usage"
+         # like spot, but exitCode 137, container.reason "OutOfMemoryError: Container killed
+         # due to memory usage", statusReason "Essential container in task exited"
      "cannot_pull": {"job_name": "regex"},  # FAILED at start: "CannotPullContainerError: ..."
      "log_lag": 0.5,                        # seconds before each line reaches CloudWatch
      "log_disorder": true,                  # random bursts, per stream still in order
      "s3_fail": {"key": "regex", "ops": ["PutObject", "UploadPart", "CompleteMultipartUpload"]},
-     "latency": {"batch.*": 0.1}}           # or a number: seconds added to every call
+     "latency": {"batch.*": 0.1},           # or a number: seconds added to every call
+     "budget": {"batch.*": 50}}             # token bucket per glob, shared by the ops it
+                                            # matches (account-wide rate) -> 429
 
 Command line: ``python -m miniwdl_aws.emulator serve --help``. See README.md next to this file.
 """

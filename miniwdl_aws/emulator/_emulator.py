@@ -24,7 +24,7 @@ from ._app import CallStats, EmulatorApp
 from ._bootstrap import InternalClients, Stack, bootstrap
 from ._executor import Executor
 from ._faults import FaultInjector
-from ._state import Settings
+from ._state import DEFAULT_KILL_GRACE, Settings
 
 FAKE_KEY = "testing"
 
@@ -44,12 +44,19 @@ class Emulator:
         dwell: float = 0.02,
         strict: bool = True,
         min_timeout: float = 60,
-        kill_grace: float = 2.0,
+        kill_grace: float = DEFAULT_KILL_GRACE,
+        enforce_memory: bool = True,
+        memory_poll: float = 0.25,
     ) -> None:
         self.efs_dir = efs_dir
         self.port = port
         self.settings = Settings(
-            dwell=dwell, strict=strict, min_timeout=min_timeout, kill_grace=kill_grace
+            dwell=dwell,
+            strict=strict,
+            min_timeout=min_timeout,
+            kill_grace=kill_grace,
+            enforce_memory=enforce_memory,
+            memory_poll=memory_poll,
         )
         self.faults = FaultInjector()
         self.calls = CallStats()
@@ -188,7 +195,8 @@ class Emulator:
         self.faults.clear()
 
     def configure(self, **values: Any) -> None:
-        """Change ``dwell``, ``strict``, ``min_timeout`` or ``kill_grace`` at runtime."""
+        """Change ``dwell``, ``strict``, ``min_timeout``, ``kill_grace``, ``enforce_memory`` or
+        ``memory_poll`` at runtime."""
         self.settings.update(values)
 
     # -- jobs --------------------------------------------------------------------------------

@@ -7,6 +7,12 @@ State machine per job (all transitions under ``Executor.lock``)::
 
 Timed steps go through one :class:`TimerThread`; each RUNNING job has one thread that reads its
 merged stdout/stderr (``select`` on the pipe and a pidfd, no polling) and ships lines to CloudWatch.
+One more thread samples the running jobs' memory (``enforce_memory``) and kills a job over its
+MEMORY requirement as ECS's OOM killer would.
+
+A job's processes are killed by process group at once, and the ones that left it (``setsid``,
+daemons) by their marker variable in a batched sweep (``_procs``); a guardian process kills them
+all if this process dies without cleaning up (SIGKILL).
 An array parent is never admitted (moto starts only its children): it ends when its last child
 ends, here, so that no request that reads jobs has to change them.
 
@@ -25,18 +31,25 @@ import signal
 import subprocess
 import tempfile
 import threading
+import uuid
 from datetime import datetime
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
+from . import _procs
 from ._container import (
     EXITED_REASON,
     MAX_LINE,
     OOM_REASON,
+    OOM_STATUS_REASON,
+    OVERRIDES_LIMIT,
+    OVERRIDES_REASON,
     PULL_REASON,
     SPOT_REASON,
     TIMEOUT_REASON,
     job_env,
     mount_problem,
+    overrides_length,
+    placement_problem,
     should_retry,
     split_long,
 )
@@ -75,6 +88,17 @@ class Executor:
         self.job_index: Dict[str, LocalJob] = {}  # every admitted job, for O(1) describe
         # array parent id -> {child id: final status}, until every child has finished
         self.array_done: Dict[str, Dict[str, str]] = {}
+        # Every job process carries MARKER_ENV=<token>:<job>#<attempt>; the guardian kills
+        # whatever carries the token once this process is gone.
+        self.token = uuid.uuid4().hex[:16]
+        self._guardian, self._guardian_pipe = _procs.start_guardian(self.token)
+        self._sweep_lock = threading.Lock()
+        self._sweeps: Dict[str, int] = {}  # marker -> signal, for the next sweep
+        self._stopping = threading.Event()
+        self._memory_thread = threading.Thread(
+            target=self._watch_memory, name="emulator-memory", daemon=True
+        )
+        self._memory_thread.start()
 
     # -- admission and queueing --------------------------------------------------------------
 
@@ -128,10 +152,17 @@ class Executor:
         pending = self.pending.get(queue.arn, [])
         i = 0
         while i < len(pending):
+            job = pending[i]
+            problem = placement_problem(job, list(queue.environments))
+            if problem is not None:
+                # AWS leaves it RUNNABLE, saying why, at the head of its queue, blocking it
+                job.status_reason = problem
+                return
             free = self._free_vcpus(queue)
             if not free or max(f for _, f in free) < 0.25:
                 return  # full: nothing else can start (0.25 vCPU is the smallest Batch job)
-            job = pending[i]
+            if job.status_reason is not None:
+                job.status_reason = None
             ce = next((c for c, f in free if f >= job.vcpus), None)
             if ce is None:
                 i += 1
@@ -145,7 +176,10 @@ class Executor:
     def _free_vcpus(self, queue: Any) -> List[Tuple[Any, float]]:
         out = []
         for ce in queue.environments:
-            if getattr(ce, "state", "ENABLED") == "DISABLED":
+            if (
+                getattr(ce, "state", "ENABLED") == "DISABLED"
+                or getattr(ce, "status", "") == "INVALID"
+            ):
                 continue  # AWS places no new jobs there; running ones carry on
             resources = getattr(ce, "compute_resources", None) or {}
             limit = float(resources.get("maxvCpus", 1e9)) if resources else 1e9
@@ -174,6 +208,11 @@ class Executor:
         with self.lock:
             if job.status != "STARTING":
                 return
+            if overrides_length(job) > OVERRIDES_LIMIT:
+                # ECS's RunTask refuses the overrides; Batch accepted the job and fails it now
+                self._release(job)
+                self._finalize(job, "FAILED", OVERRIDES_REASON)
+                return
             _begin_attempt(job)
             problem = self._start_problem(job)
             if problem is not None:
@@ -185,14 +224,19 @@ class Executor:
             job.current_stream = stream
             job.log_stream_name = stream
             self.logs.open_stream(job._log_backend, stream)
+            env = job_env(job, self.env_provider())
+            env[_procs.MARKER_ENV] = self._marker(job)
             try:
-                proc = _spawn(argv, job.tmpdir, job_env(job, self.env_provider()))
+                proc = _spawn(argv, job.tmpdir, env)
             except OSError as exc:
                 self._attempt_failed_to_start(job, _exec_failure(argv[0], exc))
                 return
             _mark_running(job, proc, stream)
             self._arm_attempt_timers(job, proc)
             self._start_runner(job, proc)
+
+    def _marker(self, job: LocalJob) -> str:
+        return _procs.marker(self.token, job.job_id, job.attempt_no)
 
     def _start_problem(self, job: LocalJob) -> Optional[str]:
         """Why this attempt cannot start (an AWS-like reason), or None."""
@@ -257,7 +301,7 @@ class Executor:
                             # The main process is gone (a zombie until reaped, so the group id is
                             # still ours): like a container stopping, take every leftover
                             # process with it.
-                            self._signal_group(proc, signal.SIGKILL)
+                            self._signal_job(job, proc, signal.SIGKILL)
                         continue
                     if rfd not in pipes:
                         continue
@@ -277,7 +321,7 @@ class Executor:
                 waiter = select.poll()
                 waiter.register(pidfd, select.POLLIN)
                 waiter.poll()
-                self._signal_group(proc, signal.SIGKILL)
+                self._signal_job(job, proc, signal.SIGKILL)
         finally:
             os.close(pidfd)
             proc.stdout.close()
@@ -293,6 +337,62 @@ class Executor:
             os.killpg(proc.pid, sig)
         except (ProcessLookupError, PermissionError):
             pass
+
+    def _signal_job(self, job: LocalJob, proc: subprocess.Popen, sig: int) -> None:
+        """Signal every process of the attempt, as stopping a container's cgroup would: its
+        process group now, and the processes that left it (by their marker) in the next sweep."""
+        self._signal_group(proc, sig)
+        with self._sweep_lock:
+            first = not self._sweeps
+            mark = self._marker(job)
+            # SIGKILL wins over SIGTERM if both are asked for before the sweep
+            self._sweeps[mark] = (
+                signal.SIGKILL if sig == signal.SIGKILL else self._sweeps.get(mark, sig)
+            )
+        if first:
+            # batched: one pass over /proc for every job stopped in the meantime
+            self.timers.call_later(0.05, self._sweep)
+
+    def _sweep(self) -> None:
+        with self._sweep_lock:
+            todo, self._sweeps = self._sweeps, {}
+        if not todo:
+            return
+        with self.lock:
+            live = {
+                j.proc.pid for j in self.active.values() if j.proc is not None and not j.proc_done
+            }
+        procs = _procs.snapshot()
+        for pid, value in _procs.marked(procs, list(todo), live).items():
+            if value in todo:
+                _procs.kill([pid], todo[value])
+
+    # -- memory ------------------------------------------------------------------------------
+
+    def _watch_memory(self) -> None:
+        """Sample the resident memory of every running job's session; kill the ones over their
+        MEMORY requirement as ECS's OOM killer does (SIGKILL, exit 137, the OOM reason)."""
+        while not self._stopping.wait(max(0.05, self.settings.memory_poll)):
+            if not self.settings.enforce_memory:
+                continue
+            with self.lock:
+                watched = {
+                    j.proc.pid: (j, j.proc, j.memory_mib())
+                    for j in self.active.values()
+                    if j.proc is not None and not j.proc_done and j.memory_mib() is not None
+                }
+            if not watched:
+                continue
+            for sid, used in _procs.session_rss(set(watched)).items():
+                job, proc, limit = watched[sid]
+                if limit is not None and used > limit * 1024 * 1024:
+                    _logger.info(
+                        "emulator: job %s uses %d MiB, over its MEMORY %g MiB: OOM kill",
+                        job.job_id,
+                        used // (1024 * 1024),
+                        limit,
+                    )
+                    self._oom(job, proc)
 
     def _kill(
         self,
@@ -310,7 +410,7 @@ class Executor:
                 job.kill_reason = reason
                 job.kill_retryable = retryable
                 job.kill_container_reason = container_reason
-            self._signal_group(proc, signal.SIGTERM)
+            self._signal_job(job, proc, signal.SIGTERM)
             job.timers.append(
                 self.timers.call_later(self.settings.kill_grace, self._hard_kill, job, proc)
             )
@@ -318,7 +418,7 @@ class Executor:
     def _hard_kill(self, job: LocalJob, proc: subprocess.Popen) -> None:
         with self.lock:
             if job.proc is proc and not job.proc_done:
-                self._signal_group(proc, signal.SIGKILL)
+                self._signal_job(job, proc, signal.SIGKILL)
 
     def _spot(self, job: LocalJob, proc: subprocess.Popen) -> None:
         with self.lock:
@@ -328,16 +428,16 @@ class Executor:
             job.kill_retryable = True
             job.kill_container_reason = None
             job.exit_code = None
-            self._signal_group(proc, signal.SIGKILL)  # the host vanishes: no grace period
+            self._signal_job(job, proc, signal.SIGKILL)  # the host vanishes: no grace period
 
     def _oom(self, job: LocalJob, proc: subprocess.Popen) -> None:
         with self.lock:
             if job.proc is not proc or job.proc_done:
                 return
-            job.kill_reason = OOM_REASON
+            job.kill_reason = OOM_STATUS_REASON
             job.kill_retryable = True
             job.kill_container_reason = OOM_REASON
-            self._signal_group(proc, signal.SIGKILL)  # the OOM killer: exit code 137
+            self._signal_job(job, proc, signal.SIGKILL)  # the OOM killer: exit code 137
 
     # -- finishing ---------------------------------------------------------------------------
 
@@ -441,16 +541,21 @@ class Executor:
             status = job.status
             if job.job_id not in self.active or status in TERMINAL:
                 return
+            if cancel_only and status not in ("SUBMITTED", "PENDING", "RUNNABLE"):
+                return  # AWS: jobs that progressed to STARTING or RUNNING aren't canceled
             if status in ("SUBMITTED", "PENDING", "RUNNABLE", "STARTING"):
                 pending = self.pending.get(job.job_queue.arn, [])
-                if job in pending:
+                was_queued = job in pending
+                if was_queued:
                     pending.remove(job)
                 if job in self.waiting:
                     self.waiting.remove(job)
                 if status == "STARTING":
                     self._release(job)
                 self._finalize(job, "FAILED", reason)
-            elif status == "RUNNING" and not cancel_only and job.proc is not None:
+                if was_queued:
+                    self._dispatch(job.job_queue)  # it may have been holding the queue's head
+            elif status == "RUNNING" and job.proc is not None:
                 self._kill(job, job.proc, reason, False, None)
 
     def kill_all(self, reason: str = "Emulator stopped") -> None:
@@ -463,6 +568,8 @@ class Executor:
                     job.kill_retryable = False
                     self._signal_group(job.proc, signal.SIGKILL)
             runners = list(self.runners.values())
+        # and every process that left its job's group, in one pass
+        _procs.kill(_procs.marked(_procs.snapshot(), [self.token + ":"], set()), signal.SIGKILL)
         for runner in runners:
             runner.join(5.0)
         with self.lock:
@@ -504,9 +611,16 @@ class Executor:
             ]
 
     def shutdown(self) -> None:
-        """Kill everything and stop the timer thread."""
+        """Kill everything, stop the threads, and let the guardian go (it finds nothing left)."""
         self.kill_all()
+        self._stopping.set()
         self.timers.stop()
+        os.close(self._guardian_pipe)
+        try:
+            self._guardian.wait(10)
+        except subprocess.TimeoutExpired:
+            self._guardian.kill()
+            self._guardian.wait()
 
 
 def _complete_lines(buf: bytes) -> Tuple[List[bytes], bytes]:

@@ -14,7 +14,7 @@ import random
 import re
 import threading
 import time
-from typing import Any, Deque, Dict, List, Optional, Tuple
+from typing import Any, Callable, Deque, Dict, List, Optional, Tuple
 
 _SPEC_KEYS = {
     "seed",
@@ -29,6 +29,7 @@ _SPEC_KEYS = {
     "log_disorder",
     "s3_fail",
     "latency",
+    "budget",
 }
 
 
@@ -71,11 +72,13 @@ def _client_error(table: Dict[str, Any], op: str, n: int) -> Optional[Tuple[int,
 class FaultInjector:
     """Holds the current fault spec and answers "should this request/attempt fail?"."""
 
-    def __init__(self) -> None:
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
         self._lock = threading.Lock()
+        self._clock = clock
         self._spec: Dict[str, Any] = {}
         self._counters: Dict[str, int] = collections.Counter()
         self._windows: Dict[str, Deque[float]] = {}
+        self._buckets: Dict[str, Tuple[float, float]] = {}  # pattern -> (tokens, at)
 
     @property
     def spec(self) -> Dict[str, Any]:
@@ -95,10 +98,16 @@ class FaultInjector:
             if sub is not None:
                 re.compile(sub.get("job_name" if key != "s3_fail" else "key", ".*"))
         _check_client_errors(spec.get("client_error", {}))
+        budget = spec.get("budget", {})
+        if not isinstance(budget, dict) or not all(
+            isinstance(v, (int, float)) and v > 0 for v in budget.values()
+        ):
+            raise ValueError("budget must map operation globs to requests per second (> 0)")
         with self._lock:
             self._spec = json.loads(json.dumps(spec))
             self._counters = collections.Counter()
             self._windows = {}
+            self._buckets = {}
 
     def clear(self) -> None:
         """Remove every fault."""
@@ -130,9 +139,11 @@ class FaultInjector:
             fraction = _lookup(spec.get("throttle", {}), op)
             if fraction and self._draw("throttle", op, n) < float(fraction):
                 return 429, "TooManyRequestsException", "Too Many Requests"
+            if not self._within_budget(spec.get("budget", {}), op):
+                return 429, "TooManyRequestsException", "Too Many Requests"
             cap = _lookup(spec.get("tps", {}), op)
             if cap is not None:
-                now = time.monotonic()
+                now = self._clock()
                 window = self._windows.setdefault(op, collections.deque())
                 while window and window[0] <= now - 1.0:
                     window.popleft()
@@ -145,6 +156,27 @@ class FaultInjector:
                     return 500, "InternalFailure", "An internal error occurred."
                 return 503, "ServiceUnavailable", "Service is unavailable."
             return None
+
+    def _within_budget(self, budget: Dict[str, float], op: str) -> bool:
+        """Take a token from every ``budget`` bucket whose glob matches ``op`` (the account-wide
+        Batch API rate: one bucket shared by all the operations it matches, refilled at its rate,
+        holding at most one second of it). False, taking nothing, when one is empty."""
+        matching = [p for p in budget if p == op or fnmatch.fnmatchcase(op, p)]
+        if not matching:
+            return True
+        now = self._clock()
+        levels = {}
+        for pattern in matching:
+            rate = float(budget[pattern])
+            tokens, at = self._buckets.get(pattern, (max(1.0, rate), now))
+            levels[pattern] = min(max(1.0, rate), tokens + (now - at) * rate)
+        if any(level < 1.0 for level in levels.values()):
+            for pattern, level in levels.items():
+                self._buckets[pattern] = (level, now)
+            return False
+        for pattern, level in levels.items():
+            self._buckets[pattern] = (level - 1.0, now)
+        return True
 
     def latency(self, op: str) -> float:
         """Seconds to hold a call of ``op`` before answering it (``latency``: a number for every

@@ -154,6 +154,15 @@ class LocalJob(batch_models.Job):
                 return float(item["value"])
         return default
 
+    def memory_mib(self) -> Optional[float]:
+        """The MEMORY requirement in MiB (overrides applied), or None when there is none."""
+        value = self._resource("MEMORY", -1.0)
+        return value if value >= 0 else None
+
+    def gpus(self) -> int:
+        """The GPU requirement (0 when there is none)."""
+        return int(self._resource("GPU", 0.0))
+
     def attempt_duration(self) -> Optional[int]:
         """``attemptDurationSeconds`` from the submission, else the definition."""
         return self._get_attempt_duration()

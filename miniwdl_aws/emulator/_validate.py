@@ -6,7 +6,6 @@ DescribeJobs' 100-id limit lives in ``_patches`` because it needs moto's parsed 
 
 from __future__ import annotations
 
-import json
 import re
 from typing import Any, Dict, List, Optional
 
@@ -15,7 +14,6 @@ from moto.core import DEFAULT_ACCOUNT_ID
 from moto.efs.models import efs_backends
 
 JOB_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,127}$")
-MAX_OVERRIDES_CHARS = 8192
 MAX_SUBMIT_BYTES = 30 * 1024
 
 # Fargate: vCPU -> allowed memory (MiB)
@@ -131,8 +129,6 @@ def validate_submit(
             "starting with a letter or number"
         )
     overrides = body.get("containerOverrides")
-    if overrides and len(json.dumps(overrides, separators=(",", ":"))) > MAX_OVERRIDES_CHARS:
-        return f"Container Overrides length must be at most {MAX_OVERRIDES_CHARS}"
     problem = _check_timeout(body.get("timeout"), min_timeout) or _check_retry(
         body.get("retryStrategy")
     )

@@ -8,11 +8,36 @@ from typing import Any
 from conftest import batch_client, jobs_of_run, run_miniwdl
 
 
+def _gpu_queue(aws: Any) -> str:
+    """A queue over GPU instances (g4dn), like the stack's optional GPU queue: "optimal" has no
+    GPUs, so a GPU task sent elsewhere would stay RUNNABLE (MISCONFIGURATION) as on AWS."""
+    b = batch_client()
+    (ce,) = b.describe_compute_environments(
+        computeEnvironments=[aws.task_fallback_compute_environment]
+    )["computeEnvironments"]
+    resources = dict(ce["computeResources"], instanceTypes=["g4dn"])
+    arn = b.create_compute_environment(
+        computeEnvironmentName="miniwdl-task-gpu",
+        type="MANAGED",
+        state="ENABLED",
+        computeResources=resources,
+        serviceRole=ce["serviceRole"],
+    )["computeEnvironmentArn"]
+    b.create_job_queue(
+        jobQueueName="miniwdl-task-gpu",
+        state="ENABLED",
+        priority=1,
+        computeEnvironmentOrder=[{"order": 1, "computeEnvironment": arn}],
+    )
+    return "miniwdl-task-gpu"
+
+
 def test_resource_gpu_timeout_queue_and_properties_shapes(emulator: Any, aws: Any) -> None:
-    res = run_miniwdl(emulator, aws, "resources.wdl", [f"queue={aws.task_queue_fallback}"])
+    gpu_queue = _gpu_queue(aws)
+    res = run_miniwdl(emulator, aws, "resources.wdl", [f"queue={gpu_queue}"])
     assert res.returncode == 0, res.stderr[-3000:]
     assert jobs_of_run(aws.task_queue, "mw") == []
-    (job,) = jobs_of_run(aws.task_queue_fallback, "mw")
+    (job,) = jobs_of_run(gpu_queue, "mw")
     req = {r["type"]: r["value"] for r in job["container"]["resourceRequirements"]}
     assert req == {"VCPU": "3", "MEMORY": str(5 * 1024 - 33), "GPU": "2"}
     assert job["timeout"] == {"attemptDurationSeconds": 7200}

@@ -201,9 +201,11 @@ def test_oom_kill(aws: Any, emulator: Any) -> None:
     once = submit(aws, jd, name="hungry-once")
     desc = wait_status(once)
     assert desc["status"] == "FAILED"
-    assert desc["statusReason"] == "OutOfMemoryError: Container killed due to memory usage"
-    assert desc["container"]["reason"] == desc["statusReason"]
+    # ECS: the task stopped because its essential container exited; the container says why
+    assert desc["statusReason"] == "Essential container in task exited"
+    assert desc["container"]["reason"] == "OutOfMemoryError: Container killed due to memory usage"
     assert desc["container"]["exitCode"] == 137
+    assert desc["attempts"][0]["container"]["reason"] == desc["container"]["reason"]
     retried = submit(aws, jd, name="hungry-twice", retryStrategy={"attempts": 2})
     desc = wait_status(retried)
     assert desc["status"] == "SUCCEEDED" and len(desc["attempts"]) == 2

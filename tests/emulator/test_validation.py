@@ -154,19 +154,6 @@ def test_fargate_rules(aws: Any) -> None:
     assert desc["status"] == "SUCCEEDED" and desc["platformCapabilities"] == ["FARGATE"]
 
 
-def test_container_overrides_size(aws: Any) -> None:
-    jd = job_definition(aws, ["true"])
-    big_env = [{"name": f"V{i}", "value": "x" * 100} for i in range(80)]
-    _rejected(
-        batch().submit_job,
-        "8192",
-        jobName="big",
-        jobQueue=aws.task_queue,
-        jobDefinition=jd,
-        containerOverrides={"environment": big_env},
-    )
-
-
 def test_submit_payload_size(aws: Any) -> None:
     jd = job_definition(aws, ["true"])
     params = {f"p{i}": "y" * 1000 for i in range(32)}

@@ -111,6 +111,7 @@ def test_limits_capped_by_max_vcpus_and_best_environment_wins() -> None:
     got = _limits(envs, ["small", "fargate"])
     # per dimension, the most any environment offers ("optimal" from the documented table
     # when DescribeInstanceTypes is denied: r6i.32xlarge, 1024 GiB)
+    # per dimension, the most any environment offers ("optimal": its largest instances)
     assert got == {"cpu": 16, "mem_bytes": 1024 * GIB}
     assert _limits([_ce("fargate", "FARGATE")], ["fargate"]) == {"cpu": 16, "mem_bytes": 120 * GIB}
     got = _limits([_ce("small", "EC2", 4, ["optimal"])], ["small"])
@@ -155,6 +156,15 @@ def test_task_queue_needs_an_enabled_valid_ec2_environment() -> None:
     ):
         with pytest.raises(InfrastructureError, match="no ENABLED and VALID compute environment"):
             infrastructure.check_task_environments(envs, "runtime.aws.queue", "q")
+
+
+def test_optimal_limits_are_its_largest_instances_not_max_vcpus() -> None:
+    # no instance Batch launches for "optimal" has more than 192 vCPUs (c7i.48xlarge)
+    assert _limits([_ce("big", "EC2", 1024, ["optimal"])], ["big"])["cpu"] == 192
+    assert _limits([_ce("arm", "SPOT", 256, ["default_arm64"])], ["arm"]) == {
+        "cpu": 64,
+        "mem_bytes": 512 * GIB,
+    }
 
 
 def test_unmanaged_environment_means_unknown_limits() -> None:
