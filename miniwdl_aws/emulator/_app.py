@@ -8,12 +8,18 @@ moto. None of them changes a job: that is the executor's business."""
 from __future__ import annotations
 
 import collections
+import functools
 import io
 import json
+import os
 import re
+import socket
+import struct
 import threading
 import time
-from typing import Any, Callable, Dict, Iterable, List, Optional, Tuple
+from typing import Any, Callable, Dict, FrozenSet, Iterable, List, Optional, Tuple
+
+import boto3
 
 from ._executor import Executor
 from ._faults import FaultInjector, error_response
@@ -26,6 +32,56 @@ _INTERNAL_ENVIRON = "HTTP_" + INTERNAL_HEADER.upper().replace("-", "_")
 _REGION_RE = re.compile(r"Credential=[^/,\s]+/\d{8}/([^/]+)/")
 
 StartResponse = Callable[..., Any]
+
+
+@functools.lru_cache(maxsize=1)
+def _known_regions() -> FrozenSet[str]:
+    """Every region of every partition botocore knows (EC2 is in all of them)."""
+    session = boto3.session.Session()
+    return frozenset(
+        region
+        for partition in session.get_available_partitions()
+        for region in session.get_available_regions("ec2", partition)
+    )
+
+
+def _unknown_region(region: Optional[str], protocol: str) -> Optional[Tuple[int, str, str]]:
+    """AWS's answer to a request signed for a region that does not exist: the signature's
+    credential scope is refused (moto itself fails with an HTML 500 page). JSON services say
+    ``InvalidSignatureException``, query services ``SignatureDoesNotMatch`` (both 403); S3
+    ``AuthorizationHeaderMalformed`` (400)."""
+    if region is None or region in _known_regions():
+        return None
+    message = f"Credential should be scoped to a valid region, not '{region}'."
+    if protocol in ("json", "rest-json"):
+        return 403, "InvalidSignatureException", message
+    if protocol in ("query", "ec2"):
+        return 403, "SignatureDoesNotMatch", message
+    return 400, "AuthorizationHeaderMalformed", f"The authorization header is malformed; {message}"
+
+
+def _service_throttle(service: str, fault: Tuple[int, str, str]) -> Tuple[int, str, str]:
+    """A throttling fault as the service says it: Batch answers 429
+    ``TooManyRequestsException``; CloudWatch Logs answers 400 ``ThrottlingException``."""
+    if service == "logs" and fault[1] == "TooManyRequestsException":
+        return 400, "ThrottlingException", "Rate exceeded"
+    return fault
+
+
+def _lose_response(environ: Dict[str, Any]) -> None:
+    """Reset the client's connection (RST) instead of sending the response, then tell werkzeug
+    the client is gone (it then writes nothing more)."""
+    sock = environ.get("werkzeug.socket")
+    if isinstance(sock, socket.socket):
+        try:
+            # linger 0: close() sends RST, as a load balancer dropping the connection does
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            # detach: the handler's file objects hold the socket open; closing the descriptor
+            # itself resets now, and the handler's later I/O fails on a closed socket object
+            os.close(sock.detach())
+        except OSError:
+            pass
+    raise ConnectionResetError("emulator fault: response lost after processing")
 
 
 class CallStats:
@@ -80,6 +136,17 @@ def _aws_error(
     return [payload]
 
 
+def _drain(answer: Iterable[bytes]) -> None:
+    """Run a response to its end (moto's work is done lazily by some iterables) and close it."""
+    try:
+        for _chunk in answer:
+            pass
+    finally:
+        close = getattr(answer, "close", None)
+        if close is not None:
+            close()
+
+
 def _respond(start_response: StartResponse, status: int, payload: Any) -> List[bytes]:
     body = json.dumps(payload).encode()
     reason = {200: "OK", 400: "Bad Request", 404: "Not Found", 405: "Method Not Allowed"}.get(
@@ -122,13 +189,33 @@ class EmulatorApp:
             return self.inner(environ, start_response)
         body = _buffer_body(environ)
         info = self.namer.identify(environ, body)
-        if environ.get(_INTERNAL_ENVIRON) != "1":
+        external = environ.get(_INTERNAL_ENVIRON) != "1"
+        if external:
             delay = self.faults.latency(info.name)
             if delay:
                 time.sleep(delay)  # the server's threads are per request: calls overlap
             fault = self._count_and_draw_fault(info)
             if fault is not None:
+                fault = _service_throttle(info.service, fault)
                 return _aws_error(start_response, "Error", info.protocol, *fault)
+            refused = _unknown_region(self._signed_region(environ), info.protocol)
+            if refused is not None:
+                return _aws_error(start_response, "Refused", info.protocol, *refused)
+        answer = self._answer(environ, start_response, info, body)
+        if external and self.faults.lost_response(info.name):
+            _drain(answer)  # AWS did the work; only its answer is lost
+            _lose_response(environ)
+        return answer
+
+    def _answer(
+        self,
+        environ: Dict[str, Any],
+        start_response: StartResponse,
+        info: RequestInfo,
+        body: Optional[bytes],
+    ) -> Iterable[bytes]:
+        """What AWS answers: ListJobs paged, SubmitJob/RegisterJobDefinition validated (strict
+        mode), everything else as moto answers it."""
         if info.name == "batch.ListJobs" and self.settings.strict:
             return list_jobs(self.inner, environ, start_response, _parse_json(body))
         submit_body: Optional[Dict[str, Any]] = None
@@ -141,6 +228,10 @@ class EmulatorApp:
                 )
             submit_body = parsed if info.operation == "SubmitJob" else None
         return self._forward(environ, start_response, submit_body)
+
+    def _signed_region(self, environ: Dict[str, Any]) -> Optional[str]:
+        m = _REGION_RE.search(str(environ.get("HTTP_AUTHORIZATION", "")))
+        return m.group(1) if m else None
 
     def _count_and_draw_fault(self, info: RequestInfo) -> Optional[Tuple[int, str, str]]:
         """Count a client's call and decide whether fault injection fails it."""
@@ -157,11 +248,10 @@ class EmulatorApp:
         """Why AWS would reject this SubmitJob/RegisterJobDefinition (strict mode), or None."""
         if not self.settings.strict:
             return None
-        m = _REGION_RE.search(str(environ.get("HTTP_AUTHORIZATION", "")))
-        region = m.group(1) if m else self.default_region
+        region = self._signed_region(environ) or self.default_region
         if operation == "SubmitJob":
             return validate_submit(parsed, len(body or b""), region, self.settings.min_timeout)
-        return validate_register(parsed, region, self.settings.min_timeout)
+        return validate_register(parsed, region, self.settings.min_timeout, len(body or b""))
 
     def _forward(
         self,
