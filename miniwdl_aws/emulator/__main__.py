@@ -18,6 +18,8 @@ from typing import List, Optional
 from ._emulator import Emulator
 from ._exports import format_exports
 
+CONTAINER_BACKEND_ENV = "MINIWDL__SCHEDULER__CONTAINER_BACKEND"
+
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m miniwdl_aws.emulator", description=__doc__)
@@ -66,6 +68,9 @@ def serve(args: argparse.Namespace) -> int:
         if args.bootstrap:
             stack = emu.bootstrap(efs_dir=efs_dir)
             values.update(stack.miniwdl_env())
+            # so a plain `miniwdl run` in the shell that sourced these runs its tasks as Batch
+            # jobs here, not in local Docker (miniwdl's default backend)
+            values[CONTAINER_BACKEND_ENV] = "aws_batch_job"
             values["MINIWDL_AWS_DEMO_BUCKET"] = stack.bucket
         else:
             os.makedirs(efs_dir, exist_ok=True)
