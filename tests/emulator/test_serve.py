@@ -16,8 +16,12 @@ import pytest
 
 from tests.support.emulator import ServeProcess
 from tests.support.miniwdl import MINIWDL
+from tests.support.procs import PYTHON
 
 from .helpers import process_gone
+
+# harmless for the other tests here: a seed changes no outcome while no fault is drawn
+SERVED_FAULTS = {"seed": 12}
 
 
 @pytest.fixture(scope="module")
@@ -29,7 +33,7 @@ def server(tmp_path_factory: Any) -> Iterator[Tuple[subprocess.Popen, Dict[str, 
         str(tmp_path / "efs"),
         str(tmp_path / "serve.log"),  # a file: an unread pipe could block the server
         env,
-        args=["--port-file", str(tmp_path / "endpoint")],
+        args=["--port-file", str(tmp_path / "endpoint"), "--faults", json.dumps(SERVED_FAULTS)],
     ).start()
     # stdout carries the exports and nothing else
     assert serve.lines and all(line.startswith("export ") for line in serve.lines), serve.lines
@@ -149,6 +153,24 @@ def test_done_when_scenario(served: Any) -> None:
     assert calls["batch.SubmitJob"] == 2
     assert calls["batch.RegisterJobDefinition"] == 2
     assert calls["logs.GetLogEvents"] == 1
+    # `serve --faults` set the spec every client meets from the start
+    with urllib.request.urlopen(exports["AWS_ENDPOINT_URL"] + "/_emulator/faults") as resp:
+        assert json.loads(resp.read()) == SERVED_FAULTS
+
+
+def test_serve_refuses_a_bad_fault_spec(tmp_path: Any) -> None:
+    """A bad ``--faults`` is one line and exit 2, before anything is served."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    for spec in ('{"no_such_fault": 1}', "[1]", "{"):
+        run = subprocess.run(
+            [PYTHON, "-m", "miniwdl_aws.emulator", "serve", "--faults", spec],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert run.returncode == 2 and run.stdout == "", (spec, run.stdout, run.stderr)
+        assert run.stderr.startswith("serve: bad --faults:"), run.stderr
 
 
 def test_plain_miniwdl_run_after_the_exports_runs_tasks_as_batch_jobs(
