@@ -26,7 +26,7 @@ from ._faults import FaultInjector, error_response
 from ._listjobs import list_jobs
 from ._ops import OperationNamer, RequestInfo
 from ._state import INTERNAL_HEADER, REQUEST, Settings
-from ._validate import validate_register, validate_submit
+from ._validate import validate_efs, validate_register, validate_submit
 
 _INTERNAL_ENVIRON = "HTTP_" + INTERNAL_HEADER.upper().replace("-", "_")
 _REGION_RE = re.compile(r"Credential=[^/,\s]+/\d{8}/([^/]+)/")
@@ -227,6 +227,14 @@ class EmulatorApp:
                     start_response, "Bad Request", "rest-json", 400, "ClientException", problem
                 )
             submit_body = parsed if info.operation == "SubmitJob" else None
+        if info.service == "efs" and self.settings.strict:
+            refused = validate_efs(
+                info.operation,
+                _parse_json(body),
+                self._signed_region(environ) or self.default_region,
+            )
+            if refused is not None:
+                return _aws_error(start_response, "Bad Request", info.protocol, 400, *refused)
         return self._forward(environ, start_response, submit_body)
 
     def _signed_region(self, environ: Dict[str, Any]) -> Optional[str]:

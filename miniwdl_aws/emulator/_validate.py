@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import json
 import re
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, List, Optional, Tuple
 
 from moto.batch.models import batch_backends
 from moto.core import DEFAULT_ACCOUNT_ID
+from moto.ec2.models import ec2_backends
 from moto.efs.models import efs_backends
 
 JOB_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,127}$")
@@ -258,3 +259,38 @@ def validate_submit(
     props = jd.container_properties or {}
     reqs = _requirements(props.get("resourceRequirements"), overrides.get("resourceRequirements"))
     return _check_fargate(props, reqs, props.get("executionRoleArn"))
+
+
+def validate_efs(operation: str, body: Dict[str, Any], region: str) -> Optional[Tuple[str, str]]:
+    """EFS CreateFileSystem/CreateMountTarget: ``(error code, message)`` AWS answers with HTTP
+    400, or None. Elastic throughput needs the General Purpose performance mode; Max I/O is not
+    available on One Zone; a One Zone file system's mount target must be in its own zone."""
+    if operation == "CreateFileSystem":
+        performance = body.get("PerformanceMode", "generalPurpose")
+        if body.get("ThroughputMode") == "elastic" and performance != "generalPurpose":
+            return (
+                "BadRequest",
+                "Elastic throughput mode is available only with the generalPurpose performance"
+                f" mode, not {performance}",
+            )
+        if performance == "maxIO" and body.get("AvailabilityZoneName"):
+            return "BadRequest", "One Zone file systems do not support the maxIO performance mode"
+        return None
+    if operation == "CreateMountTarget":
+        fs = efs_backends[DEFAULT_ACCOUNT_ID][region].file_systems_by_id.get(
+            str(body.get("FileSystemId", ""))
+        )
+        zone = getattr(fs, "availability_zone_name", None)
+        if fs is None or not zone:
+            return None
+        try:
+            subnet = ec2_backends[DEFAULT_ACCOUNT_ID][region].get_subnet(str(body["SubnetId"]))
+        except Exception:  # moto reports the unknown subnet itself
+            return None
+        if subnet.availability_zone != zone:
+            return (
+                "AvailabilityZonesMismatch",
+                f"The One Zone file system {fs.file_system_id} is in {zone}; a mount target in"
+                f" subnet {subnet.id} ({subnet.availability_zone}) is not allowed",
+            )
+    return None

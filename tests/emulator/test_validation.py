@@ -364,3 +364,39 @@ def test_unknown_region_answered_as_aws(
     assert err.value.response["Error"]["Code"] == code
     assert err.value.response["ResponseMetadata"]["HTTPStatusCode"] == status
     assert "valid region" in err.value.response["Error"]["Message"]
+
+
+def test_efs_refuses_elastic_throughput_with_max_io_and_max_io_on_one_zone(aws: Any) -> None:
+    efs = boto3.client("efs")
+    with pytest.raises(ClientError) as err:
+        efs.create_file_system(
+            CreationToken="mio", PerformanceMode="maxIO", ThroughputMode="elastic"
+        )
+    assert err.value.response["Error"]["Code"] == "BadRequest"
+    with pytest.raises(ClientError) as err:
+        efs.create_file_system(
+            CreationToken="oz", PerformanceMode="maxIO", AvailabilityZoneName="us-east-1a"
+        )
+    assert err.value.response["Error"]["Code"] == "BadRequest"
+    fs = efs.create_file_system(
+        CreationToken="gp", PerformanceMode="generalPurpose", ThroughputMode="elastic"
+    )
+    assert fs["ThroughputMode"] == "elastic"
+
+
+def test_one_zone_mount_target_only_in_the_file_systems_zone(aws: Any) -> None:
+    ec2 = boto3.client("ec2")
+    vpc = ec2.create_vpc(CidrBlock="10.9.0.0/16")["Vpc"]["VpcId"]
+    subnet_a = ec2.create_subnet(VpcId=vpc, CidrBlock="10.9.1.0/24", AvailabilityZone="us-east-1a")
+    subnet_b = ec2.create_subnet(VpcId=vpc, CidrBlock="10.9.2.0/24", AvailabilityZone="us-east-1b")
+    efs = boto3.client("efs")
+    fs = efs.create_file_system(CreationToken="onezone", AvailabilityZoneName="us-east-1a")
+    with pytest.raises(ClientError) as err:
+        efs.create_mount_target(
+            FileSystemId=fs["FileSystemId"], SubnetId=subnet_b["Subnet"]["SubnetId"]
+        )
+    assert err.value.response["Error"]["Code"] == "AvailabilityZonesMismatch"
+    mt = efs.create_mount_target(
+        FileSystemId=fs["FileSystemId"], SubnetId=subnet_a["Subnet"]["SubnetId"]
+    )
+    assert mt["AvailabilityZoneName"] == "us-east-1a"
