@@ -74,11 +74,17 @@ def _lose_response(environ: Dict[str, Any]) -> None:
     sock = environ.get("werkzeug.socket")
     if isinstance(sock, socket.socket):
         try:
-            # linger 0: close() sends RST, as a load balancer dropping the connection does
+            # linger 0: closing the connection's descriptor resets it (RST), as a load balancer
+            # dropping the connection does
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-            # detach: the handler's file objects hold the socket open; closing the descriptor
-            # itself resets now, and the handler's later I/O fails on a closed socket object
-            os.close(sock.detach())
+            # the request handler still holds this socket object, and on keep-alive would read
+            # the next request from it: put a socket at end-of-file in its descriptor's place
+            # (dup2 closes the connection's descriptor, which sends the RST), so the handler
+            # reads EOF and ends quietly
+            dead, peer = socket.socketpair()
+            peer.close()
+            os.dup2(dead.fileno(), sock.fileno())
+            dead.close()
         except OSError:
             pass
     raise ConnectionResetError("emulator fault: response lost after processing")
@@ -90,21 +96,33 @@ class CallStats:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._calls: Dict[str, int] = collections.Counter()
+        self._lost: Dict[str, int] = collections.Counter()
 
     def count(self, name: str) -> None:
         """Record one call of ``name``."""
         with self._lock:
             self._calls[name] += 1
 
-    def snapshot(self) -> Dict[str, Any]:
-        """``{"calls": {name: count}}``."""
+    def count_lost(self, name: str) -> None:
+        """Record one call of ``name`` processed whose response the ``lost_response`` fault
+        dropped."""
         with self._lock:
-            return {"calls": dict(sorted(self._calls.items()))}
+            self._lost[name] += 1
+
+    def snapshot(self) -> Dict[str, Any]:
+        """``{"calls": {name: count}}``, plus ``"lost_responses": {name: count}`` once any
+        response was lost."""
+        with self._lock:
+            out: Dict[str, Any] = {"calls": dict(sorted(self._calls.items()))}
+            if self._lost:
+                out["lost_responses"] = dict(sorted(self._lost.items()))
+            return out
 
     def reset(self) -> None:
         """Zero every counter."""
         with self._lock:
             self._calls.clear()
+            self._lost.clear()
 
 
 def _buffer_body(environ: Dict[str, Any]) -> Optional[bytes]:
@@ -204,6 +222,7 @@ class EmulatorApp:
         answer = self._answer(environ, start_response, info, body)
         if external and self.faults.lost_response(info.name):
             _drain(answer)  # AWS did the work; only its answer is lost
+            self.stats.count_lost(info.name)
             _lose_response(environ)
         return answer
 

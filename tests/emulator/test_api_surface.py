@@ -5,6 +5,7 @@ the product's own log follower."""
 
 from __future__ import annotations
 
+import os
 import time
 from typing import Any, List
 
@@ -17,6 +18,7 @@ from miniwdl_aws.aws.clients import AwsClients
 from miniwdl_aws.aws.logs import LogsApi
 from miniwdl_aws.errors import Throttled
 from miniwdl_aws.submit.follow import LogFollower, LogLost
+from tests.support.miniwdl import run_on_stack
 
 from .helpers import batch, http, job_definition, submit, wait_status
 
@@ -89,8 +91,10 @@ def test_lost_response_fraction_is_seeded(aws: Any, emulator: Any) -> None:
                 lost.append(True)
         return lost
 
+    emulator.reset_stats()
     first = run()
     assert 0 < sum(first) < len(first)
+    assert emulator.stats()["lost_responses"] == {"batch.DescribeJobQueues": sum(first)}
     assert run() == first
 
 
@@ -261,3 +265,30 @@ def test_follower_loses_nothing_of_a_job_under_lost_get_log_events_answers(
     emulator.clear_faults()
     lines += follower.poll()
     assert lines == [f"l{i}" for i in range(1, 7)]
+
+
+SCATTER_WDL = os.path.join(os.path.dirname(__file__), "..", "backend", "wdl", "scatter.wdl")
+
+
+def test_miniwdl_run_under_lag_and_lost_answers(aws: Any, emulator: Any) -> None:
+    """The product on an unkind AWS: new jobs invisible for a second, half of SubmitJob
+    answers and a fifth of DescribeJobs answers lost after the call was processed. A real
+    ``miniwdl run`` still gets every output, with exactly one job per task (no twin from a
+    blind SubmitJob retry)."""
+    emulator.set_faults(
+        {
+            "seed": 4,
+            "visibility_lag": 1.0,
+            "lost_response": {"batch.SubmitJob": 0.5, "batch.DescribeJobs": 0.2},
+        }
+    )
+    res = run_on_stack(emulator, aws, SCATTER_WDL, ["n=6"], timeout=240)
+    stats = emulator.stats()
+    emulator.clear_faults()
+    assert res.returncode == 0, res.stderr[-4000:]
+    assert res.outputs["scatter_n.squares"] == [i * i for i in range(6)]
+    names = _names(aws, "mw")
+    assert len(names) == 6 and len(set(names)) == 6, names
+    # a run that met no lost SubmitJob answer would prove nothing
+    assert stats["lost_responses"].get("batch.SubmitJob", 0) >= 1, stats
+    assert stats["calls"]["batch.SubmitJob"] == 6, stats  # lost ones were settled, not resent
