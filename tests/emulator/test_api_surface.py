@@ -292,3 +292,39 @@ def test_miniwdl_run_under_lag_and_lost_answers(aws: Any, emulator: Any) -> None
     # a run that met no lost SubmitJob answer would prove nothing
     assert stats["lost_responses"].get("batch.SubmitJob", 0) >= 1, stats
     assert stats["calls"]["batch.SubmitJob"] == 6, stats  # lost ones were settled, not resent
+
+
+def test_submitter_wait_follow_under_lag_lost_answers_and_log_throttling(
+    aws: Any, emulator: Any
+) -> None:
+    """``miniwdl_submit_awsbatch --wait --follow`` on an unkind AWS: every SubmitJob answer
+    lost (the submitter's and the workflow job's), new jobs invisible for half a second, a quarter
+    of GetLogEvents answers lost and a quarter throttled. It exits 0, starts one workflow job,
+    and prints every log line once, in order."""
+    from miniwdl_aws.submit import END_OF_LOG
+    from tests.submit.helpers import EXAMPLES, describe, stream_messages, submit
+
+    emulator.set_faults(
+        {
+            "seed": 3,
+            "visibility_lag": 0.5,
+            "lost_response": {"batch.SubmitJob": 1.0, "logs.GetLogEvents": 0.25},
+            "throttle": {"logs.GetLogEvents": 0.25},
+        }
+    )
+    wdl, inputs = EXAMPLES / "hello_scatter.wdl", EXAMPLES / "hello_scatter.inputs.json"
+    res = submit(aws, [str(wdl), "-i", str(inputs), "--wait", "--follow"])
+    stats = emulator.stats()
+    emulator.clear_faults()
+    assert res.returncode == 0, res.stderr[-4000:]
+    assert stats["lost_responses"]["batch.SubmitJob"] == stats["calls"]["batch.SubmitJob"]
+    listed = batch().list_jobs(jobQueue=aws.workflow_queue, jobStatus="SUCCEEDED")
+    workflow = listed["jobSummaryList"]
+    assert len(workflow) == 1, workflow
+    stream = stream_messages(describe(workflow[0]["jobId"])["container"]["logStreamName"])
+    assert stream[-1] == END_OF_LOG
+    note = "[miniwdl-aws-submit] "
+    lines = res.stderr.splitlines()
+    start = next(i for i, ln in enumerate(lines) if ln.startswith(f"{note}log stream:"))
+    printed = [ln for ln in lines[start + 1 :] if not ln.startswith(note)]
+    assert printed == stream[:-1]
