@@ -65,7 +65,10 @@ Fault spec (all keys optional; deterministic given ``seed``)::
      "log_lag": 0.5,                        # seconds before each line reaches CloudWatch
      "log_disorder": true,                  # random bursts, per stream still in order
      "s3_fail": {"key": "regex", "ops": ["PutObject", "UploadPart", "CompleteMultipartUpload"]},
-     "latency": {"batch.*": 0.1}}           # or a number: seconds added to every call
+     "latency": {"batch.*": 0.1},           # or a number: seconds added to every call
+     "lost_response": {"batch.SubmitJob": 0.2},  # or a number: processed, then conn. reset
+     "visibility_lag": 1.0,                 # s a new job is missing from Describe/ListJobs
+     "log_token_ttl": 60}                   # s a GetLogEvents token lives (default 24 h)
 
 Command line: ``python -m miniwdl_aws.emulator serve --help``. See README.md next to this file.
 """
