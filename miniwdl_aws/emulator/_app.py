@@ -2,8 +2,10 @@
 ``/_emulator/`` side channel (stats, faults, config, active jobs).
 
 An AWS call goes through named steps: buffer the body, name the operation, count it and draw a
-fault, page ListJobs or validate SubmitJob/RegisterJobDefinition (strict mode), then forward it to
-moto. None of them changes a job: that is the executor's business."""
+fault, refuse a signature for a region that does not exist, page ListJobs or validate
+SubmitJob/RegisterJobDefinition and EFS creations (strict mode), forward it to moto, and, under
+the ``lost_response`` fault, reset the connection instead of answering. None of them changes a
+job: that is the executor's business."""
 
 from __future__ import annotations
 
