@@ -67,6 +67,7 @@ Fault spec (all keys optional; deterministic given ``seed``)::
      "s3_fail": {"key": "regex", "ops": ["PutObject", "UploadPart", "CompleteMultipartUpload"]},
      "latency": {"batch.*": 0.1},           # or a number: seconds added to every call
      "lost_response": {"batch.SubmitJob": 0.2},  # or a number: processed, then conn. reset
+     "lost_request": {"batch.SubmitJob": 0.1},   # or a number: conn. reset, not processed
      "visibility_lag": 1.0,                 # s a new job is missing from Describe/ListJobs
      "log_token_ttl": 60}                   # s a GetLogEvents token lives (default 24 h)
 

@@ -4,7 +4,8 @@
 An AWS call goes through named steps: buffer the body, name the operation, count it and draw a
 fault, refuse a signature for a region that does not exist, page ListJobs or validate
 SubmitJob/RegisterJobDefinition and EFS creations (strict mode), forward it to moto, and, under
-the ``lost_response`` fault, reset the connection instead of answering. None of them changes a
+the ``lost_request``/``lost_response`` faults, reset the connection before or after moto
+processed it. None of them changes a
 job: that is the executor's business."""
 
 from __future__ import annotations
@@ -89,7 +90,7 @@ def _lose_response(environ: Dict[str, Any]) -> None:
             dead.close()
         except OSError:
             pass
-    raise ConnectionResetError("emulator fault: response lost after processing")
+    raise ConnectionResetError("emulator fault: connection reset")
 
 
 class CallStats:
@@ -107,7 +108,7 @@ class CallStats:
 
     def count_lost(self, name: str) -> None:
         """Record one call of ``name`` processed whose response the ``lost_response`` fault
-        dropped."""
+        dropped (``request:<name>``: one the ``lost_request`` fault dropped unprocessed)."""
         with self._lock:
             self._lost[name] += 1
 
@@ -221,6 +222,9 @@ class EmulatorApp:
             refused = _unknown_region(self._signed_region(environ), info.protocol)
             if refused is not None:
                 return _aws_error(start_response, "Refused", info.protocol, *refused)
+            if self.faults.lost_request(info.name):
+                self.stats.count_lost("request:" + info.name)
+                _lose_response(environ)  # before AWS saw it: nothing happened
         answer = self._answer(environ, start_response, info, body)
         if external and self.faults.lost_response(info.name):
             _drain(answer)  # AWS did the work; only its answer is lost

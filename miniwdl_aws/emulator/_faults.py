@@ -32,6 +32,7 @@ _SPEC_KEYS = {
     # the API-surface knobs (emu2): responses lost after processing, eventual consistency of
     # new jobs, CloudWatch forward-token lifetime
     "lost_response",
+    "lost_request",
     "visibility_lag",
     "log_token_ttl",
 }
@@ -166,16 +167,24 @@ class FaultInjector:
         """Whether this call of ``op`` is processed and its response then lost (``lost_response``:
         a fraction for every call, or a table of operation globs to fractions). Drawn per
         operation and call number, like ``throttle``."""
+        return self._lost("lost_response", op)
+
+    def lost_request(self, op: str) -> bool:
+        """Whether this call of ``op`` is lost before AWS processes it (``lost_request``, same
+        shape as ``lost_response``): the client sees the same reset and cannot tell which."""
+        return self._lost("lost_request", op)
+
+    def _lost(self, kind: str, op: str) -> bool:
         with self._lock:
-            spec = self._spec.get("lost_response")
+            spec = self._spec.get(kind)
             if not spec:
                 return False
             fraction = spec if isinstance(spec, (int, float)) else _lookup(spec, op)
             if not fraction:
                 return False
-            key = "lost_response:" + op
+            key = f"{kind}:{op}"
             self._counters[key] += 1
-            return self._draw("lost_response", op, self._counters[key]) < float(fraction)
+            return self._draw(kind, op, self._counters[key]) < float(fraction)
 
     def visibility_lag(self) -> float:
         """Seconds a new job stays invisible to ListJobs and DescribeJobs (``visibility_lag``)."""

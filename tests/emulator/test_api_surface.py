@@ -55,6 +55,19 @@ def test_lost_response_after_submit_job_was_processed(aws: Any, emulator: Any) -
     assert wait_status(job_id)["status"] == "SUCCEEDED"
 
 
+def test_lost_request_never_reaches_aws(aws: Any, emulator: Any) -> None:
+    """``lost_request``: the same reset as a lost response, but nothing was done."""
+    jd = job_definition(aws, ["true"], efs=False)
+    emulator.set_faults({"lost_request": {"batch.SubmitJob": 1}})
+    with pytest.raises(ConnectionClosedError):
+        _one_shot("batch").submit_job(jobName="unsent", jobQueue=aws.task_queue, jobDefinition=jd)
+    stats = emulator.stats()
+    emulator.clear_faults()
+    assert stats["lost_responses"] == {"request:batch.SubmitJob": 1}
+    assert _names(aws, "unsent") == []
+    assert batch().list_jobs(jobQueue=aws.task_queue, jobStatus="SUBMITTED")["jobSummaryList"] == []
+
+
 def test_lost_response_applies_to_every_service(aws: Any, emulator: Any) -> None:
     """Logs, S3 and EFS calls are processed too before their answer is lost."""
     emulator.set_faults({"lost_response": 1.0})
