@@ -341,3 +341,61 @@ def test_submitter_wait_follow_under_lag_lost_answers_and_log_throttling(
     start = next(i for i, ln in enumerate(lines) if ln.startswith(f"{note}log stream:"))
     printed = [ln for ln in lines[start + 1 :] if not ln.startswith(note)]
     assert printed == stream[:-1]
+
+
+class _Event:
+    def __init__(self, ts: int, event_id: int) -> None:
+        self.timestamp, self.event_id, self.message = ts, event_id, f"m{ts}"
+
+    def to_response_dict(self) -> dict:
+        return {"timestamp": self.timestamp, "message": self.message, "ingestionTime": 0}
+
+
+class _Stream:
+    def __init__(self) -> None:
+        self.events: List[_Event] = []
+        self._ids = 0
+
+    def put(self, *timestamps: int) -> None:
+        for ts in timestamps:
+            self._ids += 1
+            self.events.append(_Event(ts, self._ids))
+
+
+def _read(stream: _Stream, token: Any, limit: int, head: bool = True, now: int = 0) -> Any:
+    from miniwdl_aws.emulator._logs import get_log_events
+
+    return get_log_events(stream, None, None, limit, token, head, now_ms=now)
+
+
+def test_token_paging_forward_backward_and_from_the_tail() -> None:
+    """``_logs.get_log_events`` alone: forward pages in timestamp order with no event twice
+    although older events arrive between pages; from the tail and backward."""
+    stream = _Stream()
+    stream.put(10, 30, 20)  # PutLogEvents calls need not arrive in time order
+    events, _, fwd = _read(stream, None, 2)
+    assert [e["timestamp"] for e in events] == [10, 20]
+    stream.put(15, 40)  # 15 is older than the position: not returned forward
+    events, _, fwd = _read(stream, fwd, 2)
+    assert [e["timestamp"] for e in events] == [30, 40]
+    events, _, again = _read(stream, fwd, 2)
+    assert events == [] and again == fwd
+    events, back, _ = _read(stream, None, 2, head=False)
+    assert [e["timestamp"] for e in events] == [30, 40]
+    events, back, _ = _read(stream, back, 2)
+    assert [e["timestamp"] for e in events] == [15, 20]
+    events, _, _ = _read(stream, back, 5)
+    assert [e["timestamp"] for e in events] == [10]
+
+
+def test_tokens_expire_after_24_hours_and_foreign_tokens_are_refused() -> None:
+    from moto.logs.exceptions import InvalidParameterException
+
+    stream = _Stream()
+    stream.put(1)
+    _, _, fwd = _read(stream, None, 10, now=1_000)
+    _read(stream, fwd, 10, now=1_000 + 24 * 3600 * 1000)  # still valid at exactly 24 h
+    with pytest.raises(InvalidParameterException):
+        _read(stream, fwd, 10, now=1_001 + 24 * 3600 * 1000)
+    with pytest.raises(InvalidParameterException):
+        _read(stream, "f/00000000000000000001", 10)
