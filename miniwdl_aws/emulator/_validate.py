@@ -106,7 +106,7 @@ def _check_fargate_only(props: Dict[str, Any]) -> Optional[str]:
     below platform version 1.4.0."""
     if props.get("privileged"):
         return "privileged is not supported for jobs that run on Fargate resources"
-    if ((props.get("linuxParameters") or {}).get("devices")) or []:
+    if (props.get("linuxParameters") or {}).get("devices"):
         return "linuxParameters.devices is not supported for jobs that run on Fargate resources"
     volumes = props.get("volumes") or []
     if any(v.get("host") is not None for v in volumes):
