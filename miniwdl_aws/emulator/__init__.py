@@ -67,8 +67,12 @@ Fault spec (all keys optional; deterministic given ``seed``)::
      "log_disorder": true,                  # random bursts, per stream still in order
      "s3_fail": {"key": "regex", "ops": ["PutObject", "UploadPart", "CompleteMultipartUpload"]},
      "latency": {"batch.*": 0.1},           # or a number: seconds added to every call
-     "budget": {"batch.*": 50}}             # token bucket per glob, shared by the ops it
+     "budget": {"batch.*": 50},             # token bucket per glob, shared by the ops it
                                             # matches (account-wide rate) -> 429
+     "lost_response": {"batch.SubmitJob": 0.2},  # or a number: processed, then conn. reset
+     "lost_request": {"batch.SubmitJob": 0.1},   # or a number: conn. reset, not processed
+     "visibility_lag": 1.0,                 # s a new job is missing from Describe/ListJobs
+     "log_token_ttl": 60}                   # s a GetLogEvents token lives (default 24 h)
 
 Command line: ``python -m miniwdl_aws.emulator serve --help``. See README.md next to this file.
 """

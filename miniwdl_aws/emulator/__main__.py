@@ -8,15 +8,19 @@ style harnesses or a port file can pick them up. On the way out every job proces
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import signal
 import sys
 import tempfile
 import threading
-from typing import List, Optional
+from typing import Any, Dict, List, Optional
 
 from ._emulator import Emulator
 from ._exports import format_exports
+from ._faults import FaultInjector
+
+CONTAINER_BACKEND_ENV = "MINIWDL__SCHEDULER__CONTAINER_BACKEND"
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -39,11 +43,39 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument(
         "--port-file", default=None, help="write the endpoint URL here (atomically) once serving"
     )
+    serve.add_argument(
+        "--faults",
+        default=None,
+        metavar="JSON",
+        help="fault spec to serve with from the start (a JSON object, or @FILE), e.g."
+        ' \'{"lost_response": {"batch.SubmitJob": 0.2}, "visibility_lag": 1}\'; every client'
+        " meets it; change it later with POST /_emulator/faults",
+    )
     return parser
+
+
+def _fault_spec(arg: Optional[str]) -> Optional[Dict[str, Any]]:
+    """``--faults``: a JSON object given inline or as ``@FILE``."""
+    if arg is None:
+        return None
+    text = arg
+    if arg.startswith("@"):
+        with open(arg[1:]) as f:
+            text = f.read()
+    spec = json.loads(text)
+    if not isinstance(spec, dict):
+        raise ValueError("--faults must be a JSON object")
+    FaultInjector().set(spec)  # refused here, before serving, if it is not a valid spec
+    return spec
 
 
 def serve(args: argparse.Namespace) -> int:
     """Start, print exports, block until a signal, stop."""
+    try:
+        faults = _fault_spec(args.faults)
+    except (OSError, ValueError) as exc:
+        sys.stderr.write(f"serve: bad --faults: {exc}\n")
+        return 2
     efs_dir = args.efs_dir or tempfile.mkdtemp(prefix="miniwdl-aws-efs-")
     emu = Emulator(
         efs_dir=efs_dir,
@@ -66,9 +98,14 @@ def serve(args: argparse.Namespace) -> int:
         if args.bootstrap:
             stack = emu.bootstrap(efs_dir=efs_dir)
             values.update(stack.miniwdl_env())
+            # so a plain `miniwdl run` in the shell that sourced these runs its tasks as Batch
+            # jobs here, not in local Docker (miniwdl's default backend)
+            values[CONTAINER_BACKEND_ENV] = "aws_batch_job"
             values["MINIWDL_AWS_DEMO_BUCKET"] = stack.bucket
         else:
             os.makedirs(efs_dir, exist_ok=True)
+        if faults is not None:  # after the bootstrap, which they must not disturb
+            emu.set_faults(faults)
         if args.port_file:  # before the exports, so both are there once the exports appear
             tmp = args.port_file + ".tmp"
             with open(tmp, "w") as f:

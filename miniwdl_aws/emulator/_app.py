@@ -2,30 +2,95 @@
 ``/_emulator/`` side channel (stats, faults, config, active jobs).
 
 An AWS call goes through named steps: buffer the body, name the operation, count it and draw a
-fault, page ListJobs or validate SubmitJob/RegisterJobDefinition (strict mode), then forward it to
-moto. None of them changes a job: that is the executor's business."""
+fault, refuse a signature for a region that does not exist, page ListJobs or validate
+SubmitJob/RegisterJobDefinition and EFS creations (strict mode), forward it to moto, and, under
+the ``lost_request``/``lost_response`` faults, reset the connection before or after moto
+processed it. None of them changes a
+job: that is the executor's business."""
 
 from __future__ import annotations
 
 import collections
+import functools
 import io
 import json
+import os
 import re
+import socket
+import struct
 import threading
 import time
-from typing import Any, Callable, Dict, Iterable, List, Optional, Tuple
+from typing import Any, Callable, Dict, FrozenSet, Iterable, List, Optional, Tuple
+
+import boto3
 
 from ._executor import Executor
 from ._faults import FaultInjector, error_response
 from ._listjobs import list_jobs
 from ._ops import OperationNamer, RequestInfo
 from ._state import INTERNAL_HEADER, REQUEST, Settings
-from ._validate import validate_register, validate_submit
+from ._validate import validate_efs, validate_register, validate_submit
 
 _INTERNAL_ENVIRON = "HTTP_" + INTERNAL_HEADER.upper().replace("-", "_")
 _REGION_RE = re.compile(r"Credential=[^/,\s]+/\d{8}/([^/]+)/")
 
 StartResponse = Callable[..., Any]
+
+
+@functools.lru_cache(maxsize=1)
+def _known_regions() -> FrozenSet[str]:
+    """Every region of every partition botocore knows (EC2 is in all of them)."""
+    session = boto3.session.Session()
+    return frozenset(
+        region
+        for partition in session.get_available_partitions()
+        for region in session.get_available_regions("ec2", partition)
+    )
+
+
+def _unknown_region(region: Optional[str], protocol: str) -> Optional[Tuple[int, str, str]]:
+    """AWS's answer to a request signed for a region that does not exist: the signature's
+    credential scope is refused (moto itself fails with an HTML 500 page). JSON services say
+    ``InvalidSignatureException``, query services ``SignatureDoesNotMatch`` (both 403); S3
+    ``AuthorizationHeaderMalformed`` (400)."""
+    if region is None or region in _known_regions():
+        return None
+    message = f"Credential should be scoped to a valid region, not '{region}'."
+    if protocol in ("json", "rest-json"):
+        return 403, "InvalidSignatureException", message
+    if protocol in ("query", "ec2"):
+        return 403, "SignatureDoesNotMatch", message
+    return 400, "AuthorizationHeaderMalformed", f"The authorization header is malformed; {message}"
+
+
+def _service_throttle(service: str, fault: Tuple[int, str, str]) -> Tuple[int, str, str]:
+    """A throttling fault as the service says it: Batch answers 429
+    ``TooManyRequestsException``; CloudWatch Logs answers 400 ``ThrottlingException``."""
+    if service == "logs" and fault[1] == "TooManyRequestsException":
+        return 400, "ThrottlingException", "Rate exceeded"
+    return fault
+
+
+def _lose_response(environ: Dict[str, Any]) -> None:
+    """Reset the client's connection (RST) instead of sending the response, then tell werkzeug
+    the client is gone (it then writes nothing more)."""
+    sock = environ.get("werkzeug.socket")
+    if isinstance(sock, socket.socket):
+        try:
+            # linger 0: closing the connection's descriptor resets it (RST), as a load balancer
+            # dropping the connection does
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            # the request handler still holds this socket object, and on keep-alive would read
+            # the next request from it: put a socket at end-of-file in its descriptor's place
+            # (dup2 closes the connection's descriptor, which sends the RST), so the handler
+            # reads EOF and ends quietly
+            dead, peer = socket.socketpair()
+            peer.close()
+            os.dup2(dead.fileno(), sock.fileno())
+            dead.close()
+        except OSError:
+            pass
+    raise ConnectionResetError("emulator fault: connection reset")
 
 
 class CallStats:
@@ -34,21 +99,33 @@ class CallStats:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._calls: Dict[str, int] = collections.Counter()
+        self._lost: Dict[str, int] = collections.Counter()
 
     def count(self, name: str) -> None:
         """Record one call of ``name``."""
         with self._lock:
             self._calls[name] += 1
 
-    def snapshot(self) -> Dict[str, Any]:
-        """``{"calls": {name: count}}``."""
+    def count_lost(self, name: str) -> None:
+        """Record one call of ``name`` processed whose response the ``lost_response`` fault
+        dropped (``request:<name>``: one the ``lost_request`` fault dropped unprocessed)."""
         with self._lock:
-            return {"calls": dict(sorted(self._calls.items()))}
+            self._lost[name] += 1
+
+    def snapshot(self) -> Dict[str, Any]:
+        """``{"calls": {name: count}}``, plus ``"lost_responses": {name: count}`` once any
+        response was lost."""
+        with self._lock:
+            out: Dict[str, Any] = {"calls": dict(sorted(self._calls.items()))}
+            if self._lost:
+                out["lost_responses"] = dict(sorted(self._lost.items()))
+            return out
 
     def reset(self) -> None:
         """Zero every counter."""
         with self._lock:
             self._calls.clear()
+            self._lost.clear()
 
 
 def _buffer_body(environ: Dict[str, Any]) -> Optional[bytes]:
@@ -78,6 +155,17 @@ def _aws_error(
     status, headers, payload = error_response(protocol, status, code, message)
     start_response(f"{status} {phrase}", headers)
     return [payload]
+
+
+def _drain(answer: Iterable[bytes]) -> None:
+    """Run a response to its end (moto's work is done lazily by some iterables) and close it."""
+    try:
+        for _chunk in answer:
+            pass
+    finally:
+        close = getattr(answer, "close", None)
+        if close is not None:
+            close()
 
 
 def _respond(start_response: StartResponse, status: int, payload: Any) -> List[bytes]:
@@ -122,13 +210,37 @@ class EmulatorApp:
             return self.inner(environ, start_response)
         body = _buffer_body(environ)
         info = self.namer.identify(environ, body)
-        if environ.get(_INTERNAL_ENVIRON) != "1":
+        external = environ.get(_INTERNAL_ENVIRON) != "1"
+        if external:
             delay = self.faults.latency(info.name)
             if delay:
                 time.sleep(delay)  # the server's threads are per request: calls overlap
             fault = self._count_and_draw_fault(info)
             if fault is not None:
+                fault = _service_throttle(info.service, fault)
                 return _aws_error(start_response, "Error", info.protocol, *fault)
+            refused = _unknown_region(self._signed_region(environ), info.protocol)
+            if refused is not None:
+                return _aws_error(start_response, "Refused", info.protocol, *refused)
+            if self.faults.lost_request(info.name):
+                self.stats.count_lost("request:" + info.name)
+                _lose_response(environ)  # before AWS saw it: nothing happened
+        answer = self._answer(environ, start_response, info, body)
+        if external and self.faults.lost_response(info.name):
+            _drain(answer)  # AWS did the work; only its answer is lost
+            self.stats.count_lost(info.name)
+            _lose_response(environ)
+        return answer
+
+    def _answer(
+        self,
+        environ: Dict[str, Any],
+        start_response: StartResponse,
+        info: RequestInfo,
+        body: Optional[bytes],
+    ) -> Iterable[bytes]:
+        """What AWS answers: ListJobs paged, SubmitJob/RegisterJobDefinition validated (strict
+        mode), everything else as moto answers it."""
         if info.name == "batch.ListJobs" and self.settings.strict:
             return list_jobs(self.inner, environ, start_response, _parse_json(body))
         submit_body: Optional[Dict[str, Any]] = None
@@ -140,7 +252,19 @@ class EmulatorApp:
                     start_response, "Bad Request", "rest-json", 400, "ClientException", problem
                 )
             submit_body = parsed if info.operation == "SubmitJob" else None
+        if info.service == "efs" and self.settings.strict:
+            refused = validate_efs(
+                info.operation,
+                _parse_json(body),
+                self._signed_region(environ) or self.default_region,
+            )
+            if refused is not None:
+                return _aws_error(start_response, "Bad Request", info.protocol, 400, *refused)
         return self._forward(environ, start_response, submit_body)
+
+    def _signed_region(self, environ: Dict[str, Any]) -> Optional[str]:
+        m = _REGION_RE.search(str(environ.get("HTTP_AUTHORIZATION", "")))
+        return m.group(1) if m else None
 
     def _count_and_draw_fault(self, info: RequestInfo) -> Optional[Tuple[int, str, str]]:
         """Count a client's call and decide whether fault injection fails it."""
@@ -157,11 +281,10 @@ class EmulatorApp:
         """Why AWS would reject this SubmitJob/RegisterJobDefinition (strict mode), or None."""
         if not self.settings.strict:
             return None
-        m = _REGION_RE.search(str(environ.get("HTTP_AUTHORIZATION", "")))
-        region = m.group(1) if m else self.default_region
+        region = self._signed_region(environ) or self.default_region
         if operation == "SubmitJob":
             return validate_submit(parsed, len(body or b""), region, self.settings.min_timeout)
-        return validate_register(parsed, region, self.settings.min_timeout)
+        return validate_register(parsed, region, self.settings.min_timeout, len(body or b""))
 
     def _forward(
         self,

@@ -30,6 +30,12 @@ _SPEC_KEYS = {
     "s3_fail",
     "latency",
     "budget",
+    # the API-surface knobs (emu2): responses lost after processing, eventual consistency of
+    # new jobs, CloudWatch forward-token lifetime
+    "lost_response",
+    "lost_request",
+    "visibility_lag",
+    "log_token_ttl",
 }
 
 
@@ -188,6 +194,40 @@ class FaultInjector:
             return 0.0
         value = spec if isinstance(spec, (int, float)) else _lookup(spec, op)
         return max(0.0, float(value or 0.0))
+
+    def lost_response(self, op: str) -> bool:
+        """Whether this call of ``op`` is processed and its response then lost (``lost_response``:
+        a fraction for every call, or a table of operation globs to fractions). Drawn per
+        operation and call number, like ``throttle``."""
+        return self._lost("lost_response", op)
+
+    def lost_request(self, op: str) -> bool:
+        """Whether this call of ``op`` is lost before AWS processes it (``lost_request``, same
+        shape as ``lost_response``): the client sees the same reset and cannot tell which."""
+        return self._lost("lost_request", op)
+
+    def _lost(self, kind: str, op: str) -> bool:
+        with self._lock:
+            spec = self._spec.get(kind)
+            if not spec:
+                return False
+            fraction = spec if isinstance(spec, (int, float)) else _lookup(spec, op)
+            if not fraction:
+                return False
+            key = f"{kind}:{op}"
+            self._counters[key] += 1
+            return self._draw(kind, op, self._counters[key]) < float(fraction)
+
+    def visibility_lag(self) -> float:
+        """Seconds a new job stays invisible to ListJobs and DescribeJobs (``visibility_lag``)."""
+        with self._lock:
+            return max(0.0, float(self._spec.get("visibility_lag", 0.0) or 0.0))
+
+    def log_token_ttl(self) -> Optional[float]:
+        """Seconds a GetLogEvents token stays valid (``log_token_ttl``; None: AWS's 24 hours)."""
+        with self._lock:
+            value = self._spec.get("log_token_ttl")
+        return None if value is None else max(0.0, float(value))
 
     def spot_after(self, job_name: str, attempt: int) -> Optional[float]:
         """Seconds of RUNNING after which this attempt's host is reclaimed, or None."""

@@ -2,7 +2,13 @@
 every name used here, so a moto upgrade that moves them fails loudly.
 
 - ``moto.batch.models.Job`` (module global read by ``BatchBackend.submit_job`` at call time) is
-  replaced by :class:`LocalJob`;
+  replaced by :func:`build_job`, which builds a :class:`LocalJob` and, when building fails
+  (moto validates tags only after queueing the job), takes the half-built job off its queue
+  again: left there, it broke every later ListJobs with a status or name filter (HTTP 500);
+- ``BatchBackend.list_jobs`` and ``describe_jobs`` do not see a job younger than the
+  ``visibility_lag`` fault (eventual consistency of a new job);
+- ``moto.logs.models.LogStream.get_log_events`` is ``_logs.get_log_events``: tokens that a late
+  older event does not shift, and that expire (24 hours, or the ``log_token_ttl`` fault);
 - ``BatchBackend.describe_jobs`` looks jobs up by id (moto scans every job ever submitted) and, in
   strict mode, rejects more than 100 ids as AWS does;
 - ``BatchBackend.cancel_job`` calls ``LocalJob.cancel`` (moto calls ``terminate`` for both);
@@ -24,12 +30,15 @@ does not import ``_executor``.
 from __future__ import annotations
 
 import re
-from typing import Any, Dict, List, Optional, Protocol
+import time
+from typing import Any, Dict, List, Optional, Protocol, cast
 
 from moto.batch import models as batch_models
 from moto.batch.exceptions import ClientException
+from moto.logs import models as logs_models
 
-from . import _jobs, _s3
+from . import _jobs, _logs, _s3
+from ._faults import FaultInjector
 from ._state import Settings
 
 _ORIGINALS: Dict[str, Any] = {}
@@ -39,6 +48,7 @@ class BatchHooks(Protocol):
     """What the patched Batch backend methods need from the running executor."""
 
     settings: Settings
+    faults: FaultInjector
 
     def kill_all(self, reason: str) -> None:
         """Kill every job process and mark every active job FAILED."""
@@ -78,6 +88,49 @@ def unbind() -> None:
     _jobs.LocalJob.runner = None
 
 
+def build_job(*args: Any, **kwargs: Any) -> _jobs.LocalJob:
+    """moto's ``Job(...)``: a :class:`LocalJob`, or, if building it fails, no trace of it."""
+    job = cast(_jobs.LocalJob, _jobs.LocalJob.__new__(_jobs.LocalJob))
+    try:
+        job.__init__(*args, **kwargs)  # type: ignore[misc]
+    except BaseException:
+        queue = job.__dict__.get("job_queue")
+        if queue is not None:
+            jobs = queue.jobs
+            # by identity, from the end: other requests only ever append to this list
+            for i in range(len(jobs) - 1, -1, -1):
+                if jobs[i] is job:
+                    del jobs[i]
+                    break
+        raise
+    return job
+
+
+def _hidden(job: Any) -> bool:
+    """Whether ``job`` is still too new to be listed or described (``visibility_lag``)."""
+    executor = bound()
+    lag = executor.faults.visibility_lag() if executor is not None else 0.0
+    created = getattr(job, "created_ms", None)
+    return bool(lag) and created is not None and time.time() * 1000 - created < lag * 1000
+
+
+def _list_jobs(self: Any, *args: Any, **kwargs: Any) -> List[Any]:
+    return [job for job in _ORIGINALS["list_jobs"](self, *args, **kwargs) if not _hidden(job)]
+
+
+def _get_log_events(
+    self: Any,
+    start_time: Any,
+    end_time: Any,
+    limit: Any,
+    next_token: Optional[str],
+    start_from_head: Any,
+) -> Any:
+    executor = bound()
+    ttl = executor.faults.log_token_ttl() if executor is not None else None
+    return _logs.get_log_events(self, start_time, end_time, limit, next_token, start_from_head, ttl)
+
+
 def _describe_jobs(self: Any, jobs: Optional[List[str]]) -> List[Dict[str, Any]]:
     executor = bound()
     ids = list(jobs or [])
@@ -88,7 +141,7 @@ def _describe_jobs(self: Any, jobs: Optional[List[str]]) -> List[Dict[str, Any]]
     for ident in ids:
         job_id = ident.rsplit("/", 1)[-1] if ident.startswith("arn:") else ident
         job = self._jobs.get(job_id)
-        if job is not None and job_id not in seen:
+        if job is not None and job_id not in seen and not _hidden(job):
             seen.add(job_id)
             out.append(job.describe())
     return out
@@ -148,10 +201,14 @@ def install() -> None:
         reset=backend.reset,
         update_compute_environment=backend.update_compute_environment,
         job_name_regex=batch_models.JOB_NAME_REGEX,
+        list_jobs=backend.list_jobs,
+        get_log_events=logs_models.LogStream.get_log_events,
     )
     batch_models.JOB_NAME_REGEX = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,127}$")
-    batch_models.Job = _jobs.LocalJob  # type: ignore[misc]
+    batch_models.Job = build_job  # type: ignore[misc,assignment]
     backend.describe_jobs = _describe_jobs  # type: ignore[method-assign]
+    backend.list_jobs = _list_jobs  # type: ignore[method-assign]
+    logs_models.LogStream.get_log_events = _get_log_events  # type: ignore[method-assign]
     backend.cancel_job = _cancel_job  # type: ignore[method-assign]
     backend.reset = _reset  # type: ignore[method-assign]
     backend.update_compute_environment = _update_compute_environment  # type: ignore[method-assign]
@@ -169,5 +226,7 @@ def uninstall() -> None:
     backend.reset = _ORIGINALS["reset"]  # type: ignore[method-assign]
     backend.update_compute_environment = _ORIGINALS["update_compute_environment"]  # type: ignore[method-assign]
     batch_models.JOB_NAME_REGEX = _ORIGINALS["job_name_regex"]
+    backend.list_jobs = _ORIGINALS["list_jobs"]  # type: ignore[method-assign]
+    logs_models.LogStream.get_log_events = _ORIGINALS["get_log_events"]  # type: ignore[method-assign]
     _s3.uninstall()
     _ORIGINALS.clear()

@@ -173,17 +173,47 @@ def test_install_swaps_and_uninstall_restores() -> None:
     from miniwdl_aws.emulator import _jobs, _patches
 
     if _patches._ORIGINALS:  # an emulator runs in this process: check the live swap instead
-        assert batch_models.Job is _jobs.LocalJob
+        assert batch_models.Job is _patches.build_job
         assert issubclass(_jobs.LocalJob, _patches._ORIGINALS["job"])
+        assert logs_models.LogStream.get_log_events is _patches._get_log_events
         return
     original = batch_models.Job
+    original_get = logs_models.LogStream.get_log_events
     _patches.install()
     try:
-        assert batch_models.Job is _jobs.LocalJob
+        assert batch_models.Job is _patches.build_job
         assert issubclass(_jobs.LocalJob, original)
+        assert logs_models.LogStream.get_log_events is _patches._get_log_events
     finally:
         _patches.uninstall()
     assert batch_models.Job is original
+    assert logs_models.LogStream.get_log_events is original_get
+
+
+def test_job_is_queued_before_tags_are_validated() -> None:
+    """Why ``build_job`` must take a failed job off its queue: moto appends it first."""
+    source = inspect.getsource(_original("job", batch_models.Job).__init__)
+    assert source.index("self.job_queue.jobs.append(self)") < source.index("validate_tags")
+    assert "self.jobs" in inspect.getsource(batch_models.JobQueue.__init__)
+
+
+def test_log_stream_events_and_get_log_events_signature() -> None:
+    """``_logs.get_log_events`` replaces moto's and reads ``LogStream.events`` (in arrival
+    order) of ``LogEvent``s with ``timestamp``, ``event_id`` and ``to_response_dict``."""
+    get = _original("get_log_events", logs_models.LogStream.get_log_events)
+    assert _params(get) == [
+        "self",
+        "start_time",
+        "end_time",
+        "limit",
+        "next_token",
+        "start_from_head",
+    ]
+    assert "self.events += events" in inspect.getsource(logs_models.LogStream.put_log_events)
+    event_init = inspect.getsource(logs_models.LogEvent.__init__)
+    assert "self.timestamp" in event_init and "self.event_id" in event_init
+    assert callable(logs_models.LogEvent.to_response_dict)
+    assert "list_jobs" in dir(batch_models.BatchBackend)
 
 
 def test_s3_key_etag_and_encryption() -> None:

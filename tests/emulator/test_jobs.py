@@ -248,7 +248,7 @@ def test_job_can_call_the_emulator(aws: Any) -> None:
         "print(r['jobId'])\n"
     )
     outer = job_definition(aws, ["python", "-c", code], name="outer")
-    desc = wait_status(submit(aws, outer, name="parent", queue=aws.workflow_queue))
+    desc = wait_status(submit(aws, outer, name="parent"))
     assert desc["status"] == "SUCCEEDED", desc
     (child_id,) = stream_messages(desc["container"]["logStreamName"])
     assert wait_status(child_id)["status"] == "SUCCEEDED"

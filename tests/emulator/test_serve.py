@@ -15,8 +15,13 @@ import boto3
 import pytest
 
 from tests.support.emulator import ServeProcess
+from tests.support.miniwdl import MINIWDL
+from tests.support.procs import PYTHON
 
 from .helpers import process_gone
+
+# harmless for the other tests here: a seed changes no outcome while no fault is drawn
+SERVED_FAULTS = {"seed": 12}
 
 
 @pytest.fixture(scope="module")
@@ -28,7 +33,7 @@ def server(tmp_path_factory: Any) -> Iterator[Tuple[subprocess.Popen, Dict[str, 
         str(tmp_path / "efs"),
         str(tmp_path / "serve.log"),  # a file: an unread pipe could block the server
         env,
-        args=["--port-file", str(tmp_path / "endpoint")],
+        args=["--port-file", str(tmp_path / "endpoint"), "--faults", json.dumps(SERVED_FAULTS)],
     ).start()
     # stdout carries the exports and nothing else
     assert serve.lines and all(line.startswith("export ") for line in serve.lines), serve.lines
@@ -72,8 +77,10 @@ def test_done_when_scenario(served: Any) -> None:
         "MINIWDL__AWS__WORKFLOW_QUEUE",
         "MINIWDL__AWS__FSAP",
         "MINIWDL__FILE_IO__ROOT",
+        "MINIWDL__SCHEDULER__CONTAINER_BACKEND",
         "MINIWDL_AWS_DEMO_BUCKET",
     }
+    assert exports["MINIWDL__SCHEDULER__CONTAINER_BACKEND"] == "aws_batch_job"
     assert exports["AWS_ENDPOINT_URL"].startswith("http://127.0.0.1:")
     assert os.path.isdir(exports["MINIWDL__FILE_IO__ROOT"])
     assert exports["MINIWDL__FILE_IO__ROOT"].endswith("/efs")  # the --efs-dir we passed
@@ -146,6 +153,62 @@ def test_done_when_scenario(served: Any) -> None:
     assert calls["batch.SubmitJob"] == 2
     assert calls["batch.RegisterJobDefinition"] == 2
     assert calls["logs.GetLogEvents"] == 1
+    # `serve --faults` set the spec every client meets from the start
+    with urllib.request.urlopen(exports["AWS_ENDPOINT_URL"] + "/_emulator/faults") as resp:
+        assert json.loads(resp.read()) == SERVED_FAULTS
+
+
+def test_serve_refuses_a_bad_fault_spec(tmp_path: Any) -> None:
+    """A bad ``--faults`` is one line and exit 2, before anything is served."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    for spec in ('{"no_such_fault": 1}', "[1]", "{"):
+        run = subprocess.run(
+            [PYTHON, "-m", "miniwdl_aws.emulator", "serve", "--faults", spec],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert run.returncode == 2 and run.stdout == "", (spec, run.stdout, run.stderr)
+        assert run.stderr.startswith("serve: bad --faults:"), run.stderr
+
+
+def test_plain_miniwdl_run_after_the_exports_runs_tasks_as_batch_jobs(
+    served: Any, tmp_path: Any
+) -> None:
+    """A shell that sourced ``serve --bootstrap``'s exports and runs ``miniwdl run`` with no
+    other setting gets our backend: the task becomes a Batch job here (not local Docker)."""
+    _, exports = served
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("MINIWDL", "AWS_"))}
+    env.update(exports)
+    efs_dir = exports["MINIWDL__FILE_IO__ROOT"]
+    wdl = os.path.join(efs_dir, "plain.wdl")
+    with open(wdl, "w") as f:
+        f.write(
+            'version 1.0\ntask t {\n  command <<<\n    echo "$AWS_BATCH_JOB_ID"\n  >>>\n'
+            "  output { String job = read_string(stdout()) }\n}\n"
+            "workflow w { call t }\n"
+        )
+    before = _calls(exports).get("batch.SubmitJob", 0)
+    run = subprocess.run(
+        [MINIWDL, "run", wdl, "--dir", os.path.join(efs_dir, "plain") + "/."],
+        env=env,
+        cwd=efs_dir,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert run.returncode == 0, run.stderr[-3000:]
+    job_id = json.loads(run.stdout)["outputs"]["w.t.job"]
+    assert job_id  # AWS_BATCH_JOB_ID is set only in a Batch job
+    assert _calls(exports).get("batch.SubmitJob", 0) == before + 1
+    desc = boto3.client("batch").describe_jobs(jobs=[job_id])["jobs"][0]
+    assert desc["status"] == "SUCCEEDED"
+
+
+def _calls(exports: Dict[str, str]) -> Dict[str, int]:
+    with urllib.request.urlopen(exports["AWS_ENDPOINT_URL"] + "/_emulator/stats") as resp:
+        return dict(json.loads(resp.read())["calls"])
 
 
 def test_sigterm_kills_every_job_process(served: Any) -> None:
