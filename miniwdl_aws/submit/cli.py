@@ -76,6 +76,8 @@ class Submitter:
         """Validate, resolve, ship, submit, and optionally wait. Raises MiniwdlAwsError."""
         req = cli_args.parse(argv, config_reader(), self.environ)
         memory_mib = validate.check_local(req)
+        if req.pass_env:
+            validate.check_passthrough_settings(job.passthrough_env(self.environ))
         sources = shipping.local_sources(req.passthrough, req.mount, req.self_test)
         aws = connect(req.region)
         infra = validate.resolve_infrastructure(aws.batch, aws.efs, aws.s3, req)
