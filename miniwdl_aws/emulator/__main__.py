@@ -66,7 +66,7 @@ def serve(args: argparse.Namespace) -> int:
         if args.bootstrap:
             stack = emu.bootstrap(efs_dir=efs_dir)
             values.update(stack.miniwdl_env())
-            values["MINIWDL_AWS_DEMO_BUCKET"] = stack.bucket
+            values["LOCAL_AWS_DEMO_BUCKET"] = stack.bucket
         else:
             os.makedirs(efs_dir, exist_ok=True)
         if args.port_file:  # before the exports, so both are there once the exports appear
