@@ -31,9 +31,10 @@ from miniwdl_aws.batch.submitter import AdaptiveSubmitter
 from miniwdl_aws.config import read_option
 from miniwdl_aws.errors import ConfigError, MiniwdlAwsError
 from miniwdl_aws.submit import args as cli_args
-from miniwdl_aws.submit import job, rundir, shipping, validate
+from miniwdl_aws.submit import job, outcome, rundir, shipping, validate
+from miniwdl_aws.submit.follow import LOG_GROUP, LogFollower, LogLost
 from miniwdl_aws.submit.request import SubmitRequest
-from miniwdl_aws.submit.upload import S3Uploader, UploadError, run_folder
+from miniwdl_aws.submit.upload import S3Uploader, UploadError, parse_s3_uri, run_folder
 from miniwdl_aws.submit.wait import JobWaiter
 
 PREFIX = "[miniwdl-aws-submit]"
@@ -155,9 +156,51 @@ class Submitter:
                 " 'terminated by user (miniwdl-aws-submit)'"
             )
             return EXIT_INTERRUPTED
+        self._tell_outcome(aws, req, run_id, waiter, code)
         if req.s3upload:
             self.note(f"this run's S3 folder: {run_folder(req.s3upload, run_id)}")
         return code
+
+    def _tell_outcome(
+        self, aws: AwsApis, req: SubmitRequest, run_id: str, waiter: JobWaiter, code: int
+    ) -> None:
+        """After the job ended: miniwdl's error in one short paragraph (when miniwdl ran and
+        failed), then where the run's log and directory are."""
+        container = waiter.desc.get("container") or {}
+        stream = container.get("logStreamName")
+        group = waiter.follower.group if waiter.follower is not None else LOG_GROUP
+        followed = waiter.follower is not None and waiter.saw_end
+        lines = list(waiter.tail)
+
+        def log_lines() -> List[str]:
+            # the whole log when it was not followed to its end (GetLogEvents, 1 MB a page)
+            if followed or not stream:
+                return lines
+            try:
+                return LogFollower(LogsApi(aws.clients), stream, group).poll()
+            except (LogLost, MiniwdlAwsError):
+                return lines
+
+        home = rundir.home_path(req.dir, run_id)[0]
+        if code != 0 and "exitCode" in container:  # miniwdl ran (else Batch's reason was said)
+            folder = run_folder(req.s3upload, run_id) if req.s3upload else None
+            found = outcome.find_error(home, folder, _downloader(aws.s3), log_lines)
+            for line in outcome.error_paragraph(found) if found else []:
+                self.note(line)
+        run_dir = outcome.run_dir_from_log(lines) or home + "/"
+        deleted = outcome.run_dir_deleted(lines)
+        for line in outcome.where_lines(run_id, group, stream, run_dir, code == 0, deleted):
+            self.note(line)
+
+
+def _downloader(s3: S3Api) -> Callable[[str, str], None]:
+    """Copies an S3 URI to a local file (for the run's ``error.json``)."""
+
+    def download(uri: str, dest: str) -> None:
+        bucket, key = parse_s3_uri(uri, "error.json")
+        s3.download_file(bucket, key, dest)
+
+    return download
 
 
 def config_reader() -> Callable[[str], Any]:

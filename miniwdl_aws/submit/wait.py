@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import collections
 import time
-from typing import Any, Callable, Dict, Optional, TypeVar
+from typing import Any, Callable, Deque, Dict, Optional, TypeVar
 
 from miniwdl_aws.aws.batch import BatchApi
 from miniwdl_aws.aws.logs import LogsApi
@@ -13,6 +14,7 @@ from miniwdl_aws.submit import END_OF_LOG
 from miniwdl_aws.submit.follow import LogFollower, LogLost
 
 TERMINAL = ("SUCCEEDED", "FAILED")
+LOG_TAIL = 5000  # followed lines kept, to find the run's error and directory after it ends
 EXIT_FAILED_NO_CODE = 1  # the job FAILED without an exit code (e.g. the image could not start)
 T = TypeVar("T")
 
@@ -88,6 +90,8 @@ class JobWaiter:
         self.saw_end = False
         self.log_lost = False  # following stopped for good; waiting for the exit code goes on
         self.lines = 0
+        self.tail: Deque[str] = collections.deque(maxlen=LOG_TAIL)
+        self.desc: Dict[str, Any] = {}  # the job's last description
 
     def _tolerant(self, call: Callable[[], T]) -> Optional[T]:
         """``call()``, or None while AWS is unreachable or failing transiently (noted once per
@@ -142,6 +146,7 @@ class JobWaiter:
                 self.saw_end = True
                 return
             self._emit(msg)
+            self.tail.append(msg)
             self.lines += 1
 
     def wait(self, job_id: str, follow: bool) -> int:
@@ -154,7 +159,7 @@ class JobWaiter:
             if found is None:  # AWS unreachable for now: keep trying (bounded by outage_limit)
                 self._sleep(self._poll)
                 continue
-            desc = found
+            desc = self.desc = found
             if desc["status"] != status:
                 status = desc["status"]
                 if status not in TERMINAL or not follow:

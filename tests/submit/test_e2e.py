@@ -78,6 +78,7 @@ def test_follow_upload_delete_env_and_secrets(aws: Any, emulator: Any) -> None:
     assert f"e2e/{rid}/workflow.log" in keys and f"e2e/{rid}/summary/summary.txt" in keys
     assert all(k.startswith(f"e2e/{rid}/") for k in keys)  # the run's own folder
     assert f"this run's S3 folder: {folder}{rid}/" in res.stderr
+    assert "_hello_scatter (deleted after the upload, --delete-after)" in res.stderr
     outputs = json.loads(_get(aws.bucket, f"e2e/{rid}/outputs.json"))
     assert outputs["hello_scatter.lines"] == 3
     names = json.load(open(HELLO_INPUTS))["hello_scatter.names"]
@@ -126,6 +127,16 @@ def test_failing_task_exit_code_and_error_upload(aws: Any, wdl_dir: Path) -> Non
     assert b"about to fail" in _get(aws.bucket, f"fail/{rid}/CommandFailed_stderr.txt")
     err = json.loads(_get(aws.bucket, f"fail/{rid}/error.json"))
     assert err["cause"]["stderr_s3file"] == f"{folder}{rid}/CommandFailed_stderr.txt"
+    # --wait says why in a short paragraph (read from error.json in the run directory, which
+    # this machine sees), then where the log and the run directory are; every line fits
+    ours = [ln for ln in res.stderr.splitlines() if ln.startswith("[miniwdl-aws-submit] ")]
+    said = " ".join(ln.split("] ", 1)[1] for ln in ours)
+    assert "the run failed: call-boom failed: CommandFailed, exit status 3" in said, said
+    assert "last stderr line: 'about to fail' (from error.json, EFS)" in said, said
+    assert f"workflow log: `miniwdl-aws logs {rid}`" in said
+    assert f"run directory: {aws.efs_dir}/miniwdl_run/{rid}/ (error.json" in said
+    paragraph = [ln for ln in ours if "the run failed" in ln or "stderr line" in ln]
+    assert 1 <= len(paragraph) <= 3 and all(len(ln) <= 100 for ln in paragraph), paragraph
 
 
 def test_error_before_the_run_starts_is_mirrored_and_uploaded(aws: Any, tmp_path: Path) -> None:
