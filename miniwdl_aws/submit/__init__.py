@@ -11,7 +11,8 @@ Modules (one job each):
 - :mod:`.shipping`: local WDL (+imports) and inputs JSON → inline payload or S3-staged objects
 - :mod:`.job`: the workflow job's environment, command, job definition and SubmitJob request
   (pure builders)
-- :mod:`.follow`: CloudWatch Logs follower (GetLogEvents + forward tokens)
+- :mod:`.follow`: CloudWatch Logs follower (GetLogEvents + forward tokens), from
+  :mod:`miniwdl_aws.logfollow` (shared with ``miniwdl-aws logs``)
 - :mod:`.wait`: waiting for the workflow job, streaming its log, exit-code mapping
 - :mod:`.cli`: ``main(argv)``, the submitter
 - :mod:`.wrapper`: ``miniwdl-aws-workflow``, the program inside the workflow job
@@ -19,5 +20,6 @@ Modules (one job each):
 - :mod:`.rundir`: the run's own directory on EFS, the only thing ``--delete-after`` removes
 """
 
-# The wrapper prints this as its very last line; the follower stops when it sees it.
-END_OF_LOG = "[miniwdl-aws-workflow] -- END OF LOG --"
+from miniwdl_aws.logfollow import END_OF_LOG
+
+__all__ = ["END_OF_LOG"]
