@@ -33,6 +33,7 @@ from miniwdl_aws.errors import ConfigError, MiniwdlAwsError
 from miniwdl_aws.submit import args as cli_args
 from miniwdl_aws.submit import job, outcome, rundir, shipping, validate
 from miniwdl_aws.submit.follow import LOG_GROUP, LogFollower, LogLost
+from miniwdl_aws.submit.progress import TaskProgress
 from miniwdl_aws.submit.request import SubmitRequest
 from miniwdl_aws.submit.upload import S3Uploader, UploadError, parse_s3_uri, run_folder
 from miniwdl_aws.submit.wait import JobWaiter
@@ -101,7 +102,7 @@ class Submitter:
         self._report_submitted(req, spec, shipment, job_id, settled)
         if not req.wait:
             return 0
-        return self._wait(aws, req, job_id, run_id)
+        return self._wait(aws, req, job_id, run_id, (infra.task_queue, infra.task_queue_fallback))
 
     def _outcome_unknown(self, run_id: str, exn: Optional[SubmitOutcomeUnknown]) -> int:
         """Say that the workflow job may exist, and how to find and stop it; the exit code."""
@@ -137,8 +138,27 @@ class Submitter:
             self.note(f"S3 folder: {run_folder(req.s3upload, spec.run_id)}")
         print(job_id, file=self.stdout, flush=True)
 
-    def _wait(self, aws: AwsApis, req: SubmitRequest, job_id: str, run_id: str) -> int:
-        """Wait for the workflow job (following its log with ``--follow``); its exit code."""
+    def _wait(
+        self,
+        aws: AwsApis,
+        req: SubmitRequest,
+        job_id: str,
+        run_id: str,
+        task_queues: Sequence[str],
+    ) -> int:
+        """Wait for the workflow job (following its log with ``--follow``), showing the counts
+        of the run's task jobs; its exit code."""
+        isatty = getattr(self.stderr, "isatty", None)
+        progress = TaskProgress(
+            aws.batch,
+            run_id,
+            task_queues,
+            job_id,
+            self.stderr,
+            tty=bool(isatty and isatty()),
+            prefix=PREFIX + " ",
+            period=req.progress_seconds,
+        )
         waiter = JobWaiter(
             aws.batch,
             LogsApi(aws.clients),
@@ -146,10 +166,12 @@ class Submitter:
             self.note,
             poll_seconds=req.poll_seconds,
             outage_limit=req.describe_error_wait,
+            progress=progress,
         )
         try:
             code = waiter.wait(job_id, follow=req.follow)
         except KeyboardInterrupt:
+            progress.clear()
             self.note(
                 "interrupted: stopped waiting; the workflow job keeps running. To terminate it:\n"
                 f"  aws batch terminate-job --job-id {job_id} --reason"

@@ -135,6 +135,8 @@ def test_failing_task_exit_code_and_error_upload(aws: Any, wdl_dir: Path) -> Non
     assert "last stderr line: 'about to fail' (from error.json, EFS)" in said, said
     assert f"workflow log: `miniwdl-aws logs {rid}`" in said
     assert f"run directory: {aws.efs_dir}/miniwdl_run/{rid}/ (error.json" in said
+    # progress while waiting (not a terminal: plain lines), ending with the final counts
+    assert "task jobs: 0 queued, 0 running, 0 done, 1 failed" in said, said
     paragraph = [ln for ln in ours if "the run failed" in ln or "stderr line" in ln]
     assert 1 <= len(paragraph) <= 3 and all(len(ln) <= 100 for ln in paragraph), paragraph
 
@@ -249,3 +251,22 @@ def test_failed_without_exit_code_prints_the_reason(aws: Any, emulator: Any) -> 
     res = submit(aws, [HELLO, "-i", HELLO_INPUTS, "--follow"])
     assert res.returncode == EXIT_FAILED_NO_CODE, res.stderr[-3000:]
     assert "FAILED with no exit code: CannotPullContainerError" in res.stderr
+
+
+def test_follow_shows_task_counts_while_the_log_is_quiet(aws: Any, tmp_path: Path) -> None:
+    """--follow with a task that runs 3 s in silence: the counts of the run's task jobs appear
+    between the log's lines (the log is quiet for longer than the progress period), as plain
+    lines (not a terminal), and once more at the end."""
+    wdl = tmp_path / "quiet.wdl"
+    wdl.write_text(
+        "version 1.0\nworkflow quiet { call nap }\n"
+        "task nap { command <<< sleep 3 >>> runtime { docker: 'ubuntu:22.04' } }\n"
+    )
+    res = submit(aws, [str(wdl), "--follow", "--progress-seconds", "0.5"])
+    assert res.returncode == 0, res.stderr[-3000:]
+    lines = res.stderr.splitlines()
+    running = "[miniwdl-aws-submit] task jobs: 0 queued, 1 running, 0 done, 0 failed"
+    final = "[miniwdl-aws-submit] task jobs: 0 queued, 0 running, 1 done, 0 failed"
+    assert running in lines and final in lines, res.stderr[-3000:]
+    done = next(i for i, ln in enumerate(lines) if "wdl.w:quiet NOTICE done" in ln)
+    assert lines.index(running) < done < lines.index(final)
