@@ -336,8 +336,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         args = parser.parse_args(argv)
         if not args.command:
             raise _UsageError(
-                f"miniwdl-aws: a COMMAND is required ({', '.join(_COMMANDS)}); see"
-                " miniwdl-aws --help"
+                f"miniwdl-aws: missing COMMAND ({', '.join(_COMMANDS)}); see miniwdl-aws --help"
             )
         _check_args(args)
         cfg = _load_cfg(args.cfg)

@@ -406,6 +406,19 @@ CASES: List[BadInput] = [
     BadInput(
         "runs: --cfg missing", "config", "ops", ("--cfg", "{dir}/nope.cfg", "runs"), ("nope.cfg",)
     ),
+    BadInput("logs: malformed run id", "cli", "ops", ("logs", "bad id!"), ("bad id!", "run id")),
+    BadInput(
+        "logs: unknown run", "cli", "ops", ("logs", "mw261125T000000-abcdef"), ("no jobs found",)
+    ),
+    BadInput("runs: --since negative", "cli", "ops", ("runs", "--since", "-3"), ("--since",)),
+    BadInput(
+        "cleanup: --wait negative",
+        "cli",
+        "ops",
+        ("cleanup", "mw261125T000000-abcdef", "--wait", "-5"),
+        ("--wait",),
+    ),
+    BadInput("no subcommand", "cli", "ops", (), ("COMMAND",)),
     # --- WDL and inputs given to the submitter (checked before shipping) ---
     _s("missing WDL", ["{dir}/nope.wdl"], "not found", "nope.wdl", kind="wdl"),
     _s(
