@@ -55,6 +55,7 @@ def check_local(req: SubmitRequest) -> int:
     if req.name is not None and not req.name.strip():
         raise ConfigError("--name must not be empty")
     check_tags(req)
+    _check_cfg_arg(req)
     problem = naming.job_definition_prefix_problem(req.job_definition_prefix)
     if problem:
         option = env_var_name("job_definition_prefix")
@@ -155,6 +156,28 @@ def check_tags(req: SubmitRequest) -> None:
         problem = naming.tag_problem(tags)
         if problem:
             raise ConfigError(f"{source}: {problem}")
+
+
+def _check_cfg_arg(req: SubmitRequest) -> None:
+    """``miniwdl run --cfg FILE`` is read inside the workflow job, where miniwdl silently skips
+    a file it cannot find: the run would go on without the user's settings. Only a file on the
+    shared filesystem is visible there."""
+    rest = list(req.passthrough.rest)
+    for i, tok in enumerate(rest):
+        if tok == "--":
+            break
+        if tok == "--cfg" or tok.startswith("--cfg="):
+            path = (
+                tok[len("--cfg=") :] if "=" in tok else (rest[i + 1] if i + 1 < len(rest) else "")
+            )
+            real = os.path.normpath(path) if os.path.isabs(path) else ""
+            if not real or not (real + "/").startswith(req.mount.rstrip("/") + "/"):
+                raise ConfigError(
+                    f"--cfg {path}: the workflow job cannot read this machine's files (miniwdl"
+                    " would run without them, silently): pass its settings as MINIWDL__SECTION__KEY"
+                    f" environment variables (passed through), or put the file under the mount"
+                    f" {req.mount}"
+                )
 
 
 def _check_upload_settings(req: SubmitRequest) -> None:

@@ -90,3 +90,25 @@ def test_uris_and_paths_under_the_mount_pass_the_input_check(tmp_path: Path) -> 
     shipping.check_inputs(doc, inputs, None, [], [], None, "/mnt/efs")
     with pytest.raises(ConfigError, match="outside the mount"):
         shipping.check_inputs(doc, ["f=/tmp/x.txt"], None, [], [], None, "/mnt/efs")
+
+
+@pytest.mark.parametrize(
+    "cfg,ok",
+    [
+        (["--cfg", "/mnt/efs/conf/miniwdl.cfg"], True),
+        (["--cfg=/mnt/efs/miniwdl.cfg"], True),
+        (["--cfg", "/home/me/miniwdl.cfg"], False),
+        (["--cfg", "miniwdl.cfg"], False),
+        (["--cfg=/mnt/efs2/miniwdl.cfg"], False),
+    ],
+)
+def test_miniwdl_cfg_file_must_be_on_the_shared_filesystem(cfg: list, ok: bool) -> None:
+    from miniwdl_aws.submit import args
+
+    argv = ["wf.wdl", *cfg, "--workflow-queue", "q", "--mount", "/mnt/efs"]
+    req = args.parse(argv, lambda _name: None, {})
+    if ok:
+        validate.check_local(req)
+    else:
+        with pytest.raises(ConfigError, match="cannot read this machine's files"):
+            validate.check_local(req)

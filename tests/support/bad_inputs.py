@@ -357,6 +357,14 @@ CASES: List[BadInput] = [
         env=(("MINIWDL__AWS__DESCRIBE_PERIOD", "5"), ("MINIWDL__AWS__DESCRIBE_PERIOD_MAX", "1")),
         kind="config",
     ),
+    _s(
+        "miniwdl --cfg file on the laptop",
+        ["{wdl}", "--cfg", "{dir}/my.cfg"],
+        "the workflow job cannot read this machine's files",
+        "--cfg",
+        kind="config",
+        files=(("my.cfg", "[scheduler]\ntask_concurrency = 4\n"),),
+    ),
     # File/Directory inputs the workflow job's miniwdl could not read
     _s(
         "File input with a relative path",
