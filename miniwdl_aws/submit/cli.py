@@ -209,8 +209,11 @@ class Submitter:
             found = outcome.find_error(home, folder, _downloader(aws.s3), log_lines)
             for line in outcome.error_paragraph(found) if found else []:
                 self.note(line)
-        run_dir = outcome.run_dir_from_log(lines) or home + "/"
-        deleted = outcome.run_dir_deleted(lines)
+        run_dir = outcome.run_dir_from_log(lines) or outcome.run_dir_on_disk(home) or home + "/"
+        # the wrapper logs deleting it; without the log, a mount this machine sees tells
+        deleted = outcome.run_dir_deleted(lines) or bool(
+            req.delete_after and os.path.isdir(req.mount) and not os.path.lexists(home)
+        )
         for line in outcome.where_lines(run_id, group, stream, run_dir, code == 0, deleted):
             self.note(line)
 

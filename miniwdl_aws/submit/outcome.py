@@ -185,6 +185,18 @@ def run_dir_from_log(lines: Sequence[str]) -> Optional[str]:
     return None
 
 
+def run_dir_on_disk(home: str) -> Optional[str]:
+    """miniwdl's run directory inside the run's own directory ``home`` (``<timestamp>_<name>``,
+    or ``home`` itself for ``--dir X/.``), when this machine sees it; else None."""
+    marks = ("outputs.json", "error.json", "workflow.log")
+    if any(os.path.isfile(os.path.join(home, m)) for m in marks):
+        return home
+    found = [d for d in glob.glob(os.path.join(home, "*", "workflow.log"))]
+    if not found:
+        return None
+    return os.path.dirname(max(found, key=lambda p: os.stat(p).st_mtime))
+
+
 def run_dir_deleted(lines: Sequence[str]) -> bool:
     """Whether the wrapper logged deleting the run's directory (``--delete-after``)."""
     return any(ln.startswith("[miniwdl-aws-workflow] deleted ") for ln in lines)

@@ -134,7 +134,8 @@ def test_failing_task_exit_code_and_error_upload(aws: Any, wdl_dir: Path) -> Non
     assert "the run failed: call-boom failed: CommandFailed, exit status 3" in said, said
     assert "last stderr line: 'about to fail' (from error.json, EFS)" in said, said
     assert f"workflow log: `miniwdl-aws logs {rid}`" in said
-    assert f"run directory: {aws.efs_dir}/miniwdl_run/{rid}/ (error.json" in said
+    assert f"run directory: {aws.efs_dir}/miniwdl_run/{rid}/2" in said  # <timestamp>_failing
+    assert "_failing (error.json, workflow.log, call-*/)" in said
     # progress while waiting (not a terminal: plain lines), ending with the final counts
     assert "task jobs: 0 queued, 0 running, 0 done, 1 failed" in said, said
     paragraph = [ln for ln in ours if "the run failed" in ln or "stderr line" in ln]
@@ -270,3 +271,22 @@ def test_follow_shows_task_counts_while_the_log_is_quiet(aws: Any, tmp_path: Pat
     assert running in lines and final in lines, res.stderr[-3000:]
     done = next(i for i, ln in enumerate(lines) if "wdl.w:quiet NOTICE done" in ln)
     assert lines.index(running) < done < lines.index(final)
+
+
+def test_failed_wait_reads_the_error_from_s3_when_the_run_directory_is_gone(
+    aws: Any, wdl_dir: Path
+) -> None:
+    """--delete-after failure removes the run directory after the upload: the paragraph comes
+    from the run's S3 folder instead."""
+    folder = f"s3://{aws.bucket}/gone/"
+    args = [str(wdl_dir / "fail.wdl"), "--wait", "--s3upload", folder, "--delete-after", "failure"]
+    res = submit(aws, args)
+    assert res.returncode == 3, res.stderr[-3000:]
+    said = " ".join(
+        ln.split("] ", 1)[1]
+        for ln in res.stderr.splitlines()
+        if ln.startswith("[miniwdl-aws-submit] ")
+    )
+    assert "the run failed: call-boom failed: CommandFailed, exit status 3" in said, said
+    assert "(from error.json, S3)" in said, said
+    assert "(deleted after the upload, --delete-after)" in said, said
