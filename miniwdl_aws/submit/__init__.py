@@ -14,6 +14,8 @@ Modules (one job each):
 - :mod:`.follow`: CloudWatch Logs follower (GetLogEvents + forward tokens), from
   :mod:`miniwdl_aws.logfollow` (shared with ``miniwdl-aws logs``)
 - :mod:`.wait`: waiting for the workflow job, streaming its log, exit-code mapping
+- :mod:`.progress`: the counts of the run's task jobs shown while waiting
+- :mod:`.outcome`: what a finished run says: miniwdl's error in one paragraph, where things are
 - :mod:`.cli`: ``main(argv)``, the submitter
 - :mod:`.wrapper`: ``miniwdl-aws-workflow``, the program inside the workflow job
 - :mod:`.upload`: checksum-verified S3 upload into the run's own folder, ``outputs.json`` rewrite
