@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import collections
+import textwrap
 import time
 from typing import Any, Callable, Deque, Dict, Optional, TypeVar
 
@@ -12,6 +13,7 @@ from miniwdl_aws.config import OPTIONS_BY_NAME
 from miniwdl_aws.errors import AwsCallError, Throttled
 from miniwdl_aws.submit import END_OF_LOG
 from miniwdl_aws.submit.follow import LogFollower, LogLost
+from miniwdl_aws.submit.outcome import WIDTH
 from miniwdl_aws.submit.progress import TaskProgress
 
 TERMINAL = ("SUCCEEDED", "FAILED")
@@ -121,6 +123,12 @@ class JobWaiter:
                 return
         self._progress.tick()
 
+    def _note_wrapped(self, text: str) -> None:
+        """A note that may be long (Batch's reasons run to hundreds of characters), in lines
+        that fit a terminal."""
+        for line in textwrap.wrap(text, WIDTH, break_long_words=False, break_on_hyphens=False):
+            self._note(line)
+
     def _tolerant(self, call: Callable[[], T]) -> Optional[T]:
         """``call()``, or None while AWS is unreachable or failing transiently (noted once per
         outage); raises :class:`AwsCallError` once an outage outlasts ``outage_limit``."""
@@ -220,8 +228,8 @@ class JobWaiter:
         reason = desc.get("statusReason") or desc.get("container", {}).get("reason")
         code = exit_code_of(desc)
         if status == "FAILED" and "exitCode" not in desc.get("container", {}):
-            self._note(f"workflow job FAILED with no exit code: {reason or 'no reason given'}")
+            self._note_wrapped(f"workflow job FAILED with no exit code: {reason or 'no reason'}")
         elif reason and status == "FAILED" and reason != "Essential container in task exited":
-            self._note(f"reason: {reason}")
+            self._note_wrapped(f"reason: {reason}")
         self._note(f"exit code {code}")
         return code

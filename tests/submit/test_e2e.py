@@ -252,6 +252,11 @@ def test_failed_without_exit_code_prints_the_reason(aws: Any, emulator: Any) -> 
     res = submit(aws, [HELLO, "-i", HELLO_INPUTS, "--follow"])
     assert res.returncode == EXIT_FAILED_NO_CODE, res.stderr[-3000:]
     assert "FAILED with no exit code: CannotPullContainerError" in res.stderr
+    # Batch's reason (hundreds of characters) in lines that fit a terminal
+    lines = res.stderr.splitlines()
+    start = next(i for i, ln in enumerate(lines) if "FAILED with no exit code" in ln)
+    end = next(i for i, ln in enumerate(lines) if ln == "[miniwdl-aws-submit] exit code 1")
+    assert end > start and all(len(ln) <= 100 for ln in lines[start:end]), lines[start:end]
 
 
 def test_follow_shows_task_counts_while_the_log_is_quiet(aws: Any, tmp_path: Path) -> None:
