@@ -9,7 +9,10 @@ import subprocess
 import sys
 from typing import Any, Dict, List
 
+import pytest
+
 from miniwdl_aws.logfollow import END_OF_LOG
+from miniwdl_aws.ops.logs import NothingFound, select_jobs
 from tests.submit.helpers import EXAMPLES, describe, run_id_of, stack_env, stream_messages, submit
 
 MINIWDL_AWS = os.path.join(os.path.dirname(sys.executable), "miniwdl-aws")
@@ -55,3 +58,30 @@ def test_logs_follow_then_after_the_fact(stack: Any) -> None:
     none = _logs([run_id, "nosuch"], env)
     assert none.returncode == 1 and none.stdout == ""
     assert none.stderr.count("\n") == 1 and "call-summarize" in none.stderr, none.stderr
+
+
+def _job(job_id: str, role: str, call: str = "") -> Dict[str, Any]:
+    tags = {"MiniwdlRole": role, **({"MiniwdlCall": call} if call else {})}
+    return {"jobId": job_id, "tags": tags}
+
+
+def test_select_jobs_by_call_name() -> None:
+    jobs = [
+        _job("w", "workflow"),
+        _job("g0", "task", "call-greet-0"),
+        _job("g1", "task", "call-greet-1"),
+        _job("gx", "task", "call-greeting"),  # another call sharing the prefix
+        _job("s", "task", "call-summarize"),
+    ]
+    pick = lambda call: [j["jobId"] for j in select_jobs("mw1", jobs, call)]  # noqa: E731
+    assert pick(None) == ["w"]
+    assert pick("greet") == pick("call-greet") == ["g0", "g1"]
+    assert pick("call-greet-1") == ["g1"]
+    assert pick("summarize") == ["s"]
+    with pytest.raises(NothingFound, match="no job of call 'nosuch'; its calls: call-greet-0"):
+        select_jobs("mw1", jobs, "nosuch")
+    # a run of a plain `miniwdl run` has no workflow job: name a call
+    with pytest.raises(NothingFound, match="has no workflow job .* name a call: call-greet-0"):
+        select_jobs("mw1", jobs[1:], None)
+    with pytest.raises(NothingFound, match="no jobs found for run mw1"):
+        select_jobs("mw1", [], None)
