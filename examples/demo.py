@@ -47,7 +47,7 @@ def start_local_aws(workdir: str) -> Tuple[subprocess.Popen, Dict[str, str]]:
         if line.startswith("export "):
             key, _, value = line[len("export ") :].strip().partition("=")
             exports[key] = shlex.split(value)[0] if value else ""
-        if "MINIWDL_AWS_DEMO_BUCKET" in exports:
+        if "LOCAL_AWS_DEMO_BUCKET" in exports:
             break
     if "AWS_ENDPOINT_URL" not in exports:
         proc.terminate()
@@ -89,7 +89,7 @@ def main() -> int:
             env.update(exports)
             env.update(FAST)
             os.environ.update(exports)  # for show_outputs' boto3 client
-            bucket = exports["MINIWDL_AWS_DEMO_BUCKET"]
+            bucket = exports["LOCAL_AWS_DEMO_BUCKET"]
             cmd = [sys.executable, "-m", "miniwdl_aws", WDL, "-i", INPUTS]
             cmd += ["--follow", "--s3upload", f"s3://{bucket}/demo/", "--poll-seconds", "0.5"]
             # the local AWS runs the workflow job's command on this machine; on AWS this names

@@ -101,7 +101,7 @@ def serve(args: argparse.Namespace) -> int:
             # so a plain `miniwdl run` in the shell that sourced these runs its tasks as Batch
             # jobs here, not in local Docker (miniwdl's default backend)
             values[CONTAINER_BACKEND_ENV] = "aws_batch_job"
-            values["MINIWDL_AWS_DEMO_BUCKET"] = stack.bucket
+            values["LOCAL_AWS_DEMO_BUCKET"] = stack.bucket
         else:
             os.makedirs(efs_dir, exist_ok=True)
         if faults is not None:  # after the bootstrap, which they must not disturb

@@ -1,4 +1,4 @@
-"""The ``miniwdl-aws`` command: ``doctor``, ``runs``, ``cleanup``.
+"""The ``miniwdl-aws`` command: ``doctor``, ``runs``, ``cleanup``, ``logs``.
 
 ::
 
@@ -6,11 +6,18 @@
     miniwdl-aws runs [--since HOURS] [--queue Q ...] [--json]
     miniwdl-aws runs RUN_ID [--queue Q ...] [--json]
     miniwdl-aws cleanup RUN_ID [--queue Q ...] [--wait SECONDS] [--dry-run]
+    miniwdl-aws logs RUN_ID [CALL] [--follow] [--queue Q ...]
 
 Settings come from miniwdl's configuration (``--cfg``, ``MINIWDL_CFG``, ``MINIWDL__AWS__*``) and
-flags; flags win. Every error is one line on stderr and a non-zero exit status, no traceback.
-Exit status: 0 fine; 1 a doctor problem, or jobs still active after cleanup; 2 a usage, config
-or AWS error.
+flags; flags win. Results go to stdout, everything else (errors, notes) to stderr; every error
+is one line, no traceback. Exit status, for every subcommand:
+
+- 0: done (``doctor`` found no problem; ``cleanup`` left nothing active)
+- 1: nothing found (no runs in the window, no jobs of that run, no job of that call, no log
+  yet), ``doctor`` found a problem, or ``cleanup`` left jobs active
+- 2: a usage, configuration or AWS error
+- 130: interrupted (Ctrl-C); 141: stdout closed early (``| head``), quietly, as a Unix tool
+  killed by SIGPIPE
 """
 
 from __future__ import annotations
@@ -22,17 +29,25 @@ import logging
 import os
 import sys
 import time
-from typing import Any, Dict, Optional, Sequence, TextIO
+from typing import Any, Callable, Dict, Optional, Sequence, TextIO
 
 from ..aws.batch import BatchApi
 from ..aws.clients import AwsClients
+from ..aws.logs import LogsApi
 from ..errors import ConfigError, MiniwdlAwsError
 from ..studio import STUDIO_METADATA_FILE
 from .doctor import Doctor, Targets
+from .logs import NothingFound, follow_job, print_logs, select_jobs
 from .runs import check_run_id, cleanup_run, find_run_jobs, list_runs
 from .summary import build_summary, format_table
 
-__all__ = ["main", "build_parser"]
+__all__ = ["main", "build_parser", "EXIT_OK", "EXIT_NOTHING", "EXIT_USAGE"]
+
+EXIT_OK = 0
+EXIT_NOTHING = 1  # nothing found, a doctor problem, jobs left active
+EXIT_USAGE = 2  # usage, configuration or AWS error
+EXIT_INTERRUPTED = 130
+EXIT_PIPE = 141  # 128 + SIGPIPE: what a shell reports for a tool whose reader went away
 
 
 class _UsageError(Exception):
@@ -73,7 +88,40 @@ def build_parser() -> argparse.ArgumentParser:
     cleanup.add_argument("--queue", action="append", help="job queue to search (default: all)")
     cleanup.add_argument("--wait", type=float, default=120.0, help="seconds to wait (default 120)")
     cleanup.add_argument("--dry-run", action="store_true", help="only show what would be done")
+
+    logs = sub.add_parser(
+        "logs", help="print a run's workflow log, or the log of one of its calls' jobs"
+    )
+    logs.add_argument("run_id", metavar="RUN_ID")
+    logs.add_argument(
+        "call",
+        nargs="?",
+        metavar="CALL",
+        help="a call (e.g. greet, call-greet-0): the log of its task jobs; default: the workflow"
+        " job's",
+    )
+    logs.add_argument("--follow", "-f", action="store_true", help="follow it until the job ends")
+    logs.add_argument("--queue", action="append", help="job queue to search (default: all)")
+    logs.add_argument("--period", type=float, default=2.0, help=argparse.SUPPRESS)
     return parser
+
+
+def _check_args(args: argparse.Namespace) -> None:
+    """What argparse's types cannot say; one line each (a usage error)."""
+    since = getattr(args, "since", None)
+    if since is not None and not since > 0:
+        raise _UsageError(
+            f"miniwdl-aws runs: --since must be a positive number of hours: {since:g}"
+        )
+    wait = getattr(args, "wait", None)
+    if wait is not None and not wait >= 0:
+        raise _UsageError(f"miniwdl-aws cleanup: --wait must be >= 0 seconds: {wait:g}")
+    period = getattr(args, "period", None)
+    if period is not None and not period > 0:
+        raise _UsageError(f"miniwdl-aws logs: --period must be > 0: {period:g}")
+    for queue in getattr(args, "queue", None) or []:
+        if not queue.strip():
+            raise _UsageError(f"miniwdl-aws {args.command}: --queue must name a job queue")
 
 
 def _load_cfg(path: Optional[str]) -> Any:
@@ -153,10 +201,10 @@ def cmd_runs(args: argparse.Namespace, cfg: Any, out: TextIO) -> int:
     if args.json:
         json.dump([_run_json(r) for r in runs], out, indent=2)
         print(file=out)
-        return 0
+        return EXIT_OK if runs else EXIT_NOTHING
     if not runs:
-        print(f"no runs in the last {args.since:g} hours", file=out)
-        return 0
+        print(f"miniwdl-aws: no runs in the last {args.since:g} hours", file=sys.stderr)
+        return EXIT_NOTHING
     header = ("RUN ID", "WORKFLOW", "CREATED (UTC)", "JOBS", "ACTIVE", "STATUSES")
     rows = [
         (
@@ -189,7 +237,7 @@ def _run_json(run: Any) -> Dict[str, Any]:
 def _show_run(api: BatchApi, run_id: str, args: argparse.Namespace, out: TextIO) -> int:
     jobs = find_run_jobs(api, run_id, args.queue)
     if not jobs:
-        raise MiniwdlAwsError(f"no jobs found for run {run_id}")
+        raise NothingFound(f"no jobs found for run {run_id}")
     summary = build_summary(run_id, jobs, api_calls=api.operation_counts())
     if args.json:
         json.dump(summary, out, indent=2)
@@ -232,6 +280,8 @@ def cmd_cleanup(args: argparse.Namespace, cfg: Any, out: TextIO) -> int:
         dry_run=args.dry_run,
         progress=lambda line: print(line, file=out, flush=True),
     )
+    if not result.found:
+        raise NothingFound(f"no jobs found for run {run_id}")
     if args.dry_run:
         print(f"{len(result.still_active)} active job(s) of run {run_id}", file=out)
         return 0
@@ -246,7 +296,37 @@ def cmd_cleanup(args: argparse.Namespace, cfg: Any, out: TextIO) -> int:
     return 0
 
 
-_COMMANDS = {"doctor": cmd_doctor, "runs": cmd_runs, "cleanup": cmd_cleanup}
+def cmd_logs(args: argparse.Namespace, cfg: Any, out: TextIO) -> int:
+    """Print (or follow) the log of a run's workflow job, or of one call's task jobs."""
+    run_id = check_run_id(args.run_id)
+    clients = AwsClients(_region(args, cfg))
+    batch, logs = BatchApi(clients), LogsApi(clients)
+    jobs = select_jobs(run_id, find_run_jobs(batch, run_id, args.queue), args.call)
+
+    def line(text: str) -> None:
+        print(text, file=out, flush=args.follow)
+
+    def note(text: str) -> None:
+        print(f"miniwdl-aws: {text}", file=sys.stderr, flush=True)
+
+    if args.follow:  # the earlier attempts as they are, then the latest one as it grows
+        done = print_logs(logs, jobs[:-1], line, note)
+        if len(jobs) > 1:
+            line(f"==> following {jobs[-1]['jobId']} <==")
+        printed = follow_job(batch, logs, jobs[-1], line, note, period=args.period)
+        return EXIT_OK if printed or done.lines else EXIT_NOTHING
+    done = print_logs(logs, jobs, line, note)
+    if not done.jobs:
+        raise NothingFound(f"run {run_id}: no log yet (no job of it has started)")
+    return EXIT_OK
+
+
+_COMMANDS: Dict[str, Callable[[argparse.Namespace, Any, TextIO], int]] = {
+    "doctor": cmd_doctor,
+    "runs": cmd_runs,
+    "cleanup": cmd_cleanup,
+    "logs": cmd_logs,
+}
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
@@ -255,22 +335,42 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     try:
         args = parser.parse_args(argv)
         if not args.command:
-            parser.print_help(sys.stderr)
-            return 2
+            raise _UsageError(
+                f"miniwdl-aws: missing COMMAND ({', '.join(_COMMANDS)}); see miniwdl-aws --help"
+            )
+        _check_args(args)
         cfg = _load_cfg(args.cfg)
-        return _COMMANDS[args.command](args, cfg, sys.stdout)
+        code = _COMMANDS[args.command](args, cfg, sys.stdout)
+        sys.stdout.flush()  # here, so that a closed pipe is met inside the try
+        return code
+    except BrokenPipeError:
+        return _quiet_broken_pipe()
     except _UsageError as exn:
         print(str(exn), file=sys.stderr)
-        return 2
+        return EXIT_USAGE
+    except NothingFound as exn:
+        print(f"miniwdl-aws: {exn}", file=sys.stderr)
+        return EXIT_NOTHING
     except MiniwdlAwsError as exn:
         print(f"miniwdl-aws: {exn}", file=sys.stderr)
-        return 2
+        return EXIT_USAGE
     except KeyboardInterrupt:
         print("miniwdl-aws: interrupted", file=sys.stderr)
-        return 130
+        return EXIT_INTERRUPTED
     except Exception as exn:  # a CLI never shows a traceback
         print(f"miniwdl-aws: {type(exn).__name__}: {exn}", file=sys.stderr)
-        return 2
+        return EXIT_USAGE
+
+
+def _quiet_broken_pipe() -> int:
+    """The reader of stdout went away (``miniwdl-aws runs | head -1``): no message, and no
+    "Exception ignored ... BrokenPipeError" from the interpreter's final flush of stdout."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):  # stdout is not a real file (tests): nothing to flush
+        pass
+    return EXIT_PIPE
 
 
 if __name__ == "__main__":

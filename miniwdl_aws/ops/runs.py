@@ -163,6 +163,7 @@ class CleanupResult:
     terminated: List[str]
     still_active: List[str]
     passes: int
+    found: int = 0  # jobs of the run found in the first pass, active or not
 
 
 def cleanup_run(
@@ -186,16 +187,19 @@ def cleanup_run(
     terminated: List[str] = []
     deadline = clock() + wait
     passes = 0
+    found = 0
     while True:
         passes += 1
-        active = [j for j in find_run_jobs(api, run_id, queue_list) if _is_active(j)]
+        jobs = find_run_jobs(api, run_id, queue_list)
+        found = found or len(jobs)
+        active = [j for j in jobs if _is_active(j)]
         if not active or dry_run:
             if dry_run and progress:
                 for job in active:
                     progress(f"would terminate {job['jobId']} {job.get('jobName', '')}")
-            return CleanupResult(terminated, [j["jobId"] for j in active], passes)
+            return CleanupResult(terminated, [j["jobId"] for j in active], passes, found)
         if clock() >= deadline:
-            return CleanupResult(terminated, [j["jobId"] for j in active], passes)
+            return CleanupResult(terminated, [j["jobId"] for j in active], passes, found)
         active.sort(key=lambda j: (j.get("tags") or {}).get(naming.TAG_ROLE) != "workflow")
         for job in active:
             if job["jobId"] in terminated:

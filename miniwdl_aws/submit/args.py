@@ -54,6 +54,8 @@ def build_parser() -> argparse.ArgumentParser:
     _waiting_flags(p.add_argument_group("waiting"))
     # Poll period for DescribeJobs/GetLogEvents; hidden (tests and the demo shorten it).
     p.add_argument("--poll-seconds", type=float, default=2.0, help=argparse.SUPPRESS)
+    # Period of the task-job counts shown while waiting; hidden (tests shorten it).
+    p.add_argument("--progress-seconds", type=float, default=10.0, help=argparse.SUPPRESS)
     for action in p._actions:
         if action.help and "%(env)s" in action.help:
             action.help = action.help.replace("%(env)s", env_var_name(OPTION_DEFAULTS[action.dest]))
@@ -221,6 +223,7 @@ def parse(
         job_definition_prefix=str(_option(option, "job_definition_prefix")),
         submit_recovery_seconds=float(_option(option, "submit_recovery_seconds")),
         describe_error_wait=float(_option(option, "describe_error_wait")),
+        progress_seconds=ns.progress_seconds,
     )
 
 

@@ -31,9 +31,11 @@ from miniwdl_aws.batch.submitter import AdaptiveSubmitter
 from miniwdl_aws.config import read_option
 from miniwdl_aws.errors import ConfigError, MiniwdlAwsError
 from miniwdl_aws.submit import args as cli_args
-from miniwdl_aws.submit import job, rundir, shipping, validate
+from miniwdl_aws.submit import job, outcome, rundir, shipping, validate
+from miniwdl_aws.submit.follow import LOG_GROUP, LogFollower, LogLost
+from miniwdl_aws.submit.progress import TaskProgress
 from miniwdl_aws.submit.request import SubmitRequest
-from miniwdl_aws.submit.upload import S3Uploader, UploadError, run_folder
+from miniwdl_aws.submit.upload import S3Uploader, UploadError, parse_s3_uri, run_folder
 from miniwdl_aws.submit.wait import JobWaiter
 
 PREFIX = "[miniwdl-aws-submit]"
@@ -76,6 +78,8 @@ class Submitter:
         """Validate, resolve, ship, submit, and optionally wait. Raises MiniwdlAwsError."""
         req = cli_args.parse(argv, config_reader(), self.environ)
         memory_mib = validate.check_local(req)
+        if req.pass_env:
+            validate.check_passthrough_settings(job.passthrough_env(self.environ))
         sources = shipping.local_sources(req.passthrough, req.mount, req.self_test)
         aws = connect(req.region)
         infra = validate.resolve_infrastructure(aws.batch, aws.efs, aws.s3, req)
@@ -98,7 +102,7 @@ class Submitter:
         self._report_submitted(req, spec, shipment, job_id, settled)
         if not req.wait:
             return 0
-        return self._wait(aws, req, job_id, run_id)
+        return self._wait(aws, req, job_id, run_id, (infra.task_queue, infra.task_queue_fallback))
 
     def _outcome_unknown(self, run_id: str, exn: Optional[SubmitOutcomeUnknown]) -> int:
         """Say that the workflow job may exist, and how to find and stop it; the exit code."""
@@ -134,8 +138,27 @@ class Submitter:
             self.note(f"S3 folder: {run_folder(req.s3upload, spec.run_id)}")
         print(job_id, file=self.stdout, flush=True)
 
-    def _wait(self, aws: AwsApis, req: SubmitRequest, job_id: str, run_id: str) -> int:
-        """Wait for the workflow job (following its log with ``--follow``); its exit code."""
+    def _wait(
+        self,
+        aws: AwsApis,
+        req: SubmitRequest,
+        job_id: str,
+        run_id: str,
+        task_queues: Sequence[str],
+    ) -> int:
+        """Wait for the workflow job (following its log with ``--follow``), showing the counts
+        of the run's task jobs; its exit code."""
+        isatty = getattr(self.stderr, "isatty", None)
+        progress = TaskProgress(
+            aws.batch,
+            run_id,
+            task_queues,
+            job_id,
+            self.stderr,
+            tty=bool(isatty and isatty()),
+            prefix=PREFIX + " ",
+            period=req.progress_seconds,
+        )
         waiter = JobWaiter(
             aws.batch,
             LogsApi(aws.clients),
@@ -143,19 +166,66 @@ class Submitter:
             self.note,
             poll_seconds=req.poll_seconds,
             outage_limit=req.describe_error_wait,
+            progress=progress,
         )
         try:
             code = waiter.wait(job_id, follow=req.follow)
         except KeyboardInterrupt:
+            progress.clear()
             self.note(
                 "interrupted: stopped waiting; the workflow job keeps running. To terminate it:\n"
                 f"  aws batch terminate-job --job-id {job_id} --reason"
                 " 'terminated by user (miniwdl-aws-submit)'"
             )
             return EXIT_INTERRUPTED
+        self._tell_outcome(aws, req, run_id, waiter, code)
         if req.s3upload:
             self.note(f"this run's S3 folder: {run_folder(req.s3upload, run_id)}")
         return code
+
+    def _tell_outcome(
+        self, aws: AwsApis, req: SubmitRequest, run_id: str, waiter: JobWaiter, code: int
+    ) -> None:
+        """After the job ended: miniwdl's error in one short paragraph (when miniwdl ran and
+        failed), then where the run's log and directory are."""
+        container = waiter.desc.get("container") or {}
+        stream = container.get("logStreamName")
+        group = waiter.follower.group if waiter.follower is not None else LOG_GROUP
+        followed = waiter.follower is not None and waiter.saw_end
+        lines = list(waiter.tail)
+
+        def log_lines() -> List[str]:
+            # the whole log when it was not followed to its end (GetLogEvents, 1 MB a page)
+            if followed or not stream:
+                return lines
+            try:
+                return LogFollower(LogsApi(aws.clients), stream, group).poll()
+            except (LogLost, MiniwdlAwsError):
+                return lines
+
+        home = rundir.home_path(req.dir, run_id)[0]
+        if code != 0 and "exitCode" in container:  # miniwdl ran (else Batch's reason was said)
+            folder = run_folder(req.s3upload, run_id) if req.s3upload else None
+            found = outcome.find_error(home, folder, _downloader(aws.s3), log_lines)
+            for line in outcome.error_paragraph(found) if found else []:
+                self.note(line)
+        run_dir = outcome.run_dir_from_log(lines) or outcome.run_dir_on_disk(home) or home + "/"
+        # the wrapper logs deleting it; without the log, a mount this machine sees tells
+        deleted = outcome.run_dir_deleted(lines) or bool(
+            req.delete_after and os.path.isdir(req.mount) and not os.path.lexists(home)
+        )
+        for line in outcome.where_lines(run_id, group, stream, run_dir, code == 0, deleted):
+            self.note(line)
+
+
+def _downloader(s3: S3Api) -> Callable[[str, str], None]:
+    """Copies an S3 URI to a local file (for the run's ``error.json``)."""
+
+    def download(uri: str, dest: str) -> None:
+        bucket, key = parse_s3_uri(uri, "error.json")
+        s3.download_file(bucket, key, dest)
+
+    return download
 
 
 def config_reader() -> Callable[[str], Any]:

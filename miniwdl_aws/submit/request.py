@@ -80,6 +80,8 @@ class SubmitRequest:
     job_definition_prefix: str
     submit_recovery_seconds: float
     describe_error_wait: float
+    # how often --wait refreshes the counts of the run's task jobs (ListJobs per task queue)
+    progress_seconds: float = 10.0
 
     @property
     def tags(self) -> Dict[str, str]:

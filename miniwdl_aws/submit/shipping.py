@@ -72,7 +72,9 @@ def local_sources(pt: PassThrough, mount: str, self_test: bool) -> LocalSources:
     check_quant = "--no-quant-check" not in pt.rest
 
     def check_doc(doc: Any) -> None:
-        check_inputs(doc, list(pt.inputs), pt.input_arg, list(pt.empty), list(pt.none), pt.task)
+        check_inputs(
+            doc, list(pt.inputs), pt.input_arg, list(pt.empty), list(pt.none), pt.task, mount
+        )
 
     if "://" in pt.uri and not pt.uri.startswith("file://"):
         return LocalSources(files, pt.uri)  # fetched by miniwdl inside the job
@@ -137,11 +139,24 @@ def check_inputs(
     empty: List[str],
     none: List[str],
     task: Optional[str],
+    mount: Optional[str] = None,
 ) -> None:
     """Check the run's inputs against ``doc`` as ``miniwdl run`` will: names, types and that
-    every required input is given. File and Directory paths are not checked here: they are
-    read inside the job, from the shared filesystem or a URI. Raises ConfigError."""
+    every required input is given. File and Directory inputs (:func:`input_path_problem`): a
+    URI passes, an absolute path must lie under ``mount`` (the job's ``[file_io] root``; miniwdl
+    refuses any other), a relative path is refused (the job cannot see this machine's working
+    directory). Whether the file exists is the job's to say: this machine may not see the
+    shared filesystem. Raises ConfigError."""
     import WDL.CLI
+    import WDL.Error
+
+    def downloadable(path: str, directory: bool) -> bool:
+        # miniwdl asks this of every File/Directory input value (command line and -i JSON);
+        # True means "do not look for it here"
+        problem = input_path_problem(path, directory, mount) if mount else None
+        if problem:
+            raise WDL.Error.InputError(problem)
+        return True
 
     if input_arg is not None and input_arg.strip() == "-":
         return  # stdin is read inside the job
@@ -156,12 +171,31 @@ def check_inputs(
                 empty,
                 none,
                 task=task,
-                downloadable=lambda _path, _directory: True,
+                downloadable=downloadable,
             )
     except WDL.Error.InputError as exn:
         raise ConfigError(f"inputs: {_one_line(exn)}") from None
     except Exception as exn:  # e.g. the -i file's YAML/JSON parser: one line, no traceback
         raise ConfigError(f"inputs: {_one_line(exn)}") from None
+
+
+def input_path_problem(path: str, directory: bool, mount: str) -> Optional[str]:
+    """Why the workflow job's miniwdl would refuse File/Directory input ``path``, else None."""
+    what = "Directory" if directory else "File"
+    if "://" in path:
+        return None  # a URI: miniwdl downloads it in the job (or says it cannot)
+    if not os.path.isabs(os.path.expanduser(path)):
+        return (
+            f"{what} input {path!r} is a relative path, meaningless inside the workflow job:"
+            f" give its absolute path under the mount {mount}, or an s3:// or https:// URI"
+        )
+    real = os.path.normpath(os.path.expanduser(path))
+    if not (real + "/").startswith(os.path.normpath(mount).rstrip("/") + "/"):
+        return (
+            f"{what} input {path} is outside the mount {mount}, which the workflow job cannot"
+            " read: copy it under the mount, or give an s3:// or https:// URI"
+        )
+    return None
 
 
 def _one_line(exn: BaseException) -> str:

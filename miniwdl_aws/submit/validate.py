@@ -8,15 +8,17 @@ ConfigError or InfrastructureError.
 
 from __future__ import annotations
 
+import configparser
+import logging
 import os
 import re
-from typing import Any, Dict, Mapping, Optional, Tuple
+from typing import Any, Callable, Dict, Mapping, Optional, Tuple
 
 from miniwdl_aws import naming
 from miniwdl_aws.aws.batch import BatchApi
 from miniwdl_aws.aws.efs import EfsApi
 from miniwdl_aws.aws.s3 import S3Api
-from miniwdl_aws.config import env_var_name
+from miniwdl_aws.config import OPTIONS, SECTION, env_var_name, load_settings
 from miniwdl_aws.errors import AwsCallError, ConfigError, InfrastructureError
 from miniwdl_aws.queues import queue_problems
 from miniwdl_aws.submit import rundir
@@ -53,11 +55,93 @@ def check_local(req: SubmitRequest) -> int:
     if req.name is not None and not req.name.strip():
         raise ConfigError("--name must not be empty")
     check_tags(req)
+    _check_cfg_arg(req)
     problem = naming.job_definition_prefix_problem(req.job_definition_prefix)
     if problem:
         option = env_var_name("job_definition_prefix")
         raise ConfigError(f"[aws] job_definition_prefix ({option}): {problem}")
     return _check_size(req.cpu, req.memory_gib, fargate=req.efs)
+
+
+def check_passthrough_settings(forwarded: Mapping[str, str]) -> None:
+    """The ``MINIWDL__*`` variables passed through to the workflow job, read as its miniwdl will
+    read them, so that a value it would refuse at its start is refused here instead.
+
+    ``MINIWDL__AWS__*``: every ``[aws]`` option through our registry
+    (:func:`miniwdl_aws.config.load_settings`, the backend's own reader), over a miniwdl
+    ``Loader`` that sees only the forwarded values (not this machine's cfg files or its other
+    variables, which the job never sees). Other sections: miniwdl's own typed getter
+    (``get_int``, ``get_bool``, ``get_dict``...) for the type of miniwdl's default of that key.
+    Raises ConfigError naming the variable."""
+    from WDL.runtime.config import Loader
+
+    quiet = logging.getLogger("miniwdl-aws-submit.passthrough")
+    quiet.addHandler(logging.NullHandler())
+    quiet.propagate = False
+    aws: Dict[str, str] = {o.name: o.default_text() for o in OPTIONS}
+    others: Dict[str, Dict[str, str]] = {}
+    for var, value in forwarded.items():
+        parts = var.split("__")
+        if len(parts) != 3 or parts[0] != "MINIWDL" or not parts[1] or not parts[2]:
+            continue
+        section, key = parts[1].lower(), parts[2].lower()
+        if section == SECTION:
+            if key in aws:
+                aws[key] = value
+        else:
+            others.setdefault(section, {})[key] = value
+    # overrides win over the environment and cfg files: the Loader sees the job's values only
+    cfg = Loader(quiet, filenames=[], overrides={SECTION: aws, **others})
+    try:
+        load_settings(cfg)
+    except ConfigError as exn:
+        raise ConfigError(f"passed through to the workflow job: {exn}") from None
+    defaults = _miniwdl_defaults()
+    for section, keys in others.items():
+        for key, value in keys.items():
+            default = defaults.get(section, key, fallback=None)
+            getter = _typed_getter(cfg, default)
+            if getter is None:
+                continue
+            try:
+                getter(section, key)
+            except ValueError as exn:
+                var = f"MINIWDL__{section.upper()}__{key.upper()}"
+                raise ConfigError(
+                    f"passed through to the workflow job: {var}={value!r}: {exn} (miniwdl's"
+                    f" default: {' '.join(str(default).split())})"
+                ) from None
+
+
+def _miniwdl_defaults() -> configparser.ConfigParser:
+    """miniwdl's own ``default.cfg`` (the file its ``Loader`` reads its defaults from)."""
+    import WDL.runtime.config
+
+    parser = configparser.ConfigParser()
+    folder = os.path.dirname(WDL.runtime.config.__file__)
+    parser.read(os.path.join(folder, "config_templates", "default.cfg"))
+    return parser
+
+
+def _typed_getter(cfg: Any, default: Optional[str]) -> Optional[Callable[[str, str], Any]]:
+    """miniwdl's typed getter for a key whose default is ``default`` (None: a string, or a key
+    miniwdl does not know, e.g. a plugin's: nothing to check)."""
+    text = (default or "").strip()
+    if not text:
+        return None
+    if text[0] == "{":
+        return cfg.get_dict  # type: ignore[no-any-return]
+    if text[0] == "[":
+        return cfg.get_list  # type: ignore[no-any-return]
+    if text.lower() in ("true", "false"):
+        return cfg.get_bool  # type: ignore[no-any-return]
+    for kind, getter in ((int, cfg.get_int), (float, cfg.get_float)):
+        try:
+            kind(text)
+        except ValueError:
+            continue
+        return getter  # type: ignore[no-any-return]
+    return None
 
 
 def check_tags(req: SubmitRequest) -> None:
@@ -72,6 +156,28 @@ def check_tags(req: SubmitRequest) -> None:
         problem = naming.tag_problem(tags)
         if problem:
             raise ConfigError(f"{source}: {problem}")
+
+
+def _check_cfg_arg(req: SubmitRequest) -> None:
+    """``miniwdl run --cfg FILE`` is read inside the workflow job, where miniwdl silently skips
+    a file it cannot find: the run would go on without the user's settings. Only a file on the
+    shared filesystem is visible there."""
+    rest = list(req.passthrough.rest)
+    for i, tok in enumerate(rest):
+        if tok == "--":
+            break
+        if tok == "--cfg" or tok.startswith("--cfg="):
+            path = (
+                tok[len("--cfg=") :] if "=" in tok else (rest[i + 1] if i + 1 < len(rest) else "")
+            )
+            real = os.path.normpath(path) if os.path.isabs(path) else ""
+            if not real or not (real + "/").startswith(req.mount.rstrip("/") + "/"):
+                raise ConfigError(
+                    f"--cfg {path}: the workflow job cannot read this machine's files (miniwdl"
+                    " would run without them, silently): pass its settings as MINIWDL__SECTION__KEY"
+                    f" environment variables (passed through), or put the file under the mount"
+                    f" {req.mount}"
+                )
 
 
 def _check_upload_settings(req: SubmitRequest) -> None:

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import collections
+import textwrap
 import time
-from typing import Any, Callable, Dict, Optional, TypeVar
+from typing import Any, Callable, Deque, Dict, Optional, TypeVar
 
 from miniwdl_aws.aws.batch import BatchApi
 from miniwdl_aws.aws.logs import LogsApi
@@ -11,8 +13,11 @@ from miniwdl_aws.config import OPTIONS_BY_NAME
 from miniwdl_aws.errors import AwsCallError, Throttled
 from miniwdl_aws.submit import END_OF_LOG
 from miniwdl_aws.submit.follow import LogFollower, LogLost
+from miniwdl_aws.submit.outcome import WIDTH
+from miniwdl_aws.submit.progress import TaskProgress
 
 TERMINAL = ("SUCCEEDED", "FAILED")
+LOG_TAIL = 5000  # followed lines kept, to find the run's error and directory after it ends
 EXIT_FAILED_NO_CODE = 1  # the job FAILED without an exit code (e.g. the image could not start)
 T = TypeVar("T")
 
@@ -59,6 +64,8 @@ class JobWaiter:
     :param outage_limit: seconds of consecutive transient AWS errors (5xx, throttling, no
         connection) after which waiting gives up (``[aws] describe_error_wait``); the workflow
         job is unaffected by them
+    :param progress: shows the counts of the run's task jobs while the workflow job runs (with
+        ``follow``, only while its log is quiet), and once more when it has ended
     """
 
     def __init__(
@@ -72,11 +79,14 @@ class JobWaiter:
         poll_seconds: float = 2.0,
         marker_grace: float = 30.0,
         outage_limit: float = DEFAULT_OUTAGE_LIMIT,
+        progress: Optional[TaskProgress] = None,
     ) -> None:
         self._batch = batch
         self._logs = logs
-        self._emit = emit
-        self._note = note
+        self._progress = progress
+        self._emit = self._clearing(emit)
+        self._note = self._clearing(note)
+        self._quiet_since: Optional[float] = None  # when the followed log last printed a line
         self._sleep = sleep
         self._clock = clock
         self._poll = poll_seconds
@@ -88,6 +98,36 @@ class JobWaiter:
         self.saw_end = False
         self.log_lost = False  # following stopped for good; waiting for the exit code goes on
         self.lines = 0
+        self.tail: Deque[str] = collections.deque(maxlen=LOG_TAIL)
+        self.desc: Dict[str, Any] = {}  # the job's last description
+
+    def _clearing(self, say: Callable[[str], None]) -> Callable[[str], None]:
+        """``say``, after erasing the progress line from the terminal."""
+
+        def cleared(text: str) -> None:
+            if self._progress is not None:
+                self._progress.clear()
+            say(text)
+
+        return cleared
+
+    def _show_progress(self, follow: bool) -> None:
+        """The task-job counts; with ``follow``, only once the log has been quiet a period."""
+        if self._progress is None:
+            return
+        now = self._clock()
+        if follow:
+            if self._quiet_since is None:
+                self._quiet_since = now
+            if now - self._quiet_since < self._progress.period:
+                return
+        self._progress.tick()
+
+    def _note_wrapped(self, text: str) -> None:
+        """A note that may be long (Batch's reasons run to hundreds of characters), in lines
+        that fit a terminal."""
+        for line in textwrap.wrap(text, WIDTH, break_long_words=False, break_on_hyphens=False):
+            self._note(line)
 
     def _tolerant(self, call: Callable[[], T]) -> Optional[T]:
         """``call()``, or None while AWS is unreachable or failing transiently (noted once per
@@ -142,7 +182,9 @@ class JobWaiter:
                 self.saw_end = True
                 return
             self._emit(msg)
+            self.tail.append(msg)
             self.lines += 1
+            self._quiet_since = self._clock()
 
     def wait(self, job_id: str, follow: bool) -> int:
         """Block until the job is terminal; return miniwdl's exit code."""
@@ -154,7 +196,7 @@ class JobWaiter:
             if found is None:  # AWS unreachable for now: keep trying (bounded by outage_limit)
                 self._sleep(self._poll)
                 continue
-            desc = found
+            desc = self.desc = found
             if desc["status"] != status:
                 status = desc["status"]
                 if status not in TERMINAL or not follow:
@@ -166,6 +208,8 @@ class JobWaiter:
             self._pump()
             if status in TERMINAL:
                 break
+            if status == "RUNNING":
+                self._show_progress(follow)
             self._sleep(self._poll)
         if follow and self.follower is not None and not self.saw_end and not self.log_lost:
             deadline = self._clock() + self._grace
@@ -177,13 +221,15 @@ class JobWaiter:
                     "WARNING: end-of-log marker not seen; more lines may still appear in log"
                     f" stream {self.follower.stream}"
                 )
+        if self._progress is not None:
+            self._progress.finish()
         if follow:  # after the log's last lines, not in the middle of them
             self._note(f"{status}\t{job_id}")
         reason = desc.get("statusReason") or desc.get("container", {}).get("reason")
         code = exit_code_of(desc)
         if status == "FAILED" and "exitCode" not in desc.get("container", {}):
-            self._note(f"workflow job FAILED with no exit code: {reason or 'no reason given'}")
+            self._note_wrapped(f"workflow job FAILED with no exit code: {reason or 'no reason'}")
         elif reason and status == "FAILED" and reason != "Essential container in task exited":
-            self._note(f"reason: {reason}")
+            self._note_wrapped(f"reason: {reason}")
         self._note(f"exit code {code}")
         return code

@@ -78,9 +78,12 @@ def test_done_when_scenario(served: Any) -> None:
         "MINIWDL__AWS__FSAP",
         "MINIWDL__FILE_IO__ROOT",
         "MINIWDL__SCHEDULER__CONTAINER_BACKEND",
-        "MINIWDL_AWS_DEMO_BUCKET",
+        "LOCAL_AWS_DEMO_BUCKET",
     }
     assert exports["MINIWDL__SCHEDULER__CONTAINER_BACKEND"] == "aws_batch_job"
+    # miniwdl ends every run with an "unused environment" warning naming each MINIWDL_* variable
+    # it never read: an export in that namespace must be a setting miniwdl reads
+    assert all(k.startswith("MINIWDL__") for k in exports if k.startswith("MINIWDL_"))
     assert exports["AWS_ENDPOINT_URL"].startswith("http://127.0.0.1:")
     assert os.path.isdir(exports["MINIWDL__FILE_IO__ROOT"])
     assert exports["MINIWDL__FILE_IO__ROOT"].endswith("/efs")  # the --efs-dir we passed

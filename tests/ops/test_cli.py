@@ -30,7 +30,31 @@ CASES = {
     "unknown command": (["bogus"], {}, 2, "invalid choice"),
     "bad number": (["runs", "--since", "soon"], {}, 2, "invalid float value"),
     "bad run id": (["runs", "not/a*run"], {}, 2, "not a run id"),
-    "unknown run": (["runs", "mw200101T000000-abcdef"], {}, 2, "no jobs found for run"),
+    # nothing found: exit 1, as grep finding nothing (usage/config/AWS errors are 2)
+    "unknown run": (["runs", "mw200101T000000-abcdef"], {}, 1, "no jobs found for run"),
+    "no runs in the window": (["runs", "--since", "0.0001"], {}, 1, "no runs in the last"),
+    "cleanup of an unknown run": (
+        ["cleanup", "mw200101T000000-abcdef", "--wait", "0"],
+        {},
+        1,
+        "no jobs found for run",
+    ),
+    "logs of an unknown run": (["logs", "mw200101T000000-abcdef"], {}, 1, "no jobs found"),
+    "logs: bad run id": (["logs", "../etc"], {}, 2, "not a run id"),
+    "runs: --since not positive": (
+        ["runs", "--since", "0"],
+        {},
+        2,
+        "--since must be a positive number",
+    ),
+    "cleanup: --wait negative": (
+        ["cleanup", "mw200101T000000-abcdef", "--wait", "-1"],
+        {},
+        2,
+        "--wait must be >= 0",
+    ),
+    "runs: empty --queue": (["runs", "--queue", ""], {}, 2, "--queue must name a job queue"),
+    "no command": ([], {}, 2, "missing COMMAND (doctor, runs, cleanup, logs)"),
     "bad config value": (
         ["doctor"],
         {"MINIWDL__AWS__FSAP": "not-an-access-point"},
@@ -58,9 +82,30 @@ def test_one_line_errors(env: Dict[str, str], case: str) -> None:
     assert "Traceback" not in done.stderr + done.stdout
 
 
-def test_no_command_prints_help(env: Dict[str, str]) -> None:
-    done = _run([], env)
-    assert done.returncode == 2 and "doctor" in done.stderr and "cleanup" in done.stderr
+def test_help_goes_to_stdout(env: Dict[str, str]) -> None:
+    done = _run(["--help"], env)
+    assert done.returncode == 0 and "logs" in done.stdout and done.stderr == ""
+
+
+def test_stdout_closed_early_is_quiet(env: Dict[str, str], stack: Any) -> None:
+    """``miniwdl-aws runs --json | head -0``: the reader is gone before anything is written
+    (its end of the pipe closed before the command starts, so no timing is involved): exit 141
+    as a tool killed by SIGPIPE, nothing on stderr."""
+    read_end, write_end = os.pipe()
+    os.close(read_end)
+    try:
+        done = subprocess.run(
+            [MINIWDL_AWS, "runs", "--json"],
+            env=env,
+            stdout=write_end,
+            stderr=subprocess.PIPE,
+            text=True,
+            timeout=120,
+        )
+    finally:
+        os.close(write_end)
+    assert done.returncode == 141, done.stderr
+    assert done.stderr == ""
 
 
 def test_doctor_exit_status_follows_problems(env: Dict[str, str], stack: Any) -> None:

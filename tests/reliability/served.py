@@ -41,7 +41,7 @@ class ServedAws(LocalAws):
             "task_queue": self.exports.get("MINIWDL__AWS__TASK_QUEUE", ""),
             "workflow_queue": self.exports.get("MINIWDL__AWS__WORKFLOW_QUEUE", ""),
             "fsap": self.exports.get("MINIWDL__AWS__FSAP", ""),
-            "bucket": self.exports.get("MINIWDL_AWS_DEMO_BUCKET", ""),
+            "bucket": self.exports.get("LOCAL_AWS_DEMO_BUCKET", ""),
         }
         self._clients = {}
         return self

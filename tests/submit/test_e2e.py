@@ -78,6 +78,7 @@ def test_follow_upload_delete_env_and_secrets(aws: Any, emulator: Any) -> None:
     assert f"e2e/{rid}/workflow.log" in keys and f"e2e/{rid}/summary/summary.txt" in keys
     assert all(k.startswith(f"e2e/{rid}/") for k in keys)  # the run's own folder
     assert f"this run's S3 folder: {folder}{rid}/" in res.stderr
+    assert "_hello_scatter (deleted after the upload, --delete-after)" in res.stderr
     outputs = json.loads(_get(aws.bucket, f"e2e/{rid}/outputs.json"))
     assert outputs["hello_scatter.lines"] == 3
     names = json.load(open(HELLO_INPUTS))["hello_scatter.names"]
@@ -126,6 +127,19 @@ def test_failing_task_exit_code_and_error_upload(aws: Any, wdl_dir: Path) -> Non
     assert b"about to fail" in _get(aws.bucket, f"fail/{rid}/CommandFailed_stderr.txt")
     err = json.loads(_get(aws.bucket, f"fail/{rid}/error.json"))
     assert err["cause"]["stderr_s3file"] == f"{folder}{rid}/CommandFailed_stderr.txt"
+    # --wait says why in a short paragraph (read from error.json in the run directory, which
+    # this machine sees), then where the log and the run directory are; every line fits
+    ours = [ln for ln in res.stderr.splitlines() if ln.startswith("[miniwdl-aws-submit] ")]
+    said = " ".join(ln.split("] ", 1)[1] for ln in ours)
+    assert "the run failed: call-boom failed: CommandFailed, exit status 3" in said, said
+    assert "last stderr line: 'about to fail' (from error.json, EFS)" in said, said
+    assert f"workflow log: `miniwdl-aws logs {rid}`" in said
+    assert f"run directory: {aws.efs_dir}/miniwdl_run/{rid}/2" in said  # <timestamp>_failing
+    assert "_failing (error.json, workflow.log, call-*/)" in said
+    # progress while waiting (not a terminal: plain lines), ending with the final counts
+    assert "task jobs: 0 queued, 0 running, 0 done, 1 failed" in said, said
+    paragraph = [ln for ln in ours if "the run failed" in ln or "stderr line" in ln]
+    assert 1 <= len(paragraph) <= 3 and all(len(ln) <= 100 for ln in paragraph), paragraph
 
 
 def test_error_before_the_run_starts_is_mirrored_and_uploaded(aws: Any, tmp_path: Path) -> None:
@@ -238,3 +252,48 @@ def test_failed_without_exit_code_prints_the_reason(aws: Any, emulator: Any) -> 
     res = submit(aws, [HELLO, "-i", HELLO_INPUTS, "--follow"])
     assert res.returncode == EXIT_FAILED_NO_CODE, res.stderr[-3000:]
     assert "FAILED with no exit code: CannotPullContainerError" in res.stderr
+    # Batch's reason (hundreds of characters) in lines that fit a terminal
+    lines = res.stderr.splitlines()
+    start = next(i for i, ln in enumerate(lines) if "FAILED with no exit code" in ln)
+    end = next(i for i, ln in enumerate(lines) if ln == "[miniwdl-aws-submit] exit code 1")
+    assert end > start and all(len(ln) <= 100 for ln in lines[start:end]), lines[start:end]
+
+
+def test_follow_shows_task_counts_while_the_log_is_quiet(aws: Any, tmp_path: Path) -> None:
+    """--follow with a task that runs 3 s in silence: the counts of the run's task jobs appear
+    between the log's lines (the log is quiet for longer than the progress period), as plain
+    lines (not a terminal), up to the final counts."""
+    wdl = tmp_path / "quiet.wdl"
+    wdl.write_text(
+        "version 1.0\nworkflow quiet { call nap }\n"
+        "task nap { command <<< sleep 3 >>> runtime { docker: 'ubuntu:22.04' } }\n"
+    )
+    res = submit(aws, [str(wdl), "--follow", "--progress-seconds", "0.5"])
+    assert res.returncode == 0, res.stderr[-3000:]
+    lines = res.stderr.splitlines()
+    running = "[miniwdl-aws-submit] task jobs: 0 queued, 1 running, 0 done, 0 failed"
+    final = "[miniwdl-aws-submit] task jobs: 0 queued, 0 running, 1 done, 0 failed"
+    assert running in lines and final in lines, res.stderr[-3000:]
+    done = next(i for i, ln in enumerate(lines) if "wdl.w:quiet NOTICE done" in ln)
+    # shown while the log was quiet, before its last lines (the final counts may come before
+    # the workflow's own "done" line: CloudWatch delivers that line later)
+    assert lines.index(running) < done and lines.index(running) < lines.index(final), res.stderr
+
+
+def test_failed_wait_reads_the_error_from_s3_when_the_run_directory_is_gone(
+    aws: Any, wdl_dir: Path
+) -> None:
+    """--delete-after failure removes the run directory after the upload: the paragraph comes
+    from the run's S3 folder instead."""
+    folder = f"s3://{aws.bucket}/gone/"
+    args = [str(wdl_dir / "fail.wdl"), "--wait", "--s3upload", folder, "--delete-after", "failure"]
+    res = submit(aws, args)
+    assert res.returncode == 3, res.stderr[-3000:]
+    said = " ".join(
+        ln.split("] ", 1)[1]
+        for ln in res.stderr.splitlines()
+        if ln.startswith("[miniwdl-aws-submit] ")
+    )
+    assert "the run failed: call-boom failed: CommandFailed, exit status 3" in said, said
+    assert "(from error.json, S3)" in said, said
+    assert "(deleted after the upload, --delete-after)" in said, said

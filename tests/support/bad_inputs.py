@@ -42,6 +42,10 @@ TYPE_WDL = HELLO_WDL.replace(
     'String who = "world"', 'String who = "world"\n    Int n = length(who)'
 )
 INT_INPUT_WDL = "version 1.0\nworkflow needs { input { Int n } output { Int m = n } }\n"
+FILE_INPUT_WDL = (
+    "version development\nworkflow reads {\n  input { File f  Array[Directory] ds = [] }\n"
+    "  output { File g = f }\n}\n"
+)
 
 
 def _huge_wdl() -> str:
@@ -312,6 +316,83 @@ CASES: List[BadInput] = [
         env=(("MINIWDL__AWS__S3_UPLOAD_FOLDER", "bucket/x"),),
         kind="config",
     ),
+    # settings passed through to the workflow job, read as its miniwdl would read them (each
+    # of these used to start a workflow job that then failed)
+    _s(
+        "passed-through [aws] option not a number",
+        ["{wdl}"],
+        "passed through to the workflow job",
+        "submit_period",
+        env=(("MINIWDL__AWS__SUBMIT_PERIOD", "abc"),),
+        kind="config",
+    ),
+    _s(
+        "passed-through container_properties with a reserved key",
+        ["{wdl}"],
+        "may not override ['image']",
+        "container_properties",
+        env=(("MINIWDL__AWS__CONTAINER_PROPERTIES", '{"image": "x"}'),),
+        kind="config",
+    ),
+    _s(
+        "passed-through miniwdl option of the wrong type",
+        ["{wdl}"],
+        "MINIWDL__SCHEDULER__TASK_CONCURRENCY='lots'",
+        "task_concurrency",
+        env=(("MINIWDL__SCHEDULER__TASK_CONCURRENCY", "lots"),),
+        kind="config",
+    ),
+    _s(
+        "passed-through miniwdl boolean not a boolean",
+        ["{wdl}"],
+        "[scheduler] fail_fast should be bool",
+        "fail_fast",
+        env=(("MINIWDL__SCHEDULER__FAIL_FAST", "perhaps"),),
+        kind="config",
+    ),
+    _s(
+        "passed-through describe_period_max below describe_period",
+        ["{wdl}"],
+        "describe_period_max",
+        env=(("MINIWDL__AWS__DESCRIBE_PERIOD", "5"), ("MINIWDL__AWS__DESCRIBE_PERIOD_MAX", "1")),
+        kind="config",
+    ),
+    _s(
+        "miniwdl --cfg file on the laptop",
+        ["{wdl}", "--cfg", "{dir}/my.cfg"],
+        "the workflow job cannot read this machine's files",
+        "--cfg",
+        kind="config",
+        files=(("my.cfg", "[scheduler]\ntask_concurrency = 4\n"),),
+    ),
+    # File/Directory inputs the workflow job's miniwdl could not read
+    _s(
+        "File input with a relative path",
+        ["{dir}/reads.wdl", "f=data/x.txt"],
+        "is a relative path",
+        "data/x.txt",
+        kind="wdl",
+        files=(("reads.wdl", FILE_INPUT_WDL), ("data", None), ("data/x.txt", "x")),
+    ),
+    _s(
+        "File input outside the mount",
+        ["{dir}/reads.wdl", "f={dir}/x.txt"],
+        "is outside the mount",
+        "x.txt",
+        kind="wdl",
+        files=(("reads.wdl", FILE_INPUT_WDL), ("x.txt", "x")),
+    ),
+    _s(
+        "Directory input in the inputs JSON with a relative path",
+        ["{dir}/reads.wdl", "-i", "{dir}/rel.json"],
+        "Directory input 'd1' is a relative path",
+        "d1",
+        kind="wdl",
+        files=(
+            ("reads.wdl", FILE_INPUT_WDL),
+            ("rel.json", '{"reads.f": "s3://b/x.txt", "reads.ds": ["d1"]}'),
+        ),
+    ),
     # --- run tools (miniwdl-aws) ---
     BadInput(
         "cleanup: malformed run id", "cli", "ops", ("cleanup", "bad id!"), ("bad id!", "run id")
@@ -333,6 +414,19 @@ CASES: List[BadInput] = [
     BadInput(
         "runs: --cfg missing", "config", "ops", ("--cfg", "{dir}/nope.cfg", "runs"), ("nope.cfg",)
     ),
+    BadInput("logs: malformed run id", "cli", "ops", ("logs", "bad id!"), ("bad id!", "run id")),
+    BadInput(
+        "logs: unknown run", "cli", "ops", ("logs", "mw261125T000000-abcdef"), ("no jobs found",)
+    ),
+    BadInput("runs: --since negative", "cli", "ops", ("runs", "--since", "-3"), ("--since",)),
+    BadInput(
+        "cleanup: --wait negative",
+        "cli",
+        "ops",
+        ("cleanup", "mw261125T000000-abcdef", "--wait", "-5"),
+        ("--wait",),
+    ),
+    BadInput("no subcommand", "cli", "ops", (), ("COMMAND",)),
     # --- WDL and inputs given to the submitter (checked before shipping) ---
     _s("missing WDL", ["{dir}/nope.wdl"], "not found", "nope.wdl", kind="wdl"),
     _s(

@@ -20,7 +20,7 @@ from miniwdl_aws.emulator import parse_exports
 from .procs import PYTHON
 
 # printed last by `serve --bootstrap`: once it is there, every export is
-LAST_EXPORT = "MINIWDL_AWS_DEMO_BUCKET"
+LAST_EXPORT = "LOCAL_AWS_DEMO_BUCKET"
 
 
 class ServeProcess:

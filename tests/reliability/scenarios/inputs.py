@@ -34,7 +34,7 @@ from ._common import (
 # Words that make a line read as an error report rather than an echo of settings.
 _ERROR_WORDS = re.compile(
     r"error|invalid|must|not |no such|unknown|cannot|can't|fail|missing|should|requires|"
-    r"expected|too |exceed|unable|does not|isn't|unreadable|refus",
+    r"expected|too |exceed|unable|does not|isn't|unreadable|refus|no [\w ]+ found",
     re.IGNORECASE,
 )
 

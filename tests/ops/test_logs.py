@@ -1,0 +1,87 @@
+"""``miniwdl-aws logs`` on the local AWS: a real run started by the submitter (no --wait), its
+workflow log followed from before it starts to its end-of-log marker, then read after the fact,
+and the logs of one call's task jobs."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from typing import Any, Dict, List
+
+import pytest
+
+from miniwdl_aws.logfollow import END_OF_LOG
+from miniwdl_aws.ops.logs import NothingFound, select_jobs
+from tests.submit.helpers import EXAMPLES, describe, run_id_of, stack_env, stream_messages, submit
+
+MINIWDL_AWS = os.path.join(os.path.dirname(sys.executable), "miniwdl-aws")
+
+
+def _logs(args: List[str], env: Dict[str, str]) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [MINIWDL_AWS, "logs", *args], env=env, capture_output=True, text=True, timeout=120
+    )
+
+
+def test_logs_follow_then_after_the_fact(stack: Any) -> None:
+    env = stack_env(stack)
+    args = [str(EXAMPLES / "hello_scatter.wdl"), "-i", str(EXAMPLES / "hello_scatter.inputs.json")]
+    res = submit(stack, args, env)  # no --wait: the run goes on without the submitter
+    assert res.returncode == 0, res.stderr[-2000:]
+    run_id = run_id_of(res)
+
+    # followed from (about) its start: exactly the stream, up to the wrapper's marker
+    followed = _logs([run_id, "--follow", "--period", "0.2"], env)
+    assert followed.returncode == 0, followed.stderr
+    stream = stream_messages(describe(res.stdout.strip())["container"]["logStreamName"])
+    assert stream[-1] == END_OF_LOG
+    assert followed.stdout.splitlines() == stream[:-1]
+    assert any("NOTICE done" in ln for ln in stream)
+
+    # after the fact: the same lines
+    again = _logs([run_id], env)
+    assert again.returncode == 0 and again.stdout == followed.stdout
+
+    # one call of a scatter: each of its jobs under a header, its own lines
+    greet = _logs([run_id, "greet"], env)
+    assert greet.returncode == 0, greet.stderr
+    headers = [ln for ln in greet.stdout.splitlines() if ln.startswith("==> ")]
+    assert len(headers) == 3 and all("call-greet-" in h and "SUCCEEDED" in h for h in headers)
+    # each task's own log stream (its stderr: "greeted NAME"), in the order of the headers
+    greeted = [ln for ln in greet.stdout.splitlines() if ln.startswith("greeted ")]
+    assert sorted(greeted) == ["greeted Alyssa", "greeted Ben", "greeted Cy"], greet.stdout
+    one = _logs([run_id, "call-summarize"], env)
+    assert one.returncode == 0 and not one.stdout.startswith("==> "), one.stdout
+
+    # nothing found: exit 1, one line naming the calls there are
+    none = _logs([run_id, "nosuch"], env)
+    assert none.returncode == 1 and none.stdout == ""
+    assert none.stderr.count("\n") == 1 and "call-summarize" in none.stderr, none.stderr
+
+
+def _job(job_id: str, role: str, call: str = "") -> Dict[str, Any]:
+    tags = {"MiniwdlRole": role, **({"MiniwdlCall": call} if call else {})}
+    return {"jobId": job_id, "tags": tags}
+
+
+def test_select_jobs_by_call_name() -> None:
+    jobs = [
+        _job("w", "workflow"),
+        _job("g0", "task", "call-greet-0"),
+        _job("g1", "task", "call-greet-1"),
+        _job("gx", "task", "call-greeting"),  # another call sharing the prefix
+        _job("s", "task", "call-summarize"),
+    ]
+    pick = lambda call: [j["jobId"] for j in select_jobs("mw1", jobs, call)]  # noqa: E731
+    assert pick(None) == ["w"]
+    assert pick("greet") == pick("call-greet") == ["g0", "g1"]
+    assert pick("call-greet-1") == ["g1"]
+    assert pick("summarize") == ["s"]
+    with pytest.raises(NothingFound, match="no job of call 'nosuch'; its calls: call-greet-0"):
+        select_jobs("mw1", jobs, "nosuch")
+    # a run of a plain `miniwdl run` has no workflow job: name a call
+    with pytest.raises(NothingFound, match="has no workflow job .* name a call: call-greet-0"):
+        select_jobs("mw1", jobs[1:], None)
+    with pytest.raises(NothingFound, match="no jobs found for run mw1"):
+        select_jobs("mw1", [], None)
