@@ -416,6 +416,31 @@ OPTIONS: Tuple[Option, ...] = (
         " write bulk data to stdout(), which CloudWatch would ingest at a cost. The task's"
         " stdout.txt keeps all of it either way.",
     ),
+    Option(
+        "usage_sampling_period",
+        5.0,
+        "float",
+        "Seconds between two samples of a task's CPU and memory use, taken inside its job (from"
+        " the container's cgroup, else its process tree) into usage.tsv in the task's directory;"
+        " the run summary and report.html show them against the request. 0: no sampling.",
+        check=_nonneg,
+    ),
+    Option(
+        "price_per_vcpu_hour",
+        0.0,
+        "float",
+        "Your price of one vCPU-hour, for the cost estimate of the run summary and report (an"
+        " estimate from requested resources and running time, not a bill). 0: no estimate.",
+        check=_nonneg,
+    ),
+    Option(
+        "price_per_gib_hour",
+        0.0,
+        "float",
+        "Your price of one GiB of memory for one hour, for the same estimate. 0: memory not"
+        " priced.",
+        check=_nonneg,
+    ),
 )
 
 OPTIONS_BY_NAME: Dict[str, Option] = {o.name: o for o in OPTIONS}
@@ -511,6 +536,9 @@ class AwsSettings:
     s3_upload_delete_after: str
     s3_upload_kms_key: str
     task_stdout_to_log: bool
+    usage_sampling_period: float
+    price_per_vcpu_hour: float
+    price_per_gib_hour: float
 
     @property
     def boto3_max_attempts(self) -> int:
