@@ -194,8 +194,10 @@ alive() {
 while [ "$stop" = 0 ] && alive; do
   sleep "$period" &
   wait $!
-  sample
+  [ "$stop" = 0 ] && sample
 done
+# the last sample, when told to stop: a task shorter than one period still gets two
+sample
 """
 
 
