@@ -6,6 +6,7 @@
     miniwdl-aws runs [--since HOURS] [--queue Q ...] [--json]
     miniwdl-aws runs RUN_ID [--queue Q ...] [--json]
     miniwdl-aws cleanup RUN_ID [--queue Q ...] [--wait SECONDS] [--dry-run]
+    miniwdl-aws report RUN_DIR|RUN_ID [-o FILE] [--queue Q ...]
 
 Settings come from miniwdl's configuration (``--cfg``, ``MINIWDL_CFG``, ``MINIWDL__AWS__*``) and
 flags; flags win. Every error is one line on stderr and a non-zero exit status, no traceback.
@@ -28,6 +29,7 @@ from ..aws.batch import BatchApi
 from ..aws.clients import AwsClients
 from ..errors import ConfigError, MiniwdlAwsError
 from ..studio import STUDIO_METADATA_FILE
+from . import report
 from .doctor import Doctor, Targets
 from .runs import check_run_id, cleanup_run, find_run_jobs, list_runs
 from .summary import build_summary, format_table
@@ -73,6 +75,7 @@ def build_parser() -> argparse.ArgumentParser:
     cleanup.add_argument("--queue", action="append", help="job queue to search (default: all)")
     cleanup.add_argument("--wait", type=float, default=120.0, help="seconds to wait (default 120)")
     cleanup.add_argument("--dry-run", action="store_true", help="only show what would be done")
+    report.add_parser(sub)  # miniwdl-aws report RUN_DIR|RUN_ID [-o FILE] (ops/report.py)
     return parser
 
 
@@ -247,6 +250,7 @@ def cmd_cleanup(args: argparse.Namespace, cfg: Any, out: TextIO) -> int:
 
 
 _COMMANDS = {"doctor": cmd_doctor, "runs": cmd_runs, "cleanup": cmd_cleanup}
+_COMMANDS["report"] = report.cmd_report
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:

@@ -549,6 +549,14 @@ def _emit(logger: logging.Logger, cfg: Any, run_dir: str) -> None:
     logger.notice(  # type: ignore[attr-defined]
         _("AWS Batch run summary", run_id=run_id, file=path, **summary["totals"])
     )
+    try:
+        from . import report  # report imports this module
+
+        logger.notice(  # type: ignore[attr-defined]
+            _("run report", file=report.write_report(run_dir, summary, None))
+        )
+    except Exception as exn:  # nor may the report
+        logger.warning(_("run report failed", run_id=run_id, error=str(exn)))
     for line in format_table(summary).splitlines():
         logger.notice(line)  # type: ignore[attr-defined]
 
