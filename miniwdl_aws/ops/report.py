@@ -313,6 +313,8 @@ function dur(s){s=Math.round(s||0);if(s<60)return s+"s";if(s<3600)return Math.fl
  return Math.floor(s/3600)+"h"+String(Math.floor(s%3600/60)).padStart(2,"0")+"m";}
 function mem(m){if(m==null)return "-";return m>=1024?(m/1024).toFixed(1)+" GiB":Math.round(m)+" MiB";}
 function num(x,d){return x==null?"-":Number(x).toFixed(d);}
+// resource-hours: 3 significant digits, so a short run does not read 0.000
+function hrs(x){return x==null?"-":x===0?"0":Math.abs(x)<1e-4?"<0.0001":Math.abs(x)>=100?Number(x).toFixed(1):String(Number(Number(x).toPrecision(3)));}
 $("title").textContent = "miniwdl-aws run " + D.run_id;
 $("subtitle").textContent = "generated " + D.generated_at + " \u00b7 " + T.length + " tasks";
 // --- totals ---
@@ -321,8 +323,8 @@ $("subtitle").textContent = "generated " + D.generated_at + " \u00b7 " + T.lengt
  const cards = [["tasks", TOT.tasks], ["jobs / attempts", (TOT.jobs||0)+" / "+(TOT.attempts||0)],
   ["task statuses", Object.keys(ts).map(k=>k+" "+ts[k]).join(", ") || "-"],
   ["running (sum)", dur(TOT.running_seconds)], ["queued (sum)", dur(TOT.queued_seconds)],
-  ["vCPU-h requested", num(TOT.vcpu_hours,3)], ["vCPU-h used", TOT.sampled_jobs?num(TOT.used_vcpu_hours,3):"-"],
-  ["GiB-h requested", num(TOT.gib_hours,3)], ["GiB-h used", TOT.sampled_jobs?num(TOT.used_gib_hours,3):"-"],
+  ["vCPU-h requested", hrs(TOT.vcpu_hours)], ["vCPU-h used", TOT.sampled_jobs?hrs(TOT.used_vcpu_hours):"-"],
+  ["GiB-h requested", hrs(TOT.gib_hours)], ["GiB-h used", TOT.sampled_jobs?hrs(TOT.used_gib_hours):"-"],
   ["Spot interruptions", TOT.spot_interruptions||0]];
  if (TOT.cost_estimate != null) cards.push(["cost estimate", num(TOT.cost_estimate,4)]);
  $("totals").innerHTML = cards.map(c=>'<div class="card" data-total="'+esc(c[0])+'"><b>'+esc(c[1])+"</b><span>"+esc(c[0])+"</span></div>").join("");
@@ -408,7 +410,7 @@ function showCharts(idx, scroll){
 let sortKey = "vh", sortDir = -1, filterText = "";
 function cell(k, t){ switch (k) {
  case "q": case "run": return dur(t[k]); case "mem": case "pm": return mem(t[k]);
- case "pc": case "mc": return num(t[k], 2); case "vh": case "gh": case "uvh": case "ugh": return num(t[k], 4);
+ case "pc": case "mc": return num(t[k], 2); case "vh": case "gh": case "uvh": case "ugh": return hrs(t[k]);
  case "cost": return t.cost == null ? "-" : num(t.cost, 4); default: return t[k]; } }
 const COLS = Array.from(document.querySelectorAll("#tasks th")).map(th => th.dataset.k);
 function renderTable(){
