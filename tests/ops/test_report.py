@@ -181,3 +181,24 @@ def test_report_of_a_real_run_renders_in_chromium(
     keep = os.environ.get("MINIWDL_AWS_REPORT_SCREENSHOT")
     if keep:  # the README's screenshot is made this way (docs/report.png)
         shutil.copy(shot, keep)
+
+
+def test_submitted_run_uploads_its_report(aws: Any, emulator: Any) -> None:
+    """``miniwdl_submit_awsbatch --s3upload``: the workflow job's run writes report.html into
+    its run directory and the wrapper uploads it (with the summary) into the run's S3 folder."""
+    import boto3
+
+    from tests.submit.helpers import EXAMPLES, run_id_of, stack_env, submit
+
+    folder = f"s3://{aws.bucket}/rep/"
+    args = [str(EXAMPLES / "hello_scatter.wdl"), "-i", str(EXAMPLES / "hello_scatter.inputs.json")]
+    res = submit(aws, args + ["--wait", "--s3upload", folder], stack_env(aws))
+    assert res.returncode == 0, res.stderr[-3000:]
+    rid = run_id_of(res)
+    s3 = boto3.client("s3")
+    keys = {o["Key"] for o in s3.list_objects_v2(Bucket=aws.bucket, Prefix="rep/")["Contents"]}
+    assert {f"rep/{rid}/report.html", f"rep/{rid}/aws_batch_summary.json"} <= keys
+    page = s3.get_object(Bucket=aws.bucket, Key=f"rep/{rid}/report.html")["Body"].read().decode()
+    data = _page_data(page)
+    assert data["run_id"] == rid and len(data["tasks"]) == 4  # three greetings and a summary
+    assert all(t["s"] == "SUCCEEDED" for t in data["tasks"])
