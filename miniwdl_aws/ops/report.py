@@ -106,7 +106,8 @@ def _category(att: Dict[str, Any]) -> str:
 
 def _segments(job: Dict[str, Any], end_ms: int) -> List[List[Any]]:
     """A job's rows of the timeline, one per attempt: [queued from, running from, running until,
-    outcome, rule, queue, Batch attempt number, still running]."""
+    outcome, rule, queue, Batch attempt number, still running] (the caller adds miniwdl's try,
+    memory MiB and vCPUs requested)."""
     rows: List[List[Any]] = []
     wait_from = job.get("created_at") or 0
     for n, att in enumerate(job.get("attempts") or [], 1):
@@ -147,7 +148,9 @@ def report_data(
         offset = 0.0
         for job in task.get("jobs", []):
             for seg in _segments(job, generated_ms):
-                seg.append(job.get("miniwdl_attempt") or 1)
+                # miniwdl's try, and what this attempt asked for (a retry after OOM may ask more)
+                seg += [job.get("miniwdl_attempt") or 1, job.get("memory_mib") or 0]
+                seg.append(job.get("vcpus") or 0)
                 rows.append(seg)
                 t0 = seg[0] if t0 is None else min(t0, seg[0])
             for one in series.get(job.get("job_id", ""), []):
@@ -381,6 +384,7 @@ function rowAt(ev){ const cv = $("tl"), b = cv.getBoundingClientRect();
 $("tl").addEventListener("mousemove", ev => { const r = rowAt(ev), tip = $("tip");
  if (!r) { tip.style.display = "none"; return; } const a = r[1], t = T[r[0]];
  tip.textContent = t.n + "  (miniwdl try " + a[8] + ", Batch attempt " + a[6] + ")\nqueue " + a[5] +
+  "\nrequested " + a[10] + " vCPU, " + mem(a[9]) +
   "\nqueued " + dur((a[1]-a[0])/1000) + ", ran " + dur((a[2]-a[1])/1000) +
   "\n" + (a[7] ? "running" : (a[3] || "") + (a[4] ? " (" + a[4] + ")" : ""));
  tip.style.display = "block"; tip.style.left = (ev.clientX + 12) + "px"; tip.style.top = (ev.clientY + 12) + "px"; });

@@ -43,7 +43,7 @@ def test_report_data_marks_spot_oom_and_retries() -> None:
         "j2", "call-a", "SUCCEEDED", T0 + 21_000, T0 + 25_000, T0 + 45_000,
         [_attempt(T0 + 25_000, T0 + 30_000, "Essential container in task exited", None) | {
             "container": {"reason": oom, "exitCode": 137}},
-         _attempt(T0 + 31_000, T0 + 45_000)], miniwdl_attempt=2,
+         _attempt(T0 + 31_000, T0 + 45_000)], miniwdl_attempt=2, memory="8192",
     )  # fmt: skip
     points = [(float(i), i * 0.5, 1048576 * (100 + i)) for i in range(500)]
     series = {"j2": [UsageSeries("j2", 2, "proc", 1.0, None, points)]}
@@ -53,6 +53,8 @@ def test_report_data_marks_spot_oom_and_retries() -> None:
     categories = [row[3] for row in task["a"]]
     assert categories == ["spot", "oom", "ok"]
     assert [row[8] for row in task["a"]] == [1, 2, 2]  # miniwdl's try of each attempt
+    # what each attempt asked for: miniwdl's second try asked for more memory
+    assert [(row[9], row[10]) for row in task["a"]] == [(4096, 2), (8192, 2), (8192, 2)]
     assert data["t0"] == T0
     # the chart is cut to MAX_POINTS, keeping the peak memory
     (chart,) = data["charts"]
