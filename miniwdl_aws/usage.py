@@ -66,7 +66,7 @@ ppid_of() {
 # is $1 the container script or one of its descendants?
 in_tree() {
   _p=$1 _n=0
-  while [ "$_p" -gt 1 ] && [ "$_n" -lt 100 ]; do
+  while [ "$_p" -gt 0 ] && [ "$_n" -lt 100 ]; do
     [ "$_p" = "$root" ] && return 0
     ppid_of "$_p" || return 1
     _p=$_pp _n=$((_n + 1))

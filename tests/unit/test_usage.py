@@ -164,3 +164,43 @@ def test_parse_skips_torn_lines_and_splits_series() -> None:
     assert usage.series_stats(a)["peak_memory_mib"] == 3.0
     assert b.epoch is None and b.kernel_peak == 8192
     assert usage.series_stats(b)["peak_cpu"] == 0.5 and usage.series_stats(b)["wall_seconds"] == 2
+
+
+def _can_unshare_pid() -> bool:
+    try:
+        p = subprocess.run(
+            ["unshare", "--pid", "--fork", "--mount-proc", "sh", "-c", "echo $$"],
+            capture_output=True,
+            text=True,
+            timeout=10,
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+    return p.returncode == 0 and p.stdout.strip() == "1"
+
+
+@pytest.mark.skipif(not _can_unshare_pid(), reason="cannot make a pid namespace here")
+def test_container_script_as_pid_1_owns_its_cgroup(tmp_path: Path) -> None:
+    # as in a Batch container: the container script is pid 1 of its own pid namespace, and the
+    # cgroup lists it and its children
+    g = _fake_cgroup(tmp_path, [])
+    (tmp_path / "command").write_text("sleep 0.5\n")
+    script = specs.task_script(
+        str(tmp_path),
+        str(tmp_path / "command"),
+        str(tmp_path / "o"),
+        str(tmp_path / "e"),
+        usage_file=str(tmp_path / "usage.tsv"),
+        usage_period=0.2,
+    )[-1]
+    script = f"sleep 5 & echo $$ > {g}/cgroup.procs; echo $! >> {g}/cgroup.procs\n" + script
+    env = {**os.environ, "MINIWDL_AWS_USAGE_CGROUP": str(g)}
+    p = subprocess.run(
+        ["unshare", "--pid", "--fork", "--mount-proc", "/bin/bash", "-c", script],
+        env=env,
+        timeout=60,
+        capture_output=True,
+    )
+    assert p.returncode == 0, p.stderr
+    (s,) = usage.read_usage(str(tmp_path / "usage.tsv"))
+    assert s.source == "cgroup2"
