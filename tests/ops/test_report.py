@@ -149,6 +149,12 @@ def test_report_of_a_real_run_renders_in_chromium(
     assert cli.main(["report", res.run_dir, "-o", str(again)]) == 0
     assert _page_data(again.read_text())["tasks"] == _page_data(page.read_text())["tasks"]
     assert "http://" not in page.read_text() and "https://" not in page.read_text()  # no network
+    # ...and from Batch by run id (usage read from the task directories, mounted here)
+    by_id = tmp_path / "by_id.html"
+    assert cli.main(["report", summary["run_id"], "-o", str(by_id)]) == 0
+    from_batch = _page_data(by_id.read_text())
+    assert sorted(t["n"] for t in from_batch["tasks"]) == tasks
+    assert all(t["c"] >= 0 for t in from_batch["tasks"])  # each with its usage chart
 
     dom = _chromium(["--dump-dom", page.as_uri()], tmp_path)
     assert dom.returncode == 0, dom.stderr[-2000:]
