@@ -491,13 +491,17 @@ def summarize_run(
     queues: Optional[Sequence[str]] = None,
     run_dir: Optional[str] = None,
     prices: Optional[Tuple[float, float]] = None,
+    series_out: Optional[Dict[str, List[usage.UsageSeries]]] = None,
 ) -> Dict[str, Any]:
     """Fetch the jobs of ``run_id`` from Batch and build its summary (with the API call counts:
     one ListJobs page per queue, one DescribeJobs per 100 jobs), with the usage samples and
-    miniwdl's task errors read from the shared filesystem when it is mounted here."""
+    miniwdl's task errors read from the shared filesystem when it is mounted here. The usage
+    series read go into ``series_out`` too, for the report (not read twice from EFS)."""
     api = BatchApi(clients)
     jobs = find_run_jobs(api, run_id, queues)
     series, errors = collect_local(jobs, run_dir)
+    if series_out is not None:
+        series_out.update(series)
     return build_summary(
         run_id,
         jobs,
@@ -540,8 +544,10 @@ def _emit(logger: logging.Logger, cfg: Any, run_dir: str) -> None:
         return
     queues, region, prices = settings
     run_id = naming.process_run_id()
+    series: Dict[str, List[usage.UsageSeries]] = {}
     try:
-        summary = summarize_run(AwsClients(region or None), run_id, queues or None, run_dir, prices)
+        clients = AwsClients(region or None)
+        summary = summarize_run(clients, run_id, queues or None, run_dir, prices, series)
         path = write_summary(run_dir, summary)
     except Exception as exn:  # the summary must never change the run's outcome
         logger.warning(_("AWS Batch run summary failed", run_id=run_id, error=str(exn)))
@@ -553,7 +559,7 @@ def _emit(logger: logging.Logger, cfg: Any, run_dir: str) -> None:
         from . import report  # report imports this module
 
         logger.notice(  # type: ignore[attr-defined]
-            _("run report", file=report.write_report(run_dir, summary, None))
+            _("run report", file=report.write_report(run_dir, summary, series))
         )
     except Exception as exn:  # nor may the report
         logger.warning(_("run report failed", run_id=run_id, error=str(exn)))
