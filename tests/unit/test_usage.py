@@ -204,3 +204,33 @@ def test_container_script_as_pid_1_owns_its_cgroup(tmp_path: Path) -> None:
     assert p.returncode == 0, p.stderr
     (s,) = usage.read_usage(str(tmp_path / "usage.tsv"))
     assert s.source == "cgroup2"
+
+
+def test_cgroup_v1_is_read_when_it_holds_just_the_job(tmp_path: Path) -> None:
+    # cgroup v1 (e.g. the ECS-optimized Amazon Linux 2 AMI): memory and cpuacct hierarchies
+    g = tmp_path / "cgroup"
+    mem, cpu = g / "memory", g / "cpu,cpuacct"
+    mem.mkdir(parents=True)
+    cpu.mkdir()
+    (mem / "memory.usage_in_bytes").write_text(str(2 * 1073741824) + "\n")
+    (mem / "memory.stat").write_text("cache 5\ntotal_inactive_file 536870912\n")
+    (mem / "memory.max_usage_in_bytes").write_text(str(4 * 1073741824) + "\n")
+    (cpu / "cpuacct.usage").write_text("7000000000\n")
+    (tmp_path / "command").write_text("sleep 0.5\n")
+    script = specs.task_script(
+        str(tmp_path),
+        str(tmp_path / "command"),
+        str(tmp_path / "o"),
+        str(tmp_path / "e"),
+        usage_file=str(tmp_path / "usage.tsv"),
+        usage_period=0.2,
+    )[-1]
+    script = f"echo $$ > {mem}/cgroup.procs; echo $$ > '{cpu}/cgroup.procs'\n" + script
+    env = {**os.environ, "MINIWDL_AWS_USAGE_CGROUP": str(g)}
+    p = subprocess.run(["/bin/bash", "-c", script], env=env, timeout=60, capture_output=True)
+    assert p.returncode == 0
+    (s,) = usage.read_usage(str(tmp_path / "usage.tsv"))
+    assert s.source == "cgroup1"
+    assert s.points[-1][1] == 7.0  # cpuacct.usage is in ns
+    stats = usage.series_stats(s)
+    assert stats["peak_memory_mib"] == 1536.0 and stats["cgroup_peak_memory_mib"] == 4096.0
