@@ -20,8 +20,9 @@ import time
 from miniwdl_aws import usage
 
 
-def measure(period: float, seconds: float, procs: int) -> dict:
-    """One measurement: the sampler's CPU share over ``seconds`` at ``period``."""
+def measure(period: float, seconds: float, procs: int, scan: bool = False) -> dict:
+    """One measurement: the sampler's CPU share over ``seconds`` at ``period`` (``scan``: the
+    fallback that scans every process, for kernels without /proc/<pid>/task/*/children)."""
     with tempfile.TemporaryDirectory() as tmp:
         out = os.path.join(tmp, "usage.tsv")
         # the stand-in task: a shell with `procs` sleeping children, as a task's process tree
@@ -32,8 +33,10 @@ def measure(period: float, seconds: float, procs: int) -> dict:
         time.sleep(0.5)
         before = resource.getrusage(resource.RUSAGE_CHILDREN)
         t0 = time.monotonic()
+        env = {**os.environ, "MINIWDL_AWS_USAGE_SCAN": "1" if scan else ""}
         sampler = subprocess.Popen(
-            ["/bin/sh", "-c", usage.SAMPLER_SH, "mw-usage", out, f"{period:g}", str(task.pid)]
+            ["/bin/sh", "-c", usage.SAMPLER_SH, "mw-usage", out, f"{period:g}", str(task.pid)],
+            env=env,
         )
         time.sleep(seconds)
         sampler.terminate()
@@ -46,6 +49,8 @@ def measure(period: float, seconds: float, procs: int) -> dict:
         (series,) = usage.read_usage(out)
         samples = len(series.points)
     return {
+        "mode": "scan" if scan else "children",
+        "processes_visible": sum(1 for d in os.listdir("/proc") if d.isdigit()),
         "period_s": period,
         "wall_s": round(wall, 1),
         "samples": samples,
@@ -62,9 +67,11 @@ def main() -> None:
     p.add_argument("--seconds", type=float, default=30)
     p.add_argument("--periods", type=float, nargs="+", default=[1.0, 5.0])
     p.add_argument("--procs", type=int, default=10)
+    p.add_argument("--scan", action="store_true", help="also measure the scanning fallback")
     args = p.parse_args()
-    for period in args.periods:
-        print(measure(period, args.seconds, args.procs), flush=True)
+    for scan in [False, True] if args.scan else [False]:
+        for period in args.periods:
+            print(measure(period, args.seconds, args.procs, scan), flush=True)
 
 
 if __name__ == "__main__":

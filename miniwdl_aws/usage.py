@@ -116,7 +116,8 @@ else
   fi
 fi
 children=0
-[ -r "/proc/$root/task/$root/children" ] && children=1
+# MINIWDL_AWS_USAGE_SCAN=1 forces the scan of every process (tests and bench measure it)
+[ -r "/proc/$root/task/$root/children" ] && [ -z "${MINIWDL_AWS_USAGE_SCAN:-}" ] && children=1
 ppid_of "$root"
 { read -r _st < "/proc/$root/stat"; } 2>/dev/null
 _st=${_st##*) }

@@ -55,8 +55,15 @@ def _sampler_processes(marker: str) -> List[str]:
     return found
 
 
-def test_sampler_measures_the_task_tree_and_keeps_exit_code_and_streams(tmp_path: Path) -> None:
-    p, series = _run(tmp_path, HOG + "echo out\necho err >&2\nexit 7\n", {})
+@pytest.mark.parametrize("scan", ["", "1"], ids=["children", "session-scan"])
+def test_sampler_measures_the_task_tree_and_keeps_exit_code_and_streams(
+    tmp_path: Path, scan: str
+) -> None:
+    # the tree through /proc/<pid>/task/*/children, or (kernels without them) a scan of every
+    # process for the job's session
+    p, series = _run(
+        tmp_path, HOG + "echo out\necho err >&2\nexit 7\n", {"MINIWDL_AWS_USAGE_SCAN": scan}
+    )
     assert p.returncode == 7
     assert p.stderr == "err\n" and p.stdout == "out\n"  # nothing of the sampler
     assert (tmp_path / "stdout.txt").read_text() == "out\n"
