@@ -194,7 +194,8 @@ alive() {
 }
 while [ "$stop" = 0 ] && alive; do
   sleep "$period" &
-  wait $!
+  # no usable sleep (absent, or no fractions): stop rather than spin
+  if ! wait $! && [ "$stop" = 0 ]; then break; fi
   [ "$stop" = 0 ] && sample
 done
 # the last sample, when told to stop: a task shorter than one period still gets two

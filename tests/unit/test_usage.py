@@ -38,7 +38,15 @@ def _run(tmp_path: Path, command: str, env: Dict[str, str], period: float = 0.2)
         usage_file=str(out),
         usage_period=period,
     )
-    p = subprocess.run(cmd, capture_output=True, text=True, timeout=60, env={**os.environ, **env})
+    # its own session, as a job of the local AWS or a container's processes
+    p = subprocess.run(
+        cmd,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, **env},
+        start_new_session=True,
+    )
     return p, usage.read_usage(str(out))
 
 
@@ -241,3 +249,25 @@ def test_cgroup_v1_is_read_when_it_holds_just_the_job(tmp_path: Path) -> None:
     assert s.points[-1][1] == 7.0  # cpuacct.usage is in ns
     stats = usage.series_stats(s)
     assert stats["peak_memory_mib"] == 1536.0 and stats["cgroup_peak_memory_mib"] == 4096.0
+
+
+def test_sampler_without_a_usable_sleep_stops_instead_of_spinning(tmp_path: Path) -> None:
+    # an image whose sleep refuses the period (or has none): two samples, then the sampler ends
+    fake = tmp_path / "bin"
+    fake.mkdir()
+    (fake / "sleep").write_text("#!/bin/sh\nexit 1\n")
+    (fake / "sleep").chmod(0o755)
+    out = tmp_path / "u.tsv"
+    root = subprocess.Popen(["sleep", "30"])
+    try:
+        s = subprocess.run(
+            ["/bin/sh", "-c", usage.SAMPLER_SH, "mw-usage", str(out), "0.2", str(root.pid)],
+            env={**os.environ, "PATH": f"{fake}:{os.environ['PATH']}"},
+            timeout=20,
+        )
+    finally:
+        root.kill()
+        root.wait()
+    assert s.returncode == 0
+    (series,) = usage.read_usage(str(out))
+    assert len(series.points) == 2
