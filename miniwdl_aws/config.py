@@ -467,6 +467,31 @@ OPTIONS: Tuple[Option, ...] = (
         " task fails with Batch's reason. 0 never terminates (the RUNNABLE warning remains).",
         check=_nonneg,
     ),
+    Option(
+        "usage_sampling_period",
+        5.0,
+        "float",
+        "Seconds between two samples of a task's CPU and memory use, taken inside its job (from"
+        " the container's cgroup, else its process tree) into usage.tsv in the task's directory;"
+        " the run summary and report.html show them against the request. 0: no sampling.",
+        check=_nonneg,
+    ),
+    Option(
+        "price_per_vcpu_hour",
+        0.0,
+        "float",
+        "Your price of one vCPU-hour, for the cost estimate of the run summary and report (an"
+        " estimate from requested resources and running time, not a bill). 0: no estimate.",
+        check=_nonneg,
+    ),
+    Option(
+        "price_per_gib_hour",
+        0.0,
+        "float",
+        "Your price of one GiB of memory for one hour, for the same estimate. 0: memory not"
+        " priced.",
+        check=_nonneg,
+    ),
 )
 
 OPTIONS_BY_NAME: Dict[str, Option] = {o.name: o for o in OPTIONS}
@@ -566,6 +591,9 @@ class AwsSettings:
     memory_retry_max: int
     share_identifier: str
     unschedulable_grace: float
+    usage_sampling_period: float
+    price_per_vcpu_hour: float
+    price_per_gib_hour: float
 
     @property
     def boto3_max_attempts(self) -> int:

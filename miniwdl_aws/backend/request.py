@@ -10,7 +10,7 @@ import os
 from dataclasses import dataclass
 from typing import Any, Dict, List, Mapping, Optional
 
-from .. import naming
+from .. import naming, usage
 from ..batch import infrastructure, specs
 from ..config import AwsSettings
 
@@ -145,6 +145,8 @@ def task_script(who: AttemptIdentity, settings: AwsSettings) -> str:
         command_shell=who.command_shell,
         container_sync=settings.container_sync,
         stdout_to_log=settings.task_stdout_to_log,
+        usage_file=os.path.join(who.host_dir, usage.usage_file_name(who.try_counter)),
+        usage_period=settings.usage_sampling_period,
     )[-1]
 
 

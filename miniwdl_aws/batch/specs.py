@@ -21,7 +21,7 @@ import shlex
 from dataclasses import dataclass, field
 from typing import Any, Dict, List, Mapping, Optional, Sequence
 
-from .. import naming
+from .. import naming, usage
 from ..errors import ConfigError
 
 __all__ = [
@@ -175,6 +175,8 @@ def task_script(
     container_sync: bool = False,
     *,
     stdout_to_log: bool = True,
+    usage_file: str = "",
+    usage_period: float = 0,
 ) -> List[str]:
     """The container command of a task job.
 
@@ -185,6 +187,11 @@ def task_script(
     ingest at a cost (``[aws] task_stdout_to_log``, off by default as in miniwdl-aws 0.12.2).
     Pipes rather than process substitution, so every ``tee`` has finished writing when the job
     exits; ``pipefail`` so the job's exit code is the command's.
+
+    With ``usage_file`` and a ``usage_period`` > 0, the usage sampler
+    (:mod:`miniwdl_aws.usage`) runs beside the command and writes there; it is stopped (and
+    waited for, so its last sample is written) when the command ends, and the exit code stays
+    the command's.
     """
     q = shlex.quote
     run = f"{command_shell} {q(command_file)}"
@@ -198,8 +205,13 @@ def task_script(
         "set -o pipefail",
         f"cd {q(work_dir)} || exit 1",
         "exit_code=0",
-        f"{{ {streams} | tee -a {q(stderr_file)} 1>&2; }} 3>&1 || exit_code=$?",
     ]
+    sampling = bool(usage_file) and usage_period > 0
+    if sampling:
+        lines.append(usage.sampler_line(usage_file, usage_period))
+    lines.append(f"{{ {streams} | tee -a {q(stderr_file)} 1>&2; }} 3>&1 || exit_code=$?")
+    if sampling:
+        lines.append('kill -TERM "$usage_pid" 2>/dev/null; wait "$usage_pid" 2>/dev/null')
     if container_sync:
         lines.append(f"find . -type f -print0 | xargs -0 -r sync; sync {q(stdout_file)}")
     lines.append("exit $exit_code")

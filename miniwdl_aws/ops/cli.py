@@ -7,6 +7,7 @@
     miniwdl-aws runs RUN_ID [--queue Q ...] [--json]
     miniwdl-aws cleanup RUN_ID [--queue Q ...] [--wait SECONDS] [--dry-run]
     miniwdl-aws logs RUN_ID [CALL] [--follow] [--queue Q ...]
+    miniwdl-aws report RUN_DIR|RUN_ID [-o FILE] [--queue Q ...]
 
 Settings come from miniwdl's configuration (``--cfg``, ``MINIWDL_CFG``, ``MINIWDL__AWS__*``) and
 flags; flags win. Results go to stdout, everything else (errors, notes) to stderr; every error
@@ -36,6 +37,7 @@ from ..aws.clients import AwsClients
 from ..aws.logs import LogsApi
 from ..errors import ConfigError, MiniwdlAwsError
 from ..studio import STUDIO_METADATA_FILE
+from . import report
 from .doctor import Doctor, Targets
 from .logs import NothingFound, follow_job, print_logs, select_jobs
 from .runs import check_run_id, cleanup_run, find_run_jobs, list_runs
@@ -103,6 +105,7 @@ def build_parser() -> argparse.ArgumentParser:
     logs.add_argument("--follow", "-f", action="store_true", help="follow it until the job ends")
     logs.add_argument("--queue", action="append", help="job queue to search (default: all)")
     logs.add_argument("--period", type=float, default=2.0, help=argparse.SUPPRESS)
+    report.add_parser(sub)  # miniwdl-aws report RUN_DIR|RUN_ID [-o FILE] (ops/report.py)
     return parser
 
 
@@ -326,6 +329,7 @@ _COMMANDS: Dict[str, Callable[[argparse.Namespace, Any, TextIO], int]] = {
     "runs": cmd_runs,
     "cleanup": cmd_cleanup,
     "logs": cmd_logs,
+    "report": report.cmd_report,
 }
 
 

@@ -14,6 +14,14 @@ time its attempts spent running; they are an estimate of what was *reserved*, no
 Each ended attempt, and each ended job, carries the ``outcome`` (kind) and ``rule`` that
 :func:`miniwdl_aws.reasons.classify` gives it -- the same table the backend decides retries by --
 and ``spot_interruptions`` counts the attempts whose rule is a host loss.
+
+When the shared filesystem is mounted where the summary is made (always for the end-of-run
+plugin), :func:`collect_local` adds what the run left there: each attempt's sampled usage
+(:mod:`miniwdl_aws.usage`: peak memory, mean and peak CPU, against the vCPUs and memory it
+requested), per task a right-sizing note (:func:`rightsizing_note`) and used resource-hours, and
+miniwdl's own verdict: a task whose job SUCCEEDED but which miniwdl failed afterwards (its
+outputs could not be collected) is FAILED. With ``[aws] price_per_vcpu_hour`` /
+``price_per_gib_hour`` set, the requested resource-hours become a cost estimate.
 """
 
 from __future__ import annotations
@@ -24,7 +32,7 @@ import os
 import time
 from typing import Any, Dict, Generator, List, Optional, Sequence, Tuple
 
-from .. import naming, reasons
+from .. import naming, reasons, usage
 from .._util import _
 from ..aws.batch import BatchApi
 from ..aws.clients import AwsClients
@@ -36,6 +44,7 @@ __all__ = [
     "build_summary",
     "format_table",
     "summarize_run",
+    "collect_local",
     "write_summary",
     "workflow_summary_plugin",
     "task_summary_plugin",
@@ -72,7 +81,7 @@ def _secs(start_ms: Optional[int], end_ms: Optional[int]) -> float:
 def _attempts(job: Dict[str, Any], now_ms: int) -> List[Dict[str, Any]]:
     """The job's Batch attempts, plus the current one while it runs (Batch lists an attempt
     only once it has ended)."""
-    out = []
+    out: List[Dict[str, Any]] = []
     for att in job.get("attempts") or []:
         att_container = att.get("container") or {}
         out.append(
@@ -132,11 +141,57 @@ def _attempt_entry(
     }
 
 
-def _job_entry(job: Dict[str, Any], now_ms: int) -> Dict[str, Any]:
+def task_dir_of(job: Dict[str, Any]) -> str:
+    """The task's directory on the shared filesystem: where the backend wrote the attempt's
+    container script, which the job runs (``/bin/bash <task dir>/batch_task<N>.sh``)."""
+    command = (job.get("container") or {}).get("command") or []
+    script = str(command[-1]) if command else ""
+    name = os.path.basename(script)
+    if script.startswith("/") and name.startswith("batch_task") and name.endswith(".sh"):
+        return os.path.dirname(script)
+    return ""
+
+
+def _usage_of_attempts(
+    attempts: List[Dict[str, Any]], series: Sequence[usage.UsageSeries], vcpus: float, mib: float
+) -> None:
+    """Put each usage series on its Batch attempt (by ``AWS_BATCH_JOB_ATTEMPT``, else in order),
+    with the resources that attempt requested."""
+    by_attempt = {s.batch_attempt: s for s in series if s.batch_attempt}
+    for i, att in enumerate(attempts):
+        att["vcpus"], att["memory_mib"] = vcpus, mib
+        found = by_attempt.get(i + 1) or (series[i] if not by_attempt and i < len(series) else None)
+        att["usage"] = usage.series_stats(found) if found and found.points else None
+
+
+def _job_usage(attempts: List[Dict[str, Any]]) -> Optional[Dict[str, Any]]:
+    """The job's usage over its sampled attempts: CPU and memory peaks, means and used hours."""
+    used = [a["usage"] for a in attempts if a.get("usage") and a["usage"]["samples"] >= 2]
+    if not used:
+        return None
+    wall = sum(u["wall_seconds"] for u in used)
+    cpu = sum(u["cpu_seconds"] for u in used)
+    return {
+        "samples": sum(u["samples"] for u in used),
+        "sources": sorted({u["source"] for u in used}),
+        "cpu_seconds": round(cpu, 3),
+        "mean_cpu": round(cpu / wall, 3) if wall > 0 else 0.0,
+        "peak_cpu": max(u["peak_cpu"] for u in used),
+        "peak_memory_mib": max(u["peak_memory_mib"] for u in used),
+        "used_vcpu_hours": cpu / 3600.0,
+        "used_gib_hours": sum(u["mean_memory_mib"] / 1024.0 * u["wall_seconds"] for u in used)
+        / 3600.0,
+    }
+
+
+def _job_entry(
+    job: Dict[str, Any], now_ms: int, series: Sequence[usage.UsageSeries] = ()
+) -> Dict[str, Any]:
     tags = job.get("tags") or {}
     container = job.get("container") or {}
     vcpus, memory = _resources(job)
     attempts = _attempts(job, now_ms)
+    _usage_of_attempts(attempts, series, vcpus, memory)
     running = sum(a["running_seconds"] for a in attempts)
     created = job.get("createdAt") or 0
     end = job.get("stoppedAt") or (now_ms if job.get("status") in ACTIVE_STATUSES else 0)
@@ -166,6 +221,8 @@ def _job_entry(job: Dict[str, Any], now_ms: int) -> Dict[str, Any]:
         "vcpu_hours": vcpus * running / 3600.0,
         "gib_hours": memory / 1024.0 * running / 3600.0,
         "spot_interruptions": interruptions,
+        "task_dir": task_dir_of(job),
+        "usage": _job_usage(attempts),
         "attempts": attempts,
     }
 
@@ -186,6 +243,69 @@ def _task_key(job: Dict[str, Any], run_id: str) -> str:
 
 
 _SUMMED = ("queued_seconds", "running_seconds", "vcpu_hours", "gib_hours", "spot_interruptions")
+_USED = ("used_vcpu_hours", "used_gib_hours")
+_GIB = 1024.0
+
+
+def _mem_text(mib: float) -> str:
+    return f"{mib / _GIB:.1f} GiB" if mib >= _GIB else f"{mib:.0f} MiB"
+
+
+def rightsizing_note(vcpus: float, memory_mib: float, used: Optional[Dict[str, Any]]) -> str:
+    """A note when a request is far from what the task used ("memory 16 GiB, peak 2.1 GiB"), or
+    when memory came near its limit; empty when the request fits or nothing was sampled."""
+    if not used:
+        return ""
+    notes = []
+    peak = float(used["peak_memory_mib"])
+    if memory_mib and peak >= 0.9 * memory_mib:
+        notes.append(f"memory {_mem_text(memory_mib)} near its limit, peak {_mem_text(peak)}")
+    elif memory_mib >= 2 * peak and memory_mib - peak >= _GIB:
+        notes.append(f"memory {_mem_text(memory_mib)}, peak {_mem_text(peak)}")
+    if vcpus >= 2 and used["peak_cpu"] < vcpus / 2:
+        notes.append(f"cpu {vcpus:g}, peak {used['peak_cpu']:.1f} (mean {used['mean_cpu']:.1f})")
+    return "; ".join(notes)
+
+
+def _cost(entry: Dict[str, Any], prices: Tuple[float, float]) -> float:
+    return entry["vcpu_hours"] * prices[0] + entry["gib_hours"] * prices[1]
+
+
+def collect_local(
+    jobs: Sequence[Dict[str, Any]], run_dir: Optional[str] = None
+) -> Tuple[Dict[str, List[usage.UsageSeries]], Dict[str, str]]:
+    """What the run left on the shared filesystem, when it is mounted here: the usage series of
+    each job (from its task directory, else found under ``run_dir``) and miniwdl's error message
+    of each task directory holding an ``error.json``."""
+    series: Dict[str, List[usage.UsageSeries]] = {}
+    errors: Dict[str, str] = {}
+    dirs = {task_dir_of(j) for j in jobs} - {""}
+    for d in dirs:
+        try:
+            names = os.listdir(d)
+        except OSError:
+            continue
+        for name in names:
+            if name.startswith("usage") and name.endswith(".tsv"):
+                for one in usage.read_usage(os.path.join(d, name)):
+                    if one.job_id:
+                        series.setdefault(one.job_id, []).append(one)
+        if "error.json" in names:
+            errors[d] = _error_message(os.path.join(d, "error.json"))
+    if not series and run_dir and os.path.isdir(run_dir):
+        series = usage.find_usage_files(run_dir)
+    return series, errors
+
+
+def _error_message(path: str) -> str:
+    try:
+        with open(path) as infile:
+            doc = json.load(infile)
+    except (OSError, ValueError):
+        return "miniwdl reported an error (error.json unreadable)"
+    cause = doc.get("cause") if isinstance(doc.get("cause"), dict) else doc
+    text = str(cause.get("message") or doc.get("message") or doc.get("error") or "error")
+    return f"{cause.get('error', doc.get('error', 'error'))}: {text}"[:300]
 
 
 def build_summary(
@@ -193,18 +313,28 @@ def build_summary(
     jobs: Sequence[Dict[str, Any]],
     now: Optional[float] = None,
     api_calls: Optional[Dict[str, int]] = None,
+    usage_series: Optional[Dict[str, List[usage.UsageSeries]]] = None,
+    task_errors: Optional[Dict[str, str]] = None,
+    prices: Optional[Tuple[float, float]] = None,
 ) -> Dict[str, Any]:
     """The run summary (JSON-ready) from DescribeJobs results of one run.
 
     Task jobs are grouped per task (the ``MiniwdlCall`` tag; several jobs when miniwdl retried
     the task), in the order they were first submitted; the workflow job, if any, is listed apart.
+    ``usage_series`` (by job id) and ``task_errors`` (by task directory) come from
+    :func:`collect_local`: a task whose last job SUCCEEDED but whose directory holds miniwdl's
+    ``error.json`` (it failed collecting its outputs) is FAILED, with miniwdl's message.
+    ``prices`` (per vCPU-hour, per GiB-hour) add a cost estimate when either is non-zero.
     """
+    usage_series = usage_series or {}
+    task_errors = task_errors or {}
+    priced = prices if prices and any(p > 0 for p in prices) else None
     now_ms = int((time.time() if now is None else now) * 1000)
     tasks: Dict[str, Dict[str, Any]] = {}
     workflow_jobs: List[Dict[str, Any]] = []
     ordered = sorted(jobs, key=lambda j: (j.get("createdAt") or 0, j.get("jobName", "")))
     for job in ordered:
-        entry = _job_entry(job, now_ms)
+        entry = _job_entry(job, now_ms, usage_series.get(job.get("jobId", ""), ()))
         if (job.get("tags") or {}).get(naming.TAG_ROLE) == "workflow":
             workflow_jobs.append(entry)
             continue
@@ -218,8 +348,22 @@ def build_summary(
         task["status_reason"] = last["status_reason"]
         task["queues"] = sorted({e["queue"] for e in entries})
         task["attempts"] = sum(max(1, len(e["attempts"])) for e in entries)
+        error = task_errors.get(last["task_dir"])
+        if error and last["status"] == "SUCCEEDED":
+            # the job ran fine but miniwdl failed the task after it (e.g. collecting outputs)
+            task["status"], task["status_reason"] = "FAILED", error
         for field in _SUMMED:
             task[field] = _round(field, sum(e[field] for e in entries))
+        for field in _USED:
+            task[field] = sum((e["usage"] or {}).get(field, 0.0) for e in entries)
+        sampled = [e["usage"] for e in entries if e["usage"]]
+        task["peak_memory_mib"] = max((u["peak_memory_mib"] for u in sampled), default=None)
+        task["peak_cpu"] = max((u["peak_cpu"] for u in sampled), default=None)
+        task["mean_cpu"] = last["usage"]["mean_cpu"] if last["usage"] else None
+        task["vcpus"], task["memory_mib"] = last["vcpus"], last["memory_mib"]
+        task["note"] = rightsizing_note(last["vcpus"], last["memory_mib"], last["usage"])
+        if priced:
+            task["cost_estimate"] = round(sum(_cost(e, priced) for e in entries), 4)
     task_list = list(tasks.values())
     all_entries = [e for t in task_list for e in t["jobs"]]
     totals: Dict[str, Any] = {
@@ -227,9 +371,17 @@ def build_summary(
         "jobs": len(all_entries),
         "attempts": sum(t["attempts"] for t in task_list),
         "statuses": status_counts(all_entries),
+        "task_statuses": status_counts(task_list),
     }
     for field in _SUMMED:
         totals[field] = _round(field, sum(e[field] for e in all_entries))
+    for field in _USED:
+        totals[field] = sum(t[field] for t in task_list)
+    totals["sampled_jobs"] = sum(1 for e in all_entries if e["usage"])
+    totals["rightsizing_notes"] = sum(1 for t in task_list if t["note"])
+    if priced:
+        totals["cost_estimate"] = round(sum(_cost(e, priced) for e in all_entries), 4)
+        totals["prices"] = {"per_vcpu_hour": priced[0], "per_gib_hour": priced[1]}
     summary: Dict[str, Any] = {
         "schema": SCHEMA,
         "run_id": run_id,
@@ -257,10 +409,23 @@ def _dur(seconds: float) -> str:
     return f"{seconds // 3600}h{seconds % 3600 // 60:02d}m"
 
 
+def _use_text(used: Optional[float], requested: float, unit: str) -> str:
+    if used is None:
+        return "-"
+    if unit == "mem":
+        return f"{_mem_text(used)}/{_mem_text(requested)}"
+    return f"{used:.1f}/{requested:g}"
+
+
 def format_table(summary: Dict[str, Any], max_rows: int = 50) -> str:
-    """A short fixed-width table of the summary: one row per task, then the totals."""
-    header = ("TASK", "STATUS", "JOBS", "TRIES", "QUEUED", "RUNNING", "vCPU-h", "GiB-h", "SPOT")
-    rows = []
+    """A short fixed-width table of the summary: one row per task (with peak memory and peak CPU
+    against the request when sampled), the totals, then used against requested resource-hours,
+    the cost estimate, and the right-sizing notes."""
+    header = (
+        "TASK", "STATUS", "JOBS", "TRIES", "QUEUED", "RUNNING", "vCPU-h", "GiB-h", "SPOT",
+        "MEM PEAK/REQ", "CPU PEAK/REQ",
+    )  # fmt: skip
+    rows: List[Tuple[str, ...]] = []
     for task in summary["tasks"][:max_rows]:
         rows.append(
             (
@@ -273,12 +438,13 @@ def format_table(summary: Dict[str, Any], max_rows: int = 50) -> str:
                 f"{task['vcpu_hours']:.3f}",
                 f"{task['gib_hours']:.3f}",
                 str(task["spot_interruptions"]),
+                _use_text(task.get("peak_memory_mib"), task.get("memory_mib") or 0, "mem"),
+                _use_text(task.get("peak_cpu"), task.get("vcpus") or 0, "cpu"),
             )
         )
+    blank = ("",) * (len(header) - 1)
     if len(summary["tasks"]) > max_rows:
-        rows.append(
-            (f"... {len(summary['tasks']) - max_rows} more", "", "", "", "", "", "", "", "")
-        )
+        rows.append((f"... {len(summary['tasks']) - max_rows} more", *blank))
     t = summary["totals"]
     rows.append(
         (
@@ -291,21 +457,59 @@ def format_table(summary: Dict[str, Any], max_rows: int = 50) -> str:
             f"{t['vcpu_hours']:.3f}",
             f"{t['gib_hours']:.3f}",
             str(t["spot_interruptions"]),
+            "",
+            "",
         )
     )
     widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
     lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in [header, *rows]]
+    if t.get("sampled_jobs"):
+        lines.append(
+            f"used {t['used_vcpu_hours']:.3f} of {t['vcpu_hours']:.3f} vCPU-h and"
+            f" {t['used_gib_hours']:.3f} of {t['gib_hours']:.3f} GiB-h requested"
+            f" ({t['sampled_jobs']} of {t['jobs']} jobs sampled)"
+        )
+    if "cost_estimate" in t:
+        lines.append(
+            f"cost estimate {t['cost_estimate']:.4f} (requested resources x running time x"
+            " [aws] price_per_vcpu_hour/price_per_gib_hour; not a bill)"
+        )
+    notes = [task for task in summary["tasks"] if task.get("note")]
+    for task in notes[:max_rows]:
+        lines.append(f"right-sizing: {task['task']}: {task['note']}")
+    if len(notes) > max_rows:
+        lines.append(f"right-sizing: ... {len(notes) - max_rows} more in the summary file")
+    failed = [t for t in summary["tasks"] if t["status"] == "FAILED" and t.get("status_reason")]
+    for task in failed[:5]:
+        lines.append(f"failed: {task['task']}: {task['status_reason'][:200]}")
     return "\n".join(lines)
 
 
 def summarize_run(
-    clients: AwsClients, run_id: str, queues: Optional[Sequence[str]] = None
+    clients: AwsClients,
+    run_id: str,
+    queues: Optional[Sequence[str]] = None,
+    run_dir: Optional[str] = None,
+    prices: Optional[Tuple[float, float]] = None,
+    series_out: Optional[Dict[str, List[usage.UsageSeries]]] = None,
 ) -> Dict[str, Any]:
     """Fetch the jobs of ``run_id`` from Batch and build its summary (with the API call counts:
-    one ListJobs page per queue, one DescribeJobs per 100 jobs)."""
+    one ListJobs page per queue, one DescribeJobs per 100 jobs), with the usage samples and
+    miniwdl's task errors read from the shared filesystem when it is mounted here. The usage
+    series read go into ``series_out`` too, for the report (not read twice from EFS)."""
     api = BatchApi(clients)
     jobs = find_run_jobs(api, run_id, queues)
-    return build_summary(run_id, jobs, api_calls=api.operation_counts())
+    series, errors = collect_local(jobs, run_dir)
+    if series_out is not None:
+        series_out.update(series)
+    return build_summary(
+        run_id,
+        jobs,
+        api_calls=api.operation_counts(),
+        usage_series=series,
+        task_errors=errors,
+        prices=prices,
+    )
 
 
 def write_summary(run_dir: str, summary: Dict[str, Any]) -> str:
@@ -319,25 +523,31 @@ def write_summary(run_dir: str, summary: Dict[str, Any]) -> str:
     return path
 
 
-def _summary_settings(cfg: Any) -> Optional[Tuple[List[str], str]]:
-    """(task queues, region) when this run uses our backend, else None."""
+def _summary_settings(cfg: Any) -> Optional[Tuple[List[str], str, Tuple[float, float]]]:
+    """(task queues, region, prices) when this run uses our backend, else None."""
     backend = cfg.get("scheduler", "container_backend", "")
     if not str(backend).startswith("aws_batch_job"):
         return None
     from .. import config  # at the edge only: the plugin reads [aws] like the backend does
 
     queues = [config.read_option(cfg, "task_queue"), config.read_option(cfg, "task_queue_fallback")]
-    return [q for q in queues if q], config.read_option(cfg, "region")
+    prices = (
+        float(config.read_option(cfg, "price_per_vcpu_hour")),
+        float(config.read_option(cfg, "price_per_gib_hour")),
+    )
+    return [q for q in queues if q], config.read_option(cfg, "region"), prices
 
 
 def _emit(logger: logging.Logger, cfg: Any, run_dir: str) -> None:
     settings = _summary_settings(cfg)
     if settings is None:
         return
-    queues, region = settings
+    queues, region, prices = settings
     run_id = naming.process_run_id()
+    series: Dict[str, List[usage.UsageSeries]] = {}
     try:
-        summary = summarize_run(AwsClients(region or None), run_id, queues or None)
+        clients = AwsClients(region or None)
+        summary = summarize_run(clients, run_id, queues or None, run_dir, prices, series)
         path = write_summary(run_dir, summary)
     except Exception as exn:  # the summary must never change the run's outcome
         logger.warning(_("AWS Batch run summary failed", run_id=run_id, error=str(exn)))
@@ -345,6 +555,14 @@ def _emit(logger: logging.Logger, cfg: Any, run_dir: str) -> None:
     logger.notice(  # type: ignore[attr-defined]
         _("AWS Batch run summary", run_id=run_id, file=path, **summary["totals"])
     )
+    try:
+        from . import report  # report imports this module
+
+        logger.notice(  # type: ignore[attr-defined]
+            _("run report", file=report.write_report(run_dir, summary, series))
+        )
+    except Exception as exn:  # nor may the report
+        logger.warning(_("run report failed", run_id=run_id, error=str(exn)))
     for line in format_table(summary).splitlines():
         logger.notice(line)  # type: ignore[attr-defined]
 

@@ -175,7 +175,8 @@ def upload_run(
     What matters most goes first, and each step's objects go up ``workers`` at a time: a workflow
     job stopped by TerminateJob or its timeout gets SIGKILL 30 s after SIGTERM, and a run of
     a thousand tasks has a thousand call logs. So: ``workflow.log`` and the error document,
-    then the outputs and ``outputs.json``, then every call's log.
+    then the outputs and ``outputs.json``, then the run summary and ``report.html``, then every
+    call's log.
 
     :param run_dir: miniwdl's run directory (None: the run never started)
     :param miniwdl_json: what ``miniwdl run`` printed on stdout (outputs or error), if parseable
@@ -193,6 +194,13 @@ def upload_run(
         upload.error(error)
     if run_dir and has_dir:
         upload.outputs(run_dir, miniwdl_json)
+        # the run summary and its HTML report (ops/summary.py's end-of-run plugin writes both)
+        pages = [
+            n
+            for n in ("aws_batch_summary.json", "report.html")
+            if os.path.isfile(os.path.join(run_dir, n))
+        ]
+        upload.put_many([(os.path.join(run_dir, n), n) for n in pages])
         logs = [rel for rel in _log_files(run_dir) if rel != "workflow.log"]
         upload.put_many([(os.path.join(run_dir, rel), rel) for rel in logs])
     return upload.res

@@ -340,3 +340,106 @@ def test_oom_and_unpullable_image_in_backend_and_summary(emulator: Any, stack: A
     (job,) = task["jobs"]
     assert (job["outcome"], job["rule"]) == ("error", "pull_failed")
     assert task["spot_interruptions"] == 0
+
+
+# --- usage against the request, right-sizing, cost (issue 16, item 2) ---
+
+
+def _series(job_id: str, attempt: int, points: List[Tuple[float, float, int]]) -> Any:
+    from miniwdl_aws.usage import UsageSeries
+
+    return UsageSeries(job_id, attempt, "proc", 5.0, None, list(points))
+
+
+def test_usage_rightsizing_and_cost_in_summary() -> None:
+    gib = 1024**3
+    # big: asked 8 vCPUs and 16 GiB, used one CPU and 2 GiB at most
+    big = _job(
+        "j-big", "call-big", "SUCCEEDED", T0, T0 + 10_000, T0 + 3_610_000,
+        [_attempt(T0 + 10_000, T0 + 3_610_000)], vcpus="8", memory="16384",
+    )  # fmt: skip
+    # tight: 2 GiB asked, 1.9 GiB peak; a Batch retry ran it twice, each attempt sampled
+    tight = _job(
+        "j-tight", "call-tight", "SUCCEEDED", T0, T0 + 1_000, T0 + 201_000,
+        [_attempt(T0 + 1_000, T0 + 101_000, "Essential container in task exited", 1),
+         _attempt(T0 + 101_000, T0 + 201_000)],
+        vcpus="1", memory="2048",
+    )  # fmt: skip
+    series = {
+        "j-big": [_series("j-big", 1, [(0, 0, gib), (1800, 900, 2 * gib), (3600, 3600, gib)])],
+        "j-tight": [
+            _series("j-tight", 1, [(0, 0, gib), (100, 50, gib)]),
+            _series("j-tight", 2, [(0, 0, gib), (100, 100, int(1.9 * gib))]),
+        ],
+    }
+    summary = build_summary(
+        RUN, [big, tight], now=(T0 + 4_000_000) / 1000, usage_series=series, prices=(0.04, 0.005)
+    )
+    b, t = summary["tasks"]
+    (job,) = b["jobs"]
+    (att,) = job["attempts"]
+    assert (att["vcpus"], att["memory_mib"]) == (8, 16384)
+    assert att["usage"]["peak_memory_mib"] == 2048 and att["usage"]["cpu_seconds"] == 3600
+    assert (b["peak_cpu"], b["mean_cpu"]) == (1.5, 1.0)
+    assert b["note"] == "memory 16.0 GiB, peak 2.0 GiB; cpu 8, peak 1.5 (mean 1.0)"
+    assert b["used_vcpu_hours"] == pytest.approx(1.0)
+    assert b["cost_estimate"] == pytest.approx(8 * 0.04 + 16 * 0.005, abs=1e-4)
+    # each Batch attempt gets its own series
+    a1, a2 = t["jobs"][0]["attempts"]
+    assert (a1["usage"]["peak_memory_mib"], a2["usage"]["peak_memory_mib"]) == (1024, 1945.6)
+    assert t["note"] == "memory 2.0 GiB near its limit, peak 1.9 GiB"
+    tot = summary["totals"]
+    assert tot["used_vcpu_hours"] == pytest.approx((3600 + 150) / 3600)
+    assert tot["vcpu_hours"] == pytest.approx(8 + 200 / 3600)
+    assert tot["sampled_jobs"] == 2 and tot["rightsizing_notes"] == 2
+    assert tot["cost_estimate"] == pytest.approx(b["cost_estimate"] + t["cost_estimate"], abs=1e-3)
+    table = format_table(summary)
+    assert "right-sizing: call-big: memory 16.0 GiB, peak 2.0 GiB" in table
+    assert "cost estimate" in table and "2.0 GiB/16.0 GiB" in table
+    # no prices, no estimate
+    assert "cost_estimate" not in build_summary(RUN, [big], usage_series=series)["totals"]
+
+
+def test_a_succeeded_job_whose_task_failed_after_it_is_not_succeeded() -> None:
+    job = _job(
+        "j1", "call-a", "SUCCEEDED", T0, T0 + 1_000, T0 + 2_000, [_attempt(T0 + 1_000, T0 + 2_000)],
+        container={"command": ["/bin/bash", "/efs/run/call-a/batch_task.sh"]},
+    )  # fmt: skip
+    errors = {"/efs/run/call-a": "OutputError: missing output file"}
+    (task,) = build_summary(RUN, [job], task_errors=errors)["tasks"]
+    assert task["jobs"][0]["status"] == "SUCCEEDED"  # what Batch says of the job
+    assert task["status"] == "FAILED" and task["status_reason"].startswith("OutputError")
+
+
+def test_run_summary_has_usage_and_fails_a_task_whose_outputs_failed(
+    emulator: Any, stack: Any, tmp_path: Any
+) -> None:
+    """A real run: every task's attempts carry sampled usage; a task whose command succeeded
+    but whose output file is missing is FAILED in the summary (issue 15, item 5)."""
+    wdl = tmp_path / "outs.wdl"
+    wdl.write_text(
+        "version 1.0\n"
+        "workflow outs {\n  call ok\n  call lost\n}\n"
+        "task ok {\n  command <<<\n    sleep 1\n    echo 1\n  >>>\n"
+        "  output { Int out = read_int(stdout()) }\n"
+        '  runtime { docker: "ubuntu:22.04" }\n}\n'
+        "task lost {\n  command <<<\n    sleep 1\n  >>>\n"
+        '  output { File f = "never_written.txt" }\n'
+        '  runtime { docker: "ubuntu:22.04" }\n}\n'
+    )
+    env = {"MINIWDL__AWS__USAGE_SAMPLING_PERIOD": "0.2"}
+    res = run_on_stack(emulator, stack, str(wdl), [], "outs", env)
+    assert res.returncode != 0
+    summary = _load(res.run_dir)
+    by_task = {t["task"]: t for t in summary["tasks"]}
+    lost = next(t for k, t in by_task.items() if "lost" in k)
+    ok = next(t for k, t in by_task.items() if "ok" in k)
+    assert lost["jobs"][-1]["status"] == "SUCCEEDED"
+    assert lost["status"] == "FAILED" and "never_written" in lost["status_reason"]
+    assert ok["status"] == "SUCCEEDED"
+    for task in (ok, lost):
+        usage = task["jobs"][-1]["attempts"][-1]["usage"]
+        assert usage is not None and usage["samples"] >= 3 and usage["source"] == "proc"
+        assert usage["peak_memory_mib"] > 0
+    assert summary["totals"]["sampled_jobs"] == 2
+    assert "failed: " in res.stderr and "never_written" in res.stderr
