@@ -6,9 +6,11 @@ from __future__ import annotations
 import glob
 import json
 import os
-from typing import Any, Dict
+import signal
+import time
+from typing import Any, Dict, List, Tuple
 
-from conftest import run_miniwdl
+from conftest import jobs_of_run, run_miniwdl, start_miniwdl
 
 ARRAYS_ENV = {
     "MINIWDL__AWS__ARRAY_JOBS": "true",
@@ -46,3 +48,81 @@ def test_scatter_as_array_jobs(emulator: Any, aws: Any) -> None:
     assert calls["batch.SubmitJob"] == len(parents) <= n // 4, calls
     total = sum(calls.values())
     assert total / n <= 0.5, calls
+
+
+def _said(res: Any) -> List[Tuple[int, str, str]]:
+    out = []
+    for line in res.outputs["array_tasks.said"]:
+        _task, index, _attempt, attempt, _job, job_id = line.split()
+        out.append((int(index), attempt, job_id))
+    return out
+
+
+def test_child_failure_is_its_task_alone_and_retried_as_plain_job(emulator: Any, aws: Any) -> None:
+    emulator.reset_stats()
+    n = 6
+    res = run_miniwdl(
+        emulator, aws, "array_tasks.wdl", [f"n={n}", "fail_index=3"], extra_env=ARRAYS_ENV
+    )
+    assert res.returncode == 0, res.stderr[-3000:]
+    said = _said(res)
+    assert [s[0] for s in said] == list(range(n))
+    for index, attempt, job_id in said:
+        if index == 3:  # the retry: a plain job of its own
+            assert attempt == "2" and ":" not in job_id, said
+        else:
+            assert attempt == "1" and ":" in job_id, said
+    parents = {job_id.rpartition(":")[0] for _i, _a, job_id in said if ":" in job_id}
+    assert _batch_calls(emulator)["batch.SubmitJob"] == len(parents) + 1
+
+
+def test_failed_child_fails_the_run_and_its_siblings_are_terminated(
+    emulator: Any, aws: Any
+) -> None:
+    env = dict(ARRAYS_ENV, MINIWDL__AWS__TERMINATE_WAIT="10")
+    res = run_miniwdl(
+        emulator,
+        aws,
+        "array_tasks.wdl",
+        ["n=5", "fail_index=0", "retries=0", "seconds=120"],
+        extra_env=env,
+    )
+    assert res.returncode != 0
+    cause = res.error["cause"]
+    assert cause["error"] == "CommandFailed" and cause["exit_status"] == 3
+    parent, _, index = cause["jobId"].rpartition(":")
+    assert parent and index.isdigit(), cause["jobId"]
+    assert cause["attempts"][0]["jobId"] == cause["jobId"]
+    emulator.assert_no_active_jobs(timeout=10)
+
+
+def test_sigterm_leaves_no_child_running(emulator: Any, aws: Any) -> None:
+    n = 8
+    run = start_miniwdl(
+        emulator, aws, "sleepers.wdl", [f"n={n}", "seconds=120"], extra_env=ARRAYS_ENV
+    )
+    deadline = time.monotonic() + 60
+    while len(emulator.job_pids()) < n:
+        assert time.monotonic() < deadline, "jobs did not start"
+        assert run.poll() is None, run.stderr[-3000:]
+        time.sleep(0.1)
+    run.signal(signal.SIGTERM)
+    emulator.assert_no_active_jobs(timeout=10)
+    res = run.finish(timeout=60)
+    assert res.returncode != 0
+    parents = jobs_of_run(aws.task_queue, "mw")
+    assert len(parents) == 1 and parents[0]["arrayProperties"]["size"] == n
+    assert parents[0]["status"] == "FAILED"
+
+
+def test_spot_interrupted_children_retry_as_plain_jobs(emulator: Any, aws: Any) -> None:
+    emulator.reset_stats()
+    emulator.set_faults({"seed": 1, "spot": {"job_name": r"-array\d+-", "fraction": 1.0}})
+    n = 4
+    res = run_miniwdl(
+        emulator, aws, "array_tasks.wdl", [f"n={n}", "preemptible=1"], extra_env=ARRAYS_ENV
+    )
+    assert res.returncode == 0, res.stderr[-3000:]
+    said = _said(res)
+    assert all(attempt == "2" and ":" not in job_id for _i, attempt, job_id in said), said
+    assert _batch_calls(emulator)["batch.SubmitJob"] == 1 + n
