@@ -10,7 +10,9 @@ import signal
 import time
 from typing import Any, Dict, List, Tuple
 
-from conftest import jobs_of_run, run_miniwdl, start_miniwdl
+from conftest import FAST_ENV, WDL_DIR, jobs_of_run, run_miniwdl, start_miniwdl
+
+from miniwdl_aws import naming
 
 ARRAYS_ENV = {
     "MINIWDL__AWS__ARRAY_JOBS": "true",
@@ -126,3 +128,41 @@ def test_spot_interrupted_children_retry_as_plain_jobs(emulator: Any, aws: Any) 
     said = _said(res)
     assert all(attempt == "2" and ":" not in job_id for _i, attempt, job_id in said), said
     assert _batch_calls(emulator)["batch.SubmitJob"] == 1 + n
+
+
+def test_cleanup_after_a_crash_terminates_the_array_and_its_children(
+    emulator: Any, aws: Any
+) -> None:
+    from miniwdl_aws.aws.batch import BatchApi
+    from miniwdl_aws.aws.clients import AwsClients
+    from miniwdl_aws.ops.runs import cleanup_run
+    from tests.support.miniwdl import start_on_stack
+
+    n = 6
+    run_id = naming.new_run_id()
+    env = dict(FAST_ENV, **ARRAYS_ENV)
+    env[naming.ENV_RUN_ID] = run_id
+    proc = start_on_stack(
+        emulator,
+        aws,
+        os.path.join(WDL_DIR, "sleepers.wdl"),
+        [f"n={n}", "seconds=300"],
+        "crashed",
+        extra_env=env,
+        new_session=True,
+    )
+    try:
+        deadline = time.monotonic() + 60  # hang guard
+        while len(emulator.job_pids()) < n:
+            assert proc.poll() is None, proc.stderr[-3000:]
+            assert time.monotonic() < deadline, "children never started"
+            time.sleep(0.1)
+    finally:
+        os.killpg(proc.pid, signal.SIGKILL)  # no chance to terminate its children
+        proc.wait(30)
+    assert len(emulator.active_jobs()) == n  # the crash really left the children running
+    # a name filter finds the parent only (AWS: "The filter doesn't apply to child jobs");
+    # terminating it terminates its children
+    result = cleanup_run(BatchApi(AwsClients()), run_id, [aws.task_queue], wait=30, period=0.2)
+    assert len(result.terminated) == 1 and result.still_active == []
+    emulator.assert_no_active_jobs(timeout=10)
