@@ -126,6 +126,10 @@ def array_request(requests: List[Dict[str, Any]], job_name: str, list_file: str)
     return req
 
 
+class _GoPlain(Exception):
+    """The array could not be prepared; its attempts are to be submitted as plain jobs."""
+
+
 class _Member:
     def __init__(
         self, request: Dict[str, Any], terminating: Callable[[], bool], logger: logging.Logger
@@ -243,6 +247,11 @@ class ArrayCoalescer:
                 return
         try:
             parent_id = self._submit_array(members)
+        except _GoPlain:
+            with self._cond:
+                group.state = "plain"
+                self._cond.notify_all()
+            return
         except BaseException as exn:  # delivered to every member's thread
             with self._cond:
                 group.state, group.error = "failed", exn
@@ -269,15 +278,23 @@ class ArrayCoalescer:
         script = ((requests[0].get("containerOverrides") or {}).get("command") or ["", ""])[-1]
         # next to the first task's script, on the shared filesystem every child mounts
         list_file = os.path.join(os.path.dirname(str(script)), f"{name}.list")
-        text = "".join(child_line(r) + "\n" for r in requests)
-        tmp = f"{list_file}.tmp{os.getpid()}"
-        with open(tmp, "w") as outfile:
-            outfile.write(text)
-        os.replace(tmp, list_file)  # whole before SubmitJob: no child may read half of it
+        logger = members[0].logger  # the task log of the attempt that opened the group
+        try:
+            text = "".join(child_line(r) + "\n" for r in requests)
+            tmp = f"{list_file}.tmp{os.getpid()}"
+            with open(tmp, "w") as outfile:
+                outfile.write(text)
+            os.replace(tmp, list_file)  # whole before SubmitJob: no child may read half of it
+        except (OSError, ValueError) as exn:
+            # nothing submitted yet: these attempts can still go as plain jobs
+            logger.warning(_("cannot write an array job's list file; submitting plain jobs",
+                             listFile=list_file, error=str(exn)))  # fmt: skip
+            raise _GoPlain() from None
         request = array_request(requests, name, list_file)
         since_ms = int(time.time() * 1000) - 5000  # slack for clock skew
 
         def once() -> str:
+            # a unique name: a lost response is settled by looking it up, never by a twin
             return submit_without_twins(
                 self.api, request, since_ms, self.recovery_seconds, log=logger
             )
@@ -286,7 +303,6 @@ class ArrayCoalescer:
             # one aborted task must not abort its siblings' submission; all of them may
             return all(m.terminating() for m in members)
 
-        logger = members[0].logger  # the task log of the attempt that opened the group
         parent_id = self.submitter.call(once, all_terminating, logger)
         getattr(logger, "notice", logger.info)(
             _(

@@ -198,3 +198,10 @@ def test_split_child_id() -> None:
     assert arrays.split_child_id("abc-def:12") == ("abc-def", 12)
     assert arrays.split_child_id("abc-def") is None
     assert arrays.split_child_id(":3") is None
+
+
+def test_an_unwritable_list_file_sends_the_group_plain(tmp_path: Any) -> None:
+    api = FakeApi()
+    reqs = [request(i, script=str(tmp_path / "missing-dir" / "batch_task.sh")) for i in range(4)]
+    assert offer_all(coalescer(api, tmp_path), reqs) == [None] * 4
+    assert api.requests == []
