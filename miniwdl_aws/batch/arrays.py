@@ -8,9 +8,12 @@ for their name, script and per-task environment can become one array job: the
 :class:`ArrayCoalescer` writes a list file, one shell line per child (its task's environment and
 script), and submits one parent whose command picks the line of its index.
 
-Grouping: the first attempt of a shape opens a group and waits ``window`` seconds (or until the
-group has ``max_size`` members) for more of the same shape. A group smaller than ``min_size``
-is handed back: each of its attempts is submitted as a plain job, as without arrays. Retries
+Grouping: an attempt of a shape not offered in the last ``window`` seconds goes plain at once,
+so a lone task (a workflow's sequential steps) never waits for company that will not come. The
+next attempt of that shape within the window opens a group and waits ``window`` seconds (or
+until the group has ``max_size`` members) for more of the same shape: a scatter's first task
+goes plain and the rest gather. A group smaller than ``min_size`` is handed back: each of its
+attempts is submitted as a plain job, as without arrays. Retries
 never come here (the caller only offers first attempts), so a child's failure, OOM or Spot
 interruption is retried as a plain job, its own task's alone.
 
@@ -159,6 +162,8 @@ class ArrayCoalescer:
     :param min_size: smallest group submitted as an array (≥ 2); smaller ones go plain
     :param max_size: largest array (≤ 10,000)
     :param recovery_seconds: ``[aws] submit_recovery_seconds``, for a lost response
+    :param lone_plain: an attempt of a shape not offered within the last ``window`` seconds goes
+        plain at once (False: it opens a group; tests of grouping)
     """
 
     def __init__(
@@ -171,6 +176,7 @@ class ArrayCoalescer:
         recovery_seconds: float = 30.0,
         logger: Optional[logging.Logger] = None,
         clock: Callable[[], float] = time.monotonic,
+        lone_plain: bool = True,
     ) -> None:
         assert ARRAY_MIN <= min_size <= max_size <= ARRAY_MAX and window >= 0
         self.api, self.submitter = api, submitter
@@ -181,6 +187,8 @@ class ArrayCoalescer:
         self._lock = threading.Lock()
         self._cond = threading.Condition(self._lock)
         self._open: Dict[str, _Group] = {}
+        self.lone_plain = lone_plain
+        self._last_offer: Dict[str, float] = {}  # shape -> when an attempt of it was last offered
         self._seq = 0
         self.arrays = 0  # array jobs submitted
         self.children = 0  # attempts submitted as their children
@@ -198,7 +206,11 @@ class ArrayCoalescer:
         member = _Member(request, terminating, logger)
         key = group_key(request)
         with self._cond:
+            now = self._clock()
+            last, self._last_offer[key] = self._last_offer.get(key), now
             group = self._open.get(key)
+            if group is None and self.lone_plain and (last is None or now - last > self.window):
+                return None  # nothing of this shape lately: no company to wait for
             if group is None:
                 group = _Group(key, self._clock() + self.window)
                 self._open[key] = group

@@ -35,19 +35,23 @@ def test_scatter_as_array_jobs(emulator: Any, aws: Any) -> None:
     assert res.outputs["scatter_n.squares"] == [i * i for i in range(n)]
     calls = _batch_calls(emulator)
     print(f"arrays scatter{n} calls={calls}")
-    # each task ran as its own child <parent>:<index>, found in its own awsBatchJob.json
-    children = []
+    # each task ran as its own child <parent>:<index>, found in its own awsBatchJob.json; the
+    # scatter's first task went plain (nothing of its shape before it)
+    children, plain = [], []
     for path in glob.glob(os.path.join(res.run_dir, "call-square-*", "awsBatchJob.json")):
         with open(path) as infile:
             desc = json.load(infile)
         assert desc["status"] == "SUCCEEDED"
         parent, _, index = desc["jobId"].rpartition(":")
-        assert parent and index.isdigit(), desc["jobId"]
+        if not parent:
+            plain.append(desc["jobId"])
+            continue
+        assert index.isdigit(), desc["jobId"]
         assert desc["arrayProperties"]["index"] == int(index)
         children.append(desc["jobId"])
-    assert len(set(children)) == n
+    assert len(plain) == 1 and len(set(children)) == n - 1
     parents = {c.rpartition(":")[0] for c in children}
-    assert calls["batch.SubmitJob"] == len(parents) <= n // 4, calls
+    assert calls["batch.SubmitJob"] == len(parents) + 1 <= n // 4, calls
     total = sum(calls.values())
     assert total / n <= 0.5, calls
 
@@ -73,9 +77,14 @@ def test_child_failure_is_its_task_alone_and_retried_as_plain_job(emulator: Any,
         if index == 3:  # the retry: a plain job of its own
             assert attempt == "2" and ":" not in job_id, said
         else:
-            assert attempt == "1" and ":" in job_id, said
-    parents = {job_id.rpartition(":")[0] for _i, _a, job_id in said if ":" in job_id}
-    assert _batch_calls(emulator)["batch.SubmitJob"] == len(parents) + 1
+            assert attempt == "1", said
+    # every first attempt but the scatter's first (plain: nothing of its shape before it) was
+    # a child; task 3's first attempt too, unless it was that first one
+    children = [job_id for _i, attempt, job_id in said if ":" in job_id]
+    assert len(children) in (n - 1, n - 2), said
+    parents = {job_id.rpartition(":")[0] for job_id in children}
+    firsts_plain = n - 1 - len(children) + 1  # one plain first attempt, plus task 3's retry
+    assert _batch_calls(emulator)["batch.SubmitJob"] == len(parents) + firsts_plain
 
 
 def test_failed_child_fails_the_run_and_its_siblings_are_terminated(
@@ -86,14 +95,14 @@ def test_failed_child_fails_the_run_and_its_siblings_are_terminated(
         emulator,
         aws,
         "array_tasks.wdl",
-        ["n=5", "fail_index=0", "retries=0", "seconds=120"],
+        ["n=5", "fail_child0=true", "retries=0", "seconds=120"],
         extra_env=env,
     )
     assert res.returncode != 0
     cause = res.error["cause"]
     assert cause["error"] == "CommandFailed" and cause["exit_status"] == 3
     parent, _, index = cause["jobId"].rpartition(":")
-    assert parent and index.isdigit(), cause["jobId"]
+    assert parent and index == "0", cause["jobId"]
     assert cause["attempts"][0]["jobId"] == cause["jobId"]
     emulator.assert_no_active_jobs(timeout=10)
 
@@ -112,9 +121,10 @@ def test_sigterm_leaves_no_child_running(emulator: Any, aws: Any) -> None:
     emulator.assert_no_active_jobs(timeout=10)
     res = run.finish(timeout=60)
     assert res.returncode != 0
-    parents = jobs_of_run(aws.task_queue, "mw")
-    assert len(parents) == 1 and parents[0]["arrayProperties"]["size"] == n
-    assert parents[0]["status"] == "FAILED"
+    jobs = jobs_of_run(aws.task_queue, "mw")  # the first task's plain job and one array
+    parents = [j for j in jobs if "size" in (j.get("arrayProperties") or {})]
+    assert len(jobs) == 2 and len(parents) == 1 and parents[0]["arrayProperties"]["size"] == n - 1
+    assert {j["status"] for j in jobs} == {"FAILED"}
 
 
 def test_spot_interrupted_children_retry_as_plain_jobs(emulator: Any, aws: Any) -> None:
@@ -126,8 +136,11 @@ def test_spot_interrupted_children_retry_as_plain_jobs(emulator: Any, aws: Any) 
     )
     assert res.returncode == 0, res.stderr[-3000:]
     said = _said(res)
-    assert all(attempt == "2" and ":" not in job_id for _i, attempt, job_id in said), said
-    assert _batch_calls(emulator)["batch.SubmitJob"] == 1 + n
+    # the children were interrupted and retried as plain jobs; the scatter's first task went
+    # plain (not interrupted: only array names are)
+    assert all(":" not in job_id for _i, _attempt, job_id in said), said
+    assert sorted(attempt for _i, attempt, _j in said) == ["1"] + ["2"] * (n - 1), said
+    assert _batch_calls(emulator)["batch.SubmitJob"] == 1 + 1 + (n - 1)
 
 
 def test_cleanup_after_a_crash_terminates_the_array_and_its_children(
@@ -160,9 +173,10 @@ def test_cleanup_after_a_crash_terminates_the_array_and_its_children(
     finally:
         os.killpg(proc.pid, signal.SIGKILL)  # no chance to terminate its children
         proc.wait(30)
-    assert len(emulator.active_jobs()) == n  # the crash really left the children running
+    assert len(emulator.active_jobs()) == n  # the crash really left the jobs running
     # a name filter finds the parent only (AWS: "The filter doesn't apply to child jobs");
     # terminating it terminates its children
     result = cleanup_run(BatchApi(AwsClients()), run_id, [aws.task_queue], wait=30, period=0.2)
-    assert len(result.terminated) == 1 and result.still_active == []
+    # the first task's plain job and the array's parent
+    assert len(result.terminated) == 2 and result.still_active == []
     emulator.assert_no_active_jobs(timeout=10)

@@ -114,7 +114,7 @@ class FakeApi:
 
 
 def coalescer(api: FakeApi, tmp_path: Any, **kw: Any) -> arrays.ArrayCoalescer:
-    args: Dict[str, Any] = {"window": 60.0, "min_size": 2, "max_size": 4}
+    args: Dict[str, Any] = {"window": 60.0, "min_size": 2, "max_size": 4, "lone_plain": False}
     args.update(kw)
     return arrays.ArrayCoalescer(api, AdaptiveSubmitter(max_rate=1000.0, burst=10), **args)
 
@@ -205,3 +205,16 @@ def test_an_unwritable_list_file_sends_the_group_plain(tmp_path: Any) -> None:
     reqs = [request(i, script=str(tmp_path / "missing-dir" / "batch_task.sh")) for i in range(4)]
     assert offer_all(coalescer(api, tmp_path), reqs) == [None] * 4
     assert api.requests == []
+
+
+def test_a_lone_attempt_goes_plain_at_once_and_the_next_ones_gather(tmp_path: Any) -> None:
+    import logging
+
+    api = FakeApi()
+    co = coalescer(api, tmp_path, lone_plain=True)
+    reqs = _scripts(tmp_path, 5)
+    # the first of its shape: plain, without joining a group (one that waited would see
+    # terminating() and raise SubmitAborted)
+    assert co.submit(logging.getLogger("t"), reqs[0], lambda: True) is None
+    results = offer_all(co, reqs[1:])  # within the window: they gather (max_size 4)
+    assert len(api.requests) == 1 and sorted(results) == [f"P1:{i}" for i in range(4)]

@@ -1,7 +1,8 @@
 version 1.0
 
 # A scatter of same-shaped tasks (one array job with [aws] array_jobs). Task `fail_index` fails
-# its first attempt; every task then naps `seconds`.
+# its first attempt, and so does the array's child 0 with `fail_child0`; every task then naps
+# `seconds`.
 workflow array_tasks {
     input {
         Int n = 8
@@ -9,11 +10,12 @@ workflow array_tasks {
         Int seconds = 0
         Int retries = 1
         Int preemptible = 0
+        Boolean fail_child0 = false
     }
     scatter (i in range(n)) {
         call work {
             input: i = i, fail_index = fail_index, seconds = seconds, retries = retries,
-                preemptible = preemptible
+                preemptible = preemptible, fail_child0 = fail_child0
         }
     }
     output {
@@ -28,10 +30,15 @@ task work {
         Int seconds
         Int retries
         Int preemptible
+        Boolean fail_child0
     }
     command <<<
         if [ ~{i} = ~{fail_index} ] && [ "${MINIWDL_TASK_ATTEMPT}" = 1 ]; then
             echo "task ~{i} fails" >&2
+            exit 3
+        fi
+        if ~{true="true" false="false" fail_child0} && [ "${AWS_BATCH_JOB_ARRAY_INDEX:-}" = 0 ]; then
+            echo "child 0 fails" >&2
             exit 3
         fi
         sleep ~{seconds}
