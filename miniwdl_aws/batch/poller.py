@@ -308,7 +308,10 @@ class StatusPoller:
         complete = True
         if summary != known:
             for status, count in sorted(summary.items()):
-                if not count or (known is not None and known.get(status) == count):
+                # a status whose count did not change may still have new members: RUNNING is
+                # listed whenever anything changed (it starts the task's stderr tailing)
+                same = known is not None and known.get(status) == count and status != "RUNNING"
+                if not count or same:
                     continue
                 listed = self._list_array(parent, status)
                 calls += 1 + len(listed) // LIST_JOBS_PAGE_MAX

@@ -311,3 +311,17 @@ def test_unknown_array_parent_is_an_error_for_its_children() -> None:
         clock.now = t
         poller.poll_once()
     assert isinstance(watch.error, PollError)
+
+
+def test_array_child_newly_running_is_seen_though_the_running_count_did_not_change() -> None:
+    batch, clock = FakeArrays(), Clock()
+    poller = make(batch, clock, list_array=batch.list_array, period_max=1.0)
+    watches = _array(batch, poller, "P", 2, "RUNNABLE")
+    batch.status["P:0"] = "RUNNING"
+    clock.now = 1.0
+    poller.poll_once()
+    assert [w.status for w in watches] == ["RUNNING", "RUNNABLE"]
+    batch.status["P:0"], batch.status["P:1"] = "SUCCEEDED", "RUNNING"  # RUNNING: still 1
+    clock.now = 2.0
+    poller.poll_once()
+    assert [w.status for w in watches] == ["SUCCEEDED", "RUNNING"]
