@@ -54,6 +54,14 @@ def test_scatter_as_array_jobs(emulator: Any, aws: Any) -> None:
     assert calls["batch.SubmitJob"] == len(parents) + 1 <= n // 4, calls
     total = sum(calls.values())
     assert total / n <= 0.5, calls
+    # the run summary attributes each child to its own task, not to the array
+    with open(os.path.join(res.run_dir, "aws_batch_summary.json")) as infile:
+        summary = json.load(infile)
+    tasks = {t["task"]: [j["job_id"] for j in t["jobs"]] for t in summary["tasks"]}
+    calls_run = glob.glob(os.path.join(res.run_dir, "call-square-*"))
+    assert len(calls_run) == n
+    assert sorted(tasks) == sorted(os.path.basename(d) for d in calls_run), sorted(tasks)
+    assert sorted(j for ids in tasks.values() for j in ids) == sorted(children + plain)
 
 
 def _said(res: Any) -> List[Tuple[int, str, str]]:
