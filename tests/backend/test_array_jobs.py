@@ -135,10 +135,8 @@ def test_sigterm_leaves_no_child_running(emulator: Any, aws: Any) -> None:
     assert res.returncode != 0
     jobs = jobs_of_run(aws.task_queue, "mw")  # plain jobs (the first task's) and array parents
     parents = [j for j in jobs if "size" in (j.get("arrayProperties") or {})]
-    assert (
-        parents
-        and sum(p["arrayProperties"]["size"] for p in parents) + len(jobs) - len(parents) == n
-    )
+    in_arrays = sum(p["arrayProperties"]["size"] for p in parents)
+    assert parents and in_arrays + len(jobs) - len(parents) == n
     assert {j["status"] for j in jobs} == {"FAILED"}
 
 
