@@ -101,6 +101,11 @@ def _at_least(lo: int) -> Callable[[int], Optional[str]]:
     return check
 
 
+def _array_min_size(v: int) -> Optional[str]:
+    # AWS: an array job's size is "between 2 and 10,000"
+    return None if 2 <= v <= 10_000 else "should be between 2 and 10000"
+
+
 def _fsap(v: str) -> Optional[str]:
     return None if not v or _FSAP_RE.match(v) else "must be an EFS access point id, fsap-<hex>"
 
@@ -492,6 +497,31 @@ OPTIONS: Tuple[Option, ...] = (
         " priced.",
         check=_nonneg,
     ),
+    Option(
+        "array_jobs",
+        False,
+        "bool",
+        "Submit the first attempts of identically shaped tasks (same job definition, queue,"
+        " resources, timeout and tags) that become ready together as one AWS Batch array job,"
+        " each task running as its own child: past the account's 50 SubmitJob calls per second"
+        " for wide scatters. Retries are plain jobs. Off by default until proven on AWS.",
+    ),
+    Option(
+        "array_job_window",
+        0.5,
+        "float",
+        "With array_jobs, seconds a group of same-shaped attempts waits for more before it is"
+        " submitted (or before its attempts go as plain jobs if fewer than array_job_min_size).",
+        check=_nonneg,
+    ),
+    Option(
+        "array_job_min_size",
+        10,
+        "int",
+        "With array_jobs, the fewest attempts submitted as an array job (AWS: 2 to 10,000"
+        " children); smaller groups are submitted as plain jobs.",
+        check=_array_min_size,
+    ),
 )
 
 OPTIONS_BY_NAME: Dict[str, Option] = {o.name: o for o in OPTIONS}
@@ -594,6 +624,9 @@ class AwsSettings:
     usage_sampling_period: float
     price_per_vcpu_hour: float
     price_per_gib_hour: float
+    array_jobs: bool
+    array_job_window: float
+    array_job_min_size: int
 
     @property
     def boto3_max_attempts(self) -> int:

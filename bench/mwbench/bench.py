@@ -230,6 +230,9 @@ def measure(side: Side, profile: Profile, workload: Workload, opts: Options) -> 
         if workload.faults:
             emu.set_faults({})
         jobs = emu.list_all_jobs(emu.exports["MINIWDL__AWS__TASK_QUEUE"])
+        # an array parent ([aws] array_jobs) is no task attempt: its children <parent>:<i> are
+        parents = {j["jobId"].rpartition(":")[0] for j in jobs if ":" in j["jobId"]}
+        jobs = [j for j in jobs if j["jobId"] not in parents]
         attempts = emu.attempt_counts([j["jobId"] for j in jobs])
     (base / "stats.json").write_text(json.dumps(stats, indent=1))
     (base / "jobs.json").write_text(json.dumps(jobs, indent=1))

@@ -12,8 +12,8 @@ from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple
 
 # miniwdl's log format: "%(asctime)s.%(msecs)03d %(name)s %(levelname)s %(message)s", local time
 _LOG_TIME = re.compile(r"^(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d)\.(\d{3}) ")
-# Batch job ids are UUIDs (so are moto's)
-_JOB_ID = re.compile(r"\b[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\b")
+# Batch job ids are UUIDs (so are moto's); an array child's is "<parent UUID>:<index>"
+_JOB_ID = re.compile(r"\b[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}(?::\d+)?\b")
 # the runner logs that it saw the job's terminal state (both sides put the state in the line)
 _TERMINAL = re.compile(r"\b(SUCCEEDED|FAILED)\b")
 # miniwdl's own line once the task (outputs included) is finished: the fallback notice

@@ -28,6 +28,7 @@ __all__ = ["BatchApi", "DESCRIBE_JOBS_MAX", "TERMINAL_STATES"]
 
 DESCRIBE_JOBS_MAX = 100  # DescribeJobs takes "up to 100 job IDs"
 TERMINAL_STATES = frozenset({"SUCCEEDED", "FAILED"})
+LIST_JOBS_PAGE_MAX = 1000  # ListJobs maxResults: "between 1 and 1000"
 
 
 def _dicts(items: Iterable[Any]) -> List[Dict[str, Any]]:
@@ -103,6 +104,21 @@ class BatchApi(ServiceApi):
         ans: List[Dict[str, Any]] = []
         for page in self._pages(
             "ListJobs", pages.paginate(jobQueue=job_queue, filters=cast(Any, filters))
+        ):
+            ans.extend(_dicts(page.get("jobSummaryList", [])))
+        return ans
+
+    def list_array_children(self, array_job_id: str, status: str) -> List[Dict[str, Any]]:
+        """Summaries of the children of array job ``array_job_id`` in ``status`` (ListJobs with
+        ``arrayJobId`` and ``jobStatus``, every page of up to 1,000)."""
+        pages = self._clients("batch").get_paginator("list_jobs")
+        ans: List[Dict[str, Any]] = []
+        config: Any = {"PageSize": LIST_JOBS_PAGE_MAX}
+        for page in self._pages(
+            "ListJobs",
+            pages.paginate(
+                arrayJobId=array_job_id, jobStatus=cast(Any, status), PaginationConfig=config
+            ),
         ):
             ans.extend(_dicts(page.get("jobSummaryList", [])))
         return ans

@@ -109,8 +109,11 @@ class JobLifecycle:
             # not cut short by terminating(): finding the job is what lets us terminate it
             return submit_without_twins(self.services.api, request, since_ms, window, log=logger)
 
+        # a first attempt may become a child of an array job; retries are plain jobs
+        arrays = self.services.arrays if attempt == 1 else None
         try:
-            job_id = self.services.submitter.call(once, terminating, logger)
+            job_id = arrays.submit(logger, request, terminating) if arrays else None
+            job_id = job_id or self.services.submitter.call(once, terminating, logger)
         except SubmitAborted:
             raise Terminated(quiet=True) from None
         record = {"attempt": attempt, "jobId": job_id, "jobQueue": request["jobQueue"]}

@@ -15,6 +15,7 @@ from typing import Optional
 from .. import naming
 from ..aws.batch import BatchApi
 from ..aws.clients import AwsClients
+from ..batch.arrays import ArrayCoalescer
 from ..batch.job_definitions import JobDefinitionCache
 from ..batch.poller import StatusPoller
 from ..batch.submitter import AdaptiveSubmitter
@@ -42,8 +43,20 @@ class Services:
         self.submitter = AdaptiveSubmitter(
             max_rate=1.0 / settings.submit_period, burst=settings.submit_burst
         )
+        # with array jobs, children are followed through their parents' status summaries
+        self.arrays: Optional[ArrayCoalescer] = None
+        if settings.array_jobs:
+            self.arrays = ArrayCoalescer(
+                self.api,
+                self.submitter,
+                window=settings.array_job_window,
+                min_size=settings.array_job_min_size,
+                recovery_seconds=settings.submit_recovery_seconds,
+                logger=logger.getChild("arrays"),
+            )
         self.poller = StatusPoller(
             self.api.describe_jobs,
+            list_array=self.api.list_array_children if settings.array_jobs else None,
             period=settings.describe_period,
             period_max=settings.describe_period_max,
             error_seconds=settings.describe_error_wait,

@@ -8,6 +8,16 @@ changed state is due every round; one that has sat in the same state for ``age``
 every ``clamp(backoff * age, period, period_max)``, so long-running jobs cost less. Each status
 change wakes the job's waiter.
 
+Array children (``<parent id>:<index>``, see :mod:`.arrays`) are followed through their parent
+when a ``list_array`` function is given: a round describes the parents that are due (their
+``arrayProperties.statusSummary``), and only when a parent's summary differs from the last one
+fully accounted for does it list the children of the statuses whose counts changed (ListJobs
+with ``arrayJobId`` and ``jobStatus``); children newly seen SUCCEEDED or FAILED are then
+described (≤100 per call) for the full description the backend classifies. A child's own watch
+thus costs a fraction of a call, and a quiet array one DescribeJobs entry per round. When the
+parent has ended, children still not seen ended are described directly (a listing that lagged
+behind the summary cannot leave a task waiting).
+
 Persistent DescribeJobs failures (``error_limit`` rounds in a row *and* for ``error_seconds``:
 an API outage of a few minutes must not fail runs whose jobs keep running), or a job that
 DescribeJobs no longer returns, are delivered to the waiters as :attr:`JobWatch.error` so that
@@ -24,8 +34,9 @@ import time
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
 from .._util import _
-from ..aws.batch import DESCRIBE_JOBS_MAX, TERMINAL_STATES
+from ..aws.batch import DESCRIBE_JOBS_MAX, LIST_JOBS_PAGE_MAX, TERMINAL_STATES
 from ..errors import MiniwdlAwsError
+from .arrays import split_child_id
 
 __all__ = ["JobWatch", "StatusPoller", "PollError"]
 
@@ -94,6 +105,8 @@ class StatusPoller:
     """Process-wide poller of Batch job status.
 
     :param describe: DescribeJobs for ≤100 ids, returning job descriptions
+    :param list_array: ListJobs of an array's children in one status (every page); None:
+        array children are described like any job
     :param period: seconds between rounds; also the interval for jobs that just changed state
     :param period_max: longest interval between checks of any one job
     :param backoff: a job unchanged for ``age`` seconds is checked every ``backoff * age`` seconds
@@ -109,6 +122,7 @@ class StatusPoller:
     def __init__(
         self,
         describe: Callable[[List[str]], List[Dict[str, Any]]],
+        list_array: Optional[Callable[[str, str], List[Dict[str, Any]]]] = None,
         period: float = 1.0,
         period_max: float = 5.0,
         backoff: float = 0.2,
@@ -123,6 +137,9 @@ class StatusPoller:
         assert 0 < period <= period_max
         self._autostart = autostart
         self._describe = describe
+        self._list_array = list_array
+        # array parent id -> the statusSummary last fully accounted for by listings
+        self._summaries: Dict[str, Dict[str, int]] = {}
         self.period = period
         self.period_max = period_max
         self.backoff = backoff
@@ -153,6 +170,10 @@ class StatusPoller:
                 w = JobWatch(job_id, self._clock())
                 w.next_due = self._clock() + self.period
                 self._watches[job_id] = w
+                child = split_child_id(job_id)
+                if child is not None:
+                    # a new child of a parent already accounted for must be listed again
+                    self._summaries.pop(child[0], None)
             if self._autostart and (self._thread is None or not self._thread.is_alive()):
                 self._stop.clear()
                 self._thread = threading.Thread(
@@ -185,18 +206,36 @@ class StatusPoller:
         return min(self.period_max, max(self.period, self.backoff * (now - w.changed_at)))
 
     def poll_once(self) -> int:
-        """Run one round now; returns the number of DescribeJobs calls made."""
+        """Run one round now; returns the number of Batch calls made."""
         now = self._clock()
         with self._lock:
             live = [w for w in self._watches.values() if not w.terminal and w.error is None]
         horizon = now + 0.5 * self.period
+        children: Dict[str, List[JobWatch]] = {}
+        plain: List[JobWatch] = []
+        for w in live:
+            child = split_child_id(w.job_id) if self._list_array is not None else None
+            if child is None:
+                plain.append(w)
+            else:
+                children.setdefault(child[0], []).append(w)
+        calls = self._poll_plain(plain, now, horizon)
+        if children:
+            calls += self._poll_arrays(children, now, horizon)
+        if calls:
+            self.rounds += 1
+        return calls
+
+    def _poll_plain(self, live: List[JobWatch], now: float, horizon: float) -> int:
         due = sorted((w for w in live if w.next_due <= horizon), key=lambda w: w.next_due)
         if not due:
             return 0
         spare = sorted((w for w in live if w.next_due > horizon), key=lambda w: w.next_due)
         ncalls = math.ceil(len(due) / DESCRIBE_JOBS_MAX)
         batch = (due + spare)[: ncalls * DESCRIBE_JOBS_MAX]
-        self.rounds += 1
+        return self._describe_and_deliver(batch)
+
+    def _describe_and_deliver(self, batch: List[JobWatch]) -> int:
         calls = 0
         for i in range(0, len(batch), DESCRIBE_JOBS_MAX):
             chunk = batch[i : i + DESCRIBE_JOBS_MAX]
@@ -207,9 +246,94 @@ class StatusPoller:
             except Exception as exn:
                 self._round_failed(exn, chunk)
                 return calls
-            self._errors = 0
-            self._failing_since = None
+            self._round_ok()
             self._deliver(chunk, descriptions, self._clock())
+        return calls
+
+    def _round_ok(self) -> None:
+        self._errors = 0
+        self._failing_since = None
+
+    def _poll_arrays(self, children: Dict[str, List[JobWatch]], now: float, horizon: float) -> int:
+        """One round for array children: their due parents' summaries, then listings and
+        descriptions only where a summary changed (see the module docstring)."""
+        with self._lock:
+            for parent in [p for p in self._summaries if p not in children]:
+                del self._summaries[parent]  # every child of it ended or was unwatched
+        parents = sorted(p for p, ws in children.items() if any(w.next_due <= horizon for w in ws))
+        calls = 0
+        to_describe: List[JobWatch] = []
+        for i in range(0, len(parents), DESCRIBE_JOBS_MAX):
+            chunk = parents[i : i + DESCRIBE_JOBS_MAX]
+            watches = [w for p in chunk for w in children[p]]
+            calls += 1
+            self.calls += 1
+            try:
+                by_id = {d.get("jobId"): d for d in self._describe(chunk)}
+                self._round_ok()
+                for parent in chunk:
+                    calls += self._reconcile(parent, by_id.get(parent), children[parent],
+                                             to_describe)  # fmt: skip
+            except Exception as exn:
+                self._round_failed(exn, watches)
+                return calls
+            later = self._clock()
+            for w in watches:
+                w.next_due = later + self._interval(w, later)
+        if to_describe:
+            calls += self._describe_and_deliver(to_describe)
+        return calls
+
+    def _reconcile(
+        self,
+        parent: str,
+        desc: Optional[Dict[str, Any]],
+        watches: List[JobWatch],
+        to_describe: List[JobWatch],
+    ) -> int:
+        """Bring the watches of ``parent``'s children up to its summary; returns the ListJobs
+        calls made. Children to describe (newly ended) are added to ``to_describe``."""
+        assert self._list_array is not None
+        if desc is None:  # the parent is unknown: as for a job DescribeJobs does not return
+            for w in watches:
+                w.missing_rounds += 1
+                if w.missing_rounds >= self.missing_limit:
+                    w._fail(PollError(f"DescribeJobs does not know array job {parent}"))
+            return 0
+        summary = dict((desc.get("arrayProperties") or {}).get("statusSummary") or {})
+        with self._lock:
+            known = self._summaries.get(parent)
+        by_id = {w.job_id: w for w in watches}
+        calls = 0
+        complete = True
+        if summary != known:
+            for status, count in sorted(summary.items()):
+                # a status whose count did not change may still have new members: RUNNING is
+                # listed whenever anything changed (it starts the task's stderr tailing)
+                same = known is not None and known.get(status) == count and status != "RUNNING"
+                if not count or same:
+                    continue
+                listed = self._list_array(parent, status)
+                calls += 1 + len(listed) // LIST_JOBS_PAGE_MAX
+                self.calls += 1 + len(listed) // LIST_JOBS_PAGE_MAX
+                # a listing lagging behind the summary: list again next round
+                complete = complete and len(listed) >= count
+                now = self._clock()
+                for item in listed:
+                    child = by_id.get(str(item.get("jobId")))
+                    if child is None or child.status == status:
+                        continue
+                    if status in TERMINAL_STATES:
+                        to_describe.append(child)  # the backend classifies full descriptions
+                    else:
+                        child._update(item, now)
+            if complete:
+                with self._lock:
+                    self._summaries[parent] = summary
+        if desc.get("status") in TERMINAL_STATES:
+            # the parent ends after its last child: none of them may be left waiting
+            seen = {id(w) for w in to_describe}
+            to_describe.extend(w for w in watches if not w.terminal and id(w) not in seen)
         return calls
 
     def refresh(self, job_id: str) -> None:

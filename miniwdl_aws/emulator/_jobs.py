@@ -89,13 +89,19 @@ class LocalJob(batch_models.Job):
         raise RuntimeError("LocalJob runs through the emulator's executor")
 
     def terminate(self, reason: str) -> None:
-        """TerminateJob (moto's backend calls this): stop the job whatever its state."""
+        """TerminateJob (moto's backend calls this): stop the job whatever its state; on an
+        array parent, its children (the parent then ends with its last child)."""
         if LocalJob.runner is not None:
+            for child in self._array_children():
+                LocalJob.runner.terminate(child, reason, cancel_only=False)
             LocalJob.runner.terminate(self, reason, cancel_only=False)
 
     def cancel(self, reason: str) -> None:
-        """CancelJob: effective only before the job runs."""
+        """CancelJob: effective only before the job runs; on an array parent, AWS "attempts to
+        cancel all child jobs" (those not yet STARTING or RUNNING)."""
         if LocalJob.runner is not None:
+            for child in self._array_children():
+                LocalJob.runner.terminate(child, reason, cancel_only=True)
             LocalJob.runner.terminate(self, reason, cancel_only=True)
 
     def _get_container_property(self, p: str, default: Any) -> Any:
@@ -280,6 +286,9 @@ class LocalJob(batch_models.Job):
         if self.array_properties.get("index") is None:
             return None
         return self.job_id.rsplit(":", 1)[0]  # moto names children "<parent id>:<index>"
+
+    def _array_children(self) -> List[LocalJob]:
+        return [c for c in self._child_jobs or [] if isinstance(c, LocalJob)]
 
     def array_size(self) -> int:
         """How many children this array parent has (0 for a job that is not one)."""

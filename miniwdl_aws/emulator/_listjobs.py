@@ -43,6 +43,8 @@ def list_jobs(
         return _error(start_response, f"maxResults must be between 1 and {MAX_PAGE}")
     if not body.get("jobStatus") and not body.get("filters") and not body.get("arrayJobId"):
         body["jobStatus"] = "RUNNING"
+    # AWS: "The filter doesn't apply to child jobs in an array": a name filter finds the parent
+    parents_only = bool(body.get("filters")) and not body.get("arrayJobId")
     raw = json.dumps(body).encode()
     environ["wsgi.input"] = io.BytesIO(raw)
     environ["CONTENT_LENGTH"] = str(len(raw))
@@ -66,6 +68,8 @@ def list_jobs(
         return [payload]
     answer = json.loads(payload)
     jobs = answer.get("jobSummaryList", [])
+    if parents_only:
+        jobs = [j for j in jobs if "index" not in (j.get("arrayProperties") or {})]
     answer["jobSummaryList"] = jobs[offset : offset + page]
     if offset + page < len(jobs):
         answer["nextToken"] = _encode_token(offset + page)

@@ -26,9 +26,12 @@ outputs could not be collected) is FAILED. With ``[aws] price_per_vcpu_hour`` /
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
+import re
+import shlex
 import time
 from typing import Any, Dict, Generator, List, Optional, Sequence, Tuple
 
@@ -498,7 +501,7 @@ def summarize_run(
     miniwdl's task errors read from the shared filesystem when it is mounted here. The usage
     series read go into ``series_out`` too, for the report (not read twice from EFS)."""
     api = BatchApi(clients)
-    jobs = find_run_jobs(api, run_id, queues)
+    jobs = expand_arrays(api, find_run_jobs(api, run_id, queues))
     series, errors = collect_local(jobs, run_dir)
     if series_out is not None:
         series_out.update(series)
@@ -510,6 +513,50 @@ def summarize_run(
         task_errors=errors,
         prices=prices,
     )
+
+
+def expand_arrays(api: BatchApi, jobs: Sequence[Dict[str, Any]]) -> List[Dict[str, Any]]:
+    """``jobs`` with each array parent (``[aws] array_jobs``) replaced by its children, each
+    tagged with its own task's call. AWS's name filter lists parents only, and a child carries
+    its parent's tags; which task child ``i`` ran is line ``i`` of the list file that the
+    parent's command names (``batch/arrays.py``), read from the shared filesystem."""
+    out: List[Dict[str, Any]] = []
+    for job in jobs:
+        props = job.get("arrayProperties") or {}
+        if "size" not in props or "index" in props:
+            out.append(job)
+            continue
+        calls = _array_calls(job)
+        ids = [f"{job['jobId']}:{i}" for i in range(int(props["size"]))]
+        for child in api.describe_jobs_in_order(ids):
+            tags = dict(child.get("tags") or job.get("tags") or {})
+            call = calls.get(int((child.get("arrayProperties") or {}).get("index", -1)))
+            if call:
+                tags[naming.TAG_CALL] = call
+            out.append(dict(child, tags=tags))
+    return out
+
+
+_CHILD_CALL = re.compile(r"\bexport " + naming.ENV_TASK_RUN_ID + r"=(\S+?);")
+
+
+def _array_calls(parent: Dict[str, Any]) -> Dict[int, str]:
+    """``{child index: its task's call run id}`` from the parent's list file ({} if unreadable)."""
+    command = (parent.get("container") or {}).get("command") or []
+    if not command:
+        return {}
+    try:
+        with open(str(command[-1])) as infile:
+            lines = infile.read().splitlines()
+    except OSError:
+        return {}
+    out: Dict[int, str] = {}
+    for i, line in enumerate(lines):
+        m = _CHILD_CALL.search(line)
+        if m:
+            with contextlib.suppress(ValueError):
+                out[i] = shlex.split(m.group(1))[0]
+    return out
 
 
 def write_summary(run_dir: str, summary: Dict[str, Any]) -> str:

@@ -57,6 +57,21 @@ def test_noticed_times_terminal_line_then_retry() -> None:
     assert got[JOB_B] == pytest.approx(t0 + 4.125, abs=1e-3)
 
 
+def test_array_child_ids_are_their_own_jobs() -> None:
+    t0 = 1_790_000_000.0
+    child = f"{JOB_A}:7"
+    log = "\n".join(
+        [
+            f"{_stamp(t0)} wdl.t NOTICE task setup",
+            f'{_stamp(t0 + 1)} wdl.t NOTICE array job submitted :: jobId: "{JOB_A}"',
+            f'{_stamp(t0 + 1.5)} wdl.t NOTICE job submitted :: jobId: "{child}"',
+            f'{_stamp(t0 + 2.5)} wdl.t NOTICE job change :: status: "SUCCEEDED", jobId: "{child}"',
+        ]
+    )
+    assert metrics.noticed_times(log) == {child: pytest.approx(t0 + 2.5, abs=1e-3)}
+    assert metrics.attempt_start_times(log)[child] == pytest.approx(t0, abs=1e-3)
+
+
 def test_noticed_times_from_dir_reads_every_task_log(tmp_path: Path) -> None:
     t0 = 1_790_000_100.0
     for i, job in enumerate((JOB_A, JOB_B)):

@@ -202,3 +202,126 @@ def test_thread_fans_out_to_waiters() -> None:
         assert any({"a", "b"} <= set(c) for c in batch.calls)
     finally:
         poller.stop()
+
+
+class FakeArrays(FakeBatch):
+    """Array parents over FakeBatch: DescribeJobs of a parent gives its children's status
+    summary; ListJobs by array and status lists them (``lag`` children left out, as an
+    eventually consistent listing may)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.parents: Dict[str, int] = {}
+        self.listings: List[tuple] = []
+        self.lag = 0
+
+    def describe(self, ids: List[str]) -> List[dict]:
+        self.calls.append(list(ids))
+        out = []
+        for i in ids:
+            if i in self.parents:
+                kids = [self.status[f"{i}:{k}"] for k in range(self.parents[i])]
+                summary = {s: kids.count(s) for s in set(kids)}
+                ended = all(s in ("SUCCEEDED", "FAILED") for s in kids)
+                status = ("FAILED" if "FAILED" in kids else "SUCCEEDED") if ended else "PENDING"
+                out.append({"jobId": i, "status": status,
+                            "arrayProperties": {"statusSummary": summary}})  # fmt: skip
+            elif i in self.status:
+                out.append({"jobId": i, "status": self.status[i], "container": {"exitCode": 0}})
+        return out
+
+    def list_array(self, parent: str, status: str) -> List[dict]:
+        self.listings.append((parent, status))
+        kids = [f"{parent}:{k}" for k in range(self.parents[parent])]
+        found = [{"jobId": k, "status": status} for k in kids if self.status[k] == status]
+        return found[: max(0, len(found) - self.lag)]
+
+
+def _array(batch: FakeArrays, poller: StatusPoller, parent: str, n: int, status: str) -> list:
+    batch.parents[parent] = n
+    watches = []
+    for k in range(n):
+        batch.status[f"{parent}:{k}"] = status
+        watches.append(poller.watch(f"{parent}:{k}"))
+    return watches
+
+
+def test_array_children_followed_through_the_parent_summary() -> None:
+    batch, clock = FakeArrays(), Clock()
+    poller = make(batch, clock, list_array=batch.list_array)
+    watches = _array(batch, poller, "P", 250, "RUNNABLE")
+    clock.now = 1.0
+    poller.poll_once()
+    assert batch.calls == [["P"]]  # one parent, not 250 children
+    assert {w.status for w in watches} == {"RUNNABLE"}
+    clock.now = 3.0
+    batch.calls.clear()
+    batch.listings.clear()
+    poller.poll_once()  # unchanged summary: the parent only
+    assert batch.calls == [["P"]] and batch.listings == []
+    for k in range(250):
+        batch.status[f"P:{k}"] = "SUCCEEDED" if k % 2 else "RUNNING"
+    clock.now = 10.0
+    poller.poll_once()
+    assert {w.status for w in watches[0::2]} == {"RUNNING"}
+    ended = watches[1::2]
+    assert {w.status for w in ended} == {"SUCCEEDED"}
+    assert all(w.description and "container" in w.description for w in ended)  # described
+    children_described = [i for call in batch.calls for i in call if i != "P"]
+    assert sorted(children_described) == sorted(w.job_id for w in ended)
+    assert max(len(call) for call in batch.calls) <= DESCRIBE_JOBS_MAX
+
+
+def test_array_listing_behind_the_summary_is_listed_again() -> None:
+    batch, clock = FakeArrays(), Clock()
+    poller = make(batch, clock, list_array=batch.list_array, period_max=1.0)
+    watches = _array(batch, poller, "P", 3, "RUNNING")
+    clock.now = 1.0
+    poller.poll_once()
+    batch.status["P:0"] = batch.status["P:1"] = "SUCCEEDED"
+    batch.lag = 1
+    clock.now = 2.0
+    poller.poll_once()
+    assert sum(w.status == "SUCCEEDED" for w in watches) == 1
+    batch.lag = 0
+    clock.now = 3.0
+    poller.poll_once()  # same summary as last round, but not yet accounted for
+    assert [w.status for w in watches] == ["SUCCEEDED", "SUCCEEDED", "RUNNING"]
+
+
+def test_children_of_an_ended_parent_are_described_even_if_never_listed() -> None:
+    batch, clock = FakeArrays(), Clock()
+    poller = make(batch, clock, list_array=batch.list_array, period_max=1.0)
+    watches = _array(batch, poller, "P", 2, "RUNNING")
+    clock.now = 1.0
+    poller.poll_once()
+    batch.status["P:0"] = "SUCCEEDED"
+    batch.status["P:1"] = "FAILED"
+    batch.lag = 5  # the listing never shows them
+    clock.now = 2.0
+    poller.poll_once()
+    assert [w.status for w in watches] == ["SUCCEEDED", "FAILED"]
+
+
+def test_unknown_array_parent_is_an_error_for_its_children() -> None:
+    batch, clock = FakeArrays(), Clock()
+    poller = make(batch, clock, list_array=batch.list_array, period_max=1.0, missing_limit=2)
+    watch = poller.watch("GONE:0")
+    for t in (1.0, 2.0):
+        clock.now = t
+        poller.poll_once()
+    assert isinstance(watch.error, PollError)
+
+
+def test_array_child_newly_running_is_seen_though_the_running_count_did_not_change() -> None:
+    batch, clock = FakeArrays(), Clock()
+    poller = make(batch, clock, list_array=batch.list_array, period_max=1.0)
+    watches = _array(batch, poller, "P", 2, "RUNNABLE")
+    batch.status["P:0"] = "RUNNING"
+    clock.now = 1.0
+    poller.poll_once()
+    assert [w.status for w in watches] == ["RUNNING", "RUNNABLE"]
+    batch.status["P:0"], batch.status["P:1"] = "SUCCEEDED", "RUNNING"  # RUNNING: still 1
+    clock.now = 2.0
+    poller.poll_once()
+    assert [w.status for w in watches] == ["SUCCEEDED", "RUNNING"]
