@@ -352,6 +352,7 @@ _S3_HELPERS = {
 _NOT_FOR_SUBMITTERS = {
     "sts:GetCallerIdentity": "needs no permission",
     "ec2:DescribeInstanceTypes": "task backend only (workflow job, WorkflowRole)",
+    "batch:GetJobQueueSnapshot": "task backend only (workflow job, WorkflowRole)",
 }
 
 
@@ -410,4 +411,4 @@ def test_workflow_role_allows_the_backend_only_calls() -> None:
         "PolicyDocument"
     ]["Statement"]
     allowed = {a for st in statements for a in st["Action"]}
-    assert "ec2:DescribeInstanceTypes" in allowed
+    assert {a for a, why in _NOT_FOR_SUBMITTERS.items() if "WorkflowRole" in why} <= allowed
