@@ -19,6 +19,7 @@ from typing import Any, Dict, List, Optional
 from ._emulator import Emulator
 from ._exports import format_exports
 from ._faults import FaultInjector
+from ._state import DEFAULT_KILL_GRACE
 
 CONTAINER_BACKEND_ENV = "MINIWDL__SCHEDULER__CONTAINER_BACKEND"
 
@@ -39,7 +40,12 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument(
         "--min-timeout", type=float, default=60.0, help="smallest attemptDurationSeconds accepted"
     )
-    serve.add_argument("--kill-grace", type=float, default=2.0, help="seconds SIGTERM->SIGKILL")
+    serve.add_argument(
+        "--kill-grace",
+        type=float,
+        default=DEFAULT_KILL_GRACE,
+        help="seconds SIGTERM->SIGKILL (default: ECS's 30)",
+    )
     serve.add_argument(
         "--port-file", default=None, help="write the endpoint URL here (atomically) once serving"
     )

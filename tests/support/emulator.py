@@ -74,6 +74,8 @@ class ServeProcess:
         (RuntimeError, with the end of its log, if it exits or the ``timeout`` guard ends)."""
         cmd = [self.python, "-m", "miniwdl_aws.emulator", "serve", "--bootstrap"]
         cmd += ["--port", str(self.port), "--efs-dir", self.efs_dir, *self.args]
+        if "--kill-grace" not in self.args:  # ECS's 30 s would only slow the tests down
+            cmd += ["--kill-grace", "0.5"]
         self.lines = []
         self.exports = {}
         with open(self.log_path, "a") as log:
