@@ -22,6 +22,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import tempfile
 from typing import Any, Iterator
 
@@ -62,8 +63,14 @@ _ORIGINAL_AWS_ENV = {k: v for k, v in os.environ.items() if _is_aws_var(k)}
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    """Scrub before collection, so that even test modules' import-time code sees no real AWS."""
+    """Scrub before collection, so that even test modules' import-time code sees no real AWS;
+    and give Ctrl-C its terminal meaning back to the processes the tests start."""
     _scrub_aws_env()
+    # A shell without job control starts background commands with SIGINT ignored, and that is
+    # inherited across exec: the submitter a test Ctrl-Cs would never see it. A handled signal
+    # is reset to its default in children, so handle it here as Python does by default.
+    if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -10,7 +10,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Dict
 
 from miniwdl_aws.submit import END_OF_LOG
 from miniwdl_aws.submit.wait import EXIT_FAILED_NO_CODE
@@ -193,6 +193,18 @@ def test_self_test(aws: Any) -> None:
     assert '"self_test.count": 3' in res.stderr
 
 
+def _signal_masks(pid: int) -> Dict[str, str]:
+    """SigBlk/SigIgn/SigCgt of a process, and of this one (what a child inherits)."""
+    out = {}
+    for who in (str(pid), "self"):
+        with open(f"/proc/{who}/status") as f:
+            for line in f:
+                key = line.split(":")[0]
+                if key in ("SigBlk", "SigIgn", "SigCgt"):
+                    out[f"{who}.{key}"] = line.split(":")[1].strip()
+    return out
+
+
 def test_ctrl_c_leaves_the_workflow_running(aws: Any, emulator: Any, wdl_dir: Path) -> None:
     # ECS waits 30 s between SIGTERM and SIGKILL; leave miniwdl time to stop its task job
     emulator.configure(kill_grace=10.0)
@@ -211,8 +223,13 @@ def test_ctrl_c_leaves_the_workflow_running(aws: Any, emulator: Any, wdl_dir: Pa
     for line in proc.stderr:  # wait until miniwdl inside the job has submitted its task
         if "AWS Batch job submitted" in line:
             break
+    masks = _signal_masks(proc.pid)  # a SIGINT blocked or ignored from the start never arrives
     proc.send_signal(signal.SIGINT)
-    _, err = proc.communicate(timeout=60)
+    try:
+        _, err = proc.communicate(timeout=60)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        raise AssertionError(f"the submitter ignored SIGINT; its signal masks: {masks}") from None
     assert proc.returncode == 130
     assert f"aws batch terminate-job --job-id {job_id} --reason" in err
     assert describe(job_id)["status"] == "RUNNING"
