@@ -19,6 +19,7 @@ from typing import Any, Dict, List, Optional
 from ._emulator import Emulator
 from ._exports import format_exports
 from ._faults import FaultInjector
+from ._images import parse_spec
 from ._state import DEFAULT_KILL_GRACE
 
 CONTAINER_BACKEND_ENV = "MINIWDL__SCHEDULER__CONTAINER_BACKEND"
@@ -57,6 +58,14 @@ def _parser() -> argparse.ArgumentParser:
         ' \'{"lost_response": {"batch.SubmitJob": 0.2}, "visibility_lag": 1}\'; every client'
         " meets it; change it later with POST /_emulator/faults",
     )
+    serve.add_argument(
+        "--image",
+        action="append",
+        default=[],
+        metavar="NAME=DOCKERFILE",
+        help="put an image in the local image table: jobs of image NAME get the ENV of that"
+        " Dockerfile's final stage, and the files it copies from its build context (repeatable)",
+    )
     return parser
 
 
@@ -82,6 +91,11 @@ def serve(args: argparse.Namespace) -> int:
     except (OSError, ValueError) as exc:
         sys.stderr.write(f"serve: bad --faults: {exc}\n")
         return 2
+    try:
+        images = dict(parse_spec(spec) for spec in args.image)
+    except (OSError, ValueError) as exc:
+        sys.stderr.write(f"serve: bad --image: {exc}\n")
+        return 2
     efs_dir = args.efs_dir or tempfile.mkdtemp(prefix="miniwdl-aws-efs-")
     emu = Emulator(
         efs_dir=efs_dir,
@@ -90,6 +104,7 @@ def serve(args: argparse.Namespace) -> int:
         strict=not args.no_strict,
         min_timeout=args.min_timeout,
         kill_grace=args.kill_grace,
+        images=images,
     )
     stop = threading.Event()
 
