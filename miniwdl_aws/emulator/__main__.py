@@ -20,6 +20,7 @@ from ._emulator import Emulator
 from ._exports import format_exports
 from ._faults import FaultInjector
 from ._images import parse_spec
+from ._profiles import with_profile
 from ._state import DEFAULT_KILL_GRACE
 
 CONTAINER_BACKEND_ENV = "MINIWDL__SCHEDULER__CONTAINER_BACKEND"
@@ -59,6 +60,12 @@ def _parser() -> argparse.ArgumentParser:
         " meets it; change it later with POST /_emulator/faults",
     )
     serve.add_argument(
+        "--realistic",
+        action="store_true",
+        help="serve with the realistic profile: the account-wide Batch budget of 50 requests/s,"
+        " per-call latency and a 1 s listing lag (see _profiles.py; --faults keys win)",
+    )
+    serve.add_argument(
         "--image",
         action="append",
         default=[],
@@ -87,7 +94,9 @@ def _fault_spec(arg: Optional[str]) -> Optional[Dict[str, Any]]:
 def serve(args: argparse.Namespace) -> int:
     """Start, print exports, block until a signal, stop."""
     try:
-        faults = _fault_spec(args.faults)
+        faults = with_profile("realistic" if args.realistic else None, _fault_spec(args.faults))
+        if faults is not None:
+            FaultInjector().set(faults)
     except (OSError, ValueError) as exc:
         sys.stderr.write(f"serve: bad --faults: {exc}\n")
         return 2
