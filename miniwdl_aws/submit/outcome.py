@@ -191,7 +191,12 @@ def run_dir_on_disk(home: str) -> Optional[str]:
     marks = ("outputs.json", "error.json", "workflow.log")
     if any(os.path.isfile(os.path.join(home, m)) for m in marks):
         return home
-    found = [d for d in glob.glob(os.path.join(home, "*", "workflow.log"))]
+    # not through miniwdl's _LAST symlink: the same directory under a name nobody should keep
+    found = [
+        p
+        for p in glob.glob(os.path.join(home, "*", "workflow.log"))
+        if not os.path.islink(os.path.dirname(p))
+    ]
     if not found:
         return None
     return os.path.dirname(max(found, key=lambda p: os.stat(p).st_mtime))

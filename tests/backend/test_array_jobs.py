@@ -53,8 +53,8 @@ def test_scatter_as_array_jobs(emulator: Any, aws: Any) -> None:
     assert len(plain) >= 1 and len(set(children)) == n - len(plain) >= n // 2
     parents = {c.rpartition(":")[0] for c in children}
     assert calls["batch.SubmitJob"] == len(parents) + len(plain) <= n // 4, calls
-    total = sum(calls.values())
-    assert total / n <= 0.5, calls
+    # (how many DescribeJobs/ListJobs rounds the run took depends on the machine's speed:
+    # measured in bench/, not asserted here)
     # the run summary attributes each child to its own task, not to the array
     with open(os.path.join(res.run_dir, "aws_batch_summary.json")) as infile:
         summary = json.load(infile)

@@ -246,7 +246,11 @@ def test_process_in_its_own_session_dies_with_a_terminated_job(aws: Any) -> None
     job_id = submit(aws, jd, name="escaper")
     wait_status(job_id, ["RUNNING"])
     pid = int(_wait_file(pidfile))
-    assert os.getsid(pid) == pid  # it did leave the job's session
+    # it did leave the job's session (setsid runs in the background: give it the time to)
+    deadline = time.monotonic() + 30
+    while os.getsid(pid) != pid and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert os.getsid(pid) == pid
     batch().terminate_job(jobId=job_id, reason="stop")
     assert wait_status(job_id)["status"] == "FAILED"
     assert process_gone(pid), "a setsid process of a terminated job survived"

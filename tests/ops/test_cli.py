@@ -54,7 +54,7 @@ CASES = {
         "--wait must be >= 0",
     ),
     "runs: empty --queue": (["runs", "--queue", ""], {}, 2, "--queue must name a job queue"),
-    "no command": ([], {}, 2, "missing COMMAND (doctor, runs, cleanup, logs)"),
+    "no command": ([], {}, 2, "missing COMMAND (doctor, runs, cleanup, logs, report)"),
     "bad config value": (
         ["doctor"],
         {"MINIWDL__AWS__FSAP": "not-an-access-point"},

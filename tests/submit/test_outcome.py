@@ -124,3 +124,14 @@ def test_where_lines() -> None:
     assert lines[-1] == "run directory: /mnt/efs/r/x (error.json, workflow.log, call-*/)"
     ok = outcome.where_lines("mw1", "g", None, "/d/", True, deleted=True)
     assert ok == ["run directory: /d/ (deleted after the upload, --delete-after)"]
+
+
+def test_run_dir_on_disk_is_the_real_directory_not_lasts_symlink(tmp_path: Path) -> None:
+    """miniwdl's ``_LAST`` symlink names the newest run directory too: the submitter must print
+    the directory itself."""
+    real = tmp_path / "20261129_053100_failing"
+    real.mkdir()
+    (real / "workflow.log").write_text("x\n")
+    for name in ("_LAST", "zz_LAST", "A_LAST"):  # whatever order the directory lists them in
+        (tmp_path / name).symlink_to(real.name)
+    assert outcome.run_dir_on_disk(str(tmp_path)) == str(real)
