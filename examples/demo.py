@@ -40,6 +40,11 @@ def start_local_aws(workdir: str) -> Tuple[subprocess.Popen, Dict[str, str]]:
     os.makedirs(efs)
     cmd = [sys.executable, "-m", "miniwdl_aws.emulator", "serve", "--bootstrap"]
     cmd += ["--efs-dir", efs, "--dwell", "0.2"]
+    # the workflow job's image: this repository's Dockerfile (its ENV and miniwdl-aws.cfg)
+    dockerfile = os.path.join(
+        os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "Dockerfile"
+    )
+    cmd += ["--image", f"miniwdl-aws-workflow:local={dockerfile}"]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True, cwd=workdir)
     assert proc.stdout is not None
     exports: Dict[str, str] = {}

@@ -88,7 +88,11 @@ def emulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     from miniwdl_aws.emulator import Emulator
 
     efs_root = tmp_path_factory.mktemp("efs")
+    from miniwdl_aws.emulator import from_dockerfile
+    from tests.support.submitter import WORKFLOW_DOCKERFILE, WORKFLOW_IMAGE
+
     emu = Emulator(efs_dir=str(efs_root), **_EMULATOR_SETTINGS)
+    emu.add_image(WORKFLOW_IMAGE, from_dockerfile(WORKFLOW_DOCKERFILE))
     emu.start()
     try:
         yield emu

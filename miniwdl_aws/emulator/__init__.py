@@ -82,5 +82,6 @@ from __future__ import annotations
 from ._bootstrap import Stack
 from ._emulator import Emulator
 from ._exports import format_exports, parse_exports
+from ._images import Image, from_dockerfile
 
-__all__ = ["Emulator", "Stack", "format_exports", "parse_exports"]
+__all__ = ["Emulator", "Image", "Stack", "from_dockerfile", "format_exports", "parse_exports"]

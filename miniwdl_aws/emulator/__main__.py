@@ -19,6 +19,8 @@ from typing import Any, Dict, List, Optional
 from ._emulator import Emulator
 from ._exports import format_exports
 from ._faults import FaultInjector
+from ._images import parse_spec
+from ._profiles import with_profile
 from ._state import DEFAULT_KILL_GRACE
 
 CONTAINER_BACKEND_ENV = "MINIWDL__SCHEDULER__CONTAINER_BACKEND"
@@ -57,6 +59,20 @@ def _parser() -> argparse.ArgumentParser:
         ' \'{"lost_response": {"batch.SubmitJob": 0.2}, "visibility_lag": 1}\'; every client'
         " meets it; change it later with POST /_emulator/faults",
     )
+    serve.add_argument(
+        "--realistic",
+        action="store_true",
+        help="serve with the realistic profile: the account-wide Batch budget of 50 requests/s,"
+        " per-call latency and a 1 s listing lag (see _profiles.py; --faults keys win)",
+    )
+    serve.add_argument(
+        "--image",
+        action="append",
+        default=[],
+        metavar="NAME=DOCKERFILE",
+        help="put an image in the local image table: jobs of image NAME get the ENV of that"
+        " Dockerfile's final stage, and the files it copies from its build context (repeatable)",
+    )
     return parser
 
 
@@ -78,9 +94,16 @@ def _fault_spec(arg: Optional[str]) -> Optional[Dict[str, Any]]:
 def serve(args: argparse.Namespace) -> int:
     """Start, print exports, block until a signal, stop."""
     try:
-        faults = _fault_spec(args.faults)
+        faults = with_profile("realistic" if args.realistic else None, _fault_spec(args.faults))
+        if faults is not None:
+            FaultInjector().set(faults)
     except (OSError, ValueError) as exc:
         sys.stderr.write(f"serve: bad --faults: {exc}\n")
+        return 2
+    try:
+        images = dict(parse_spec(spec) for spec in args.image)
+    except (OSError, ValueError) as exc:
+        sys.stderr.write(f"serve: bad --image: {exc}\n")
         return 2
     efs_dir = args.efs_dir or tempfile.mkdtemp(prefix="miniwdl-aws-efs-")
     emu = Emulator(
@@ -90,6 +113,7 @@ def serve(args: argparse.Namespace) -> int:
         strict=not args.no_strict,
         min_timeout=args.min_timeout,
         kill_grace=args.kill_grace,
+        images=images,
     )
     stop = threading.Event()
 

@@ -10,8 +10,9 @@ import json
 import os
 import sys
 import tempfile
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any, Dict, List, Mapping, Optional, Tuple
 
+from ._images import Image
 from ._jobs import LocalJob
 
 SPOT_REASON = "Host EC2 (instance i-0123456789abcdef0) terminated."
@@ -119,8 +120,12 @@ def mount_problem(job: LocalJob) -> Optional[str]:
     return None
 
 
-def job_env(job: LocalJob, emulator_env: Dict[str, str]) -> Dict[str, str]:
-    """The clean environment of a job attempt (never the emulator's own AWS_*/MINIWDL_*)."""
+def job_env(
+    job: LocalJob, emulator_env: Dict[str, str], images: Optional[Mapping[str, Image]] = None
+) -> Dict[str, str]:
+    """The clean environment of a job attempt (never the emulator's own AWS_*/MINIWDL_*): the
+    host's basics, then what the job's image provides when it is in the image table, then the
+    job's own environment (which wins, as over an image's ENV in Docker)."""
     env = {
         "PATH": os.path.dirname(sys.executable)
         + os.pathsep
@@ -129,6 +134,9 @@ def job_env(job: LocalJob, emulator_env: Dict[str, str]) -> Dict[str, str]:
         "LANG": os.environ.get("LANG", "C.UTF-8"),
         "TMPDIR": tempfile.gettempdir(),
     }
+    image = (images or {}).get(str(job.container_properties().get("image", "")))
+    if image is not None:
+        env.update(image.job_env())
     for item in job.environment_list():
         env[item["name"]] = item["value"]
     env["AWS_BATCH_JOB_ID"] = job.job_id

@@ -9,7 +9,7 @@ import tempfile
 import threading
 import time
 import urllib.request
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, List, Mapping, Optional
 
 from moto.moto_api._internal import moto_api_backend
 from moto.moto_server.werkzeug_app import (
@@ -24,6 +24,7 @@ from ._app import CallStats, EmulatorApp
 from ._bootstrap import InternalClients, Stack, bootstrap
 from ._executor import Executor
 from ._faults import FaultInjector
+from ._images import Image
 from ._state import DEFAULT_KILL_GRACE, Settings
 
 FAKE_KEY = "testing"
@@ -47,6 +48,7 @@ class Emulator:
         kill_grace: float = DEFAULT_KILL_GRACE,
         enforce_memory: bool = True,
         memory_poll: float = 0.25,
+        images: Optional[Mapping[str, Image]] = None,
     ) -> None:
         self.efs_dir = efs_dir
         self.port = port
@@ -57,6 +59,7 @@ class Emulator:
             kill_grace=kill_grace,
             enforce_memory=enforce_memory,
             memory_poll=memory_poll,
+            images=dict(images or {}),
         )
         self.faults = FaultInjector()
         self.calls = CallStats()
@@ -198,6 +201,11 @@ class Emulator:
         """Change ``dwell``, ``strict``, ``min_timeout``, ``kill_grace``, ``enforce_memory`` or
         ``memory_poll`` at runtime."""
         self.settings.update(values)
+
+    def add_image(self, name: str, image: Image) -> None:
+        """Put ``image`` in the local image table under ``name`` (jobs of that image get its
+        environment and files; see ``_images``)."""
+        self.settings.images[name] = image
 
     # -- jobs --------------------------------------------------------------------------------
 

@@ -224,7 +224,7 @@ class Executor:
             job.current_stream = stream
             job.log_stream_name = stream
             self.logs.open_stream(job._log_backend, stream)
-            env = job_env(job, self.env_provider())
+            env = job_env(job, self.env_provider(), self.settings.images)
             env[_procs.MARKER_ENV] = self._marker(job)
             try:
                 proc = _spawn(argv, job.tmpdir, env)

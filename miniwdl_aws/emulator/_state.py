@@ -8,8 +8,10 @@ thread-local set by the WSGI wrapper around moto (werkzeug serves each request o
 from __future__ import annotations
 
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Dict, Optional
+
+from ._images import Image
 
 # Requests carrying this header (the emulator's own bootstrap) are neither counted nor faulted.
 INTERNAL_HEADER = "X-Miniwdl-Emulator-Internal"
@@ -32,6 +34,8 @@ class Settings:
     :param enforce_memory: kill a job whose processes use more resident memory than its MEMORY
         requirement, reported as ECS reports an OOM kill
     :param memory_poll: seconds between two samples of the running jobs' memory use
+    :param images: the local image table (image name → what it provides); set at start, not
+        through ``configure``
     """
 
     dwell: float = 0.02
@@ -40,6 +44,7 @@ class Settings:
     kill_grace: float = DEFAULT_KILL_GRACE
     enforce_memory: bool = True
     memory_poll: float = 0.25
+    images: Dict[str, Image] = field(default_factory=dict)
 
     def update(self, values: Dict[str, Any]) -> None:
         """Apply ``values`` (only known keys; raises ValueError otherwise)."""

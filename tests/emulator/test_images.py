@@ -6,10 +6,12 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from miniwdl_aws.emulator._images import Image, from_dockerfile, parse_spec
+from tests.support.logs import stream_messages
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -50,3 +52,20 @@ def test_spec_errors_name_the_problem(tmp_path: Path) -> None:
         parse_spec("just-a-name")
     with pytest.raises(ValueError, match="no such Dockerfile"):
         parse_spec(f"img:1={os.path.join(tmp_path, 'nope')}")
+
+
+def test_a_job_of_a_table_image_reads_the_images_env_and_files(aws: Any, emulator: Any) -> None:
+    """The in-process local AWS of the tests has this repository's workflow image in its table:
+    a job of that image finds MINIWDL_CFG naming the shipped miniwdl-aws.cfg; a job of another
+    image does not (its environment is the job's own)."""
+    from tests.support.submitter import WORKFLOW_IMAGE
+
+    from .helpers import job_definition, submit, wait_status
+
+    script = 'echo "cfg=$MINIWDL_CFG"'
+    for image, expected in ((WORKFLOW_IMAGE, str(REPO / "miniwdl-aws.cfg")), ("other:1", "")):
+        jd = job_definition(aws, ["sh", "-c", script], container={"image": image})
+        desc = wait_status(submit(aws, jd, name="imgenv"))
+        assert desc["status"] == "SUCCEEDED", desc.get("statusReason")
+        messages = stream_messages(desc["container"]["logStreamName"])
+        assert messages[0] == f"cfg={expected}"

@@ -250,3 +250,20 @@ def test_sigterm_kills_every_job_process(served: Any) -> None:
     assert proc.wait(30) == 0
     for pid in pids:
         assert process_gone(pid), f"job process {pid} survived the emulator"
+
+
+def test_realistic_profile_is_served_with_explicit_faults_on_top(tmp_path: Any) -> None:
+    """``serve --realistic``: the account-wide Batch budget, latency and listing lag every client
+    meets, with ``--faults`` keys winning; and an unknown mix is refused before serving."""
+    from miniwdl_aws.emulator._profiles import REALISTIC
+    from tests.support.emulator import ServeProcess
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    efs = tmp_path / "efs"
+    efs.mkdir()
+    args = ["--realistic", "--faults", '{"visibility_lag": 0.2}']
+    with ServeProcess(str(efs), str(tmp_path / "serve.log"), env, args=args) as serve:
+        with urllib.request.urlopen(serve.endpoint + "/_emulator/faults") as resp:
+            served = json.loads(resp.read())
+    assert served == {**REALISTIC, "visibility_lag": 0.2}
+    assert served["budget"] == {"batch.*": 50}

@@ -57,9 +57,12 @@ def run_card(only: Optional[List[str]], sizes: scenarios.Sizes, keep: bool) -> S
         missing, broken = None, str(exc)
     emu = None
     if missing is None and not broken:
-        from miniwdl_aws.emulator import Emulator
+        from miniwdl_aws.emulator import Emulator, from_dockerfile
+        from tests.support.submitter import WORKFLOW_DOCKERFILE, WORKFLOW_IMAGE
 
-        emu = Emulator(efs_dir=os.path.join(scratch, "efs0")).start()
+        emu = Emulator(efs_dir=os.path.join(scratch, "efs0"))
+        emu.add_image(WORKFLOW_IMAGE, from_dockerfile(WORKFLOW_DOCKERFILE))
+        emu.start()
     try:
         for key, runner in scenarios.PLAN:
             if only and key not in only:

@@ -18,6 +18,7 @@ from typing import Dict, List, Optional, Sequence
 from miniwdl_aws.emulator import parse_exports
 
 from .procs import PYTHON
+from .submitter import WORKFLOW_IMAGE_SPEC
 
 # printed last by `serve --bootstrap`: once it is there, every export is
 LAST_EXPORT = "LOCAL_AWS_DEMO_BUCKET"
@@ -76,6 +77,8 @@ class ServeProcess:
         cmd += ["--port", str(self.port), "--efs-dir", self.efs_dir, *self.args]
         if "--kill-grace" not in self.args:  # ECS's 30 s would only slow the tests down
             cmd += ["--kill-grace", "0.5"]
+        if "--image" not in self.args:
+            cmd += ["--image", WORKFLOW_IMAGE_SPEC]
         self.lines = []
         self.exports = {}
         with open(self.log_path, "a") as log:

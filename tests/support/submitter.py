@@ -8,8 +8,13 @@ from typing import List, Optional, Sequence
 from .procs import BIN
 
 SUBMITTER = os.path.join(BIN, "miniwdl_submit_awsbatch")
-# The submitter needs a workflow image and the local AWS ignores images: a clearly local name.
+# The submitter needs a workflow image: a clearly local name, which the local AWS's image table
+# maps to this repository's Dockerfile, so the workflow job gets its ENV and miniwdl-aws.cfg.
 WORKFLOW_IMAGE = "miniwdl-aws-workflow:local"
+WORKFLOW_DOCKERFILE = os.path.join(
+    os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), "Dockerfile"
+)
+WORKFLOW_IMAGE_SPEC = f"{WORKFLOW_IMAGE}={WORKFLOW_DOCKERFILE}"  # serve --image
 
 
 def submit_cmd(
