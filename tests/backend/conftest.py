@@ -61,3 +61,16 @@ def jobs_of_run(queue: str, prefix: str = "") -> List[Dict[str, Any]]:
     for i in range(0, len(ids), 100):
         out.extend(client.describe_jobs(jobs=ids[i : i + 100])["jobs"])
     return out
+
+
+def memory_by_attempt(queue: str) -> List[int]:
+    """The MEMORY (MiB) each job of the run in ``queue`` requested, oldest first."""
+    jobs = sorted(jobs_of_run(queue, "mw"), key=lambda j: j["createdAt"])
+    return [
+        int(
+            next(
+                r["value"] for r in j["container"]["resourceRequirements"] if r["type"] == "MEMORY"
+            )
+        )
+        for j in jobs
+    ]

@@ -4,21 +4,9 @@ memory (``[aws] memory_retry_multiplier``, per task ``runtime.aws.memory_retry_m
 
 from __future__ import annotations
 
-from typing import Any, Dict, List
+from typing import Any, Dict
 
-from conftest import jobs_of_run, run_miniwdl
-
-
-def _memory_by_attempt(queue: str) -> List[int]:
-    jobs = sorted(jobs_of_run(queue, "mw"), key=lambda j: j["createdAt"])
-    return [
-        int(
-            next(
-                r["value"] for r in j["container"]["resourceRequirements"] if r["type"] == "MEMORY"
-            )
-        )
-        for j in jobs
-    ]
+from conftest import memory_by_attempt, run_miniwdl
 
 
 def _oom(job_name: str) -> Dict[str, Any]:
@@ -31,7 +19,7 @@ def test_oom_retried_with_twice_the_memory(emulator: Any, aws: Any) -> None:
     assert res.returncode == 0, res.stderr[-3000:]
     assert res.outputs["eat.said"] == "attempt 2"
     first = 2048 - 33  # runtime.memory less [aws] memory_delta
-    assert _memory_by_attempt(aws.task_queue) == [first, 2 * first]
+    assert memory_by_attempt(aws.task_queue) == [first, 2 * first]
     (line,) = [ln for ln in res.stderr.splitlines() if "retrying with more memory" in ln]
     assert " NOTICE " in line
     assert f"memoryMiB: {first}" in line and f"nextMemoryMiB: {2 * first}" in line
@@ -43,7 +31,7 @@ def test_oom_on_every_attempt_recorded_in_error_json(emulator: Any, aws: Any) ->
     assert res.returncode != 0
     first = 2048 - 33
     sizes = [first, 3023, 4535]  # × 1.5, rounded up
-    assert _memory_by_attempt(aws.task_queue) == sizes
+    assert memory_by_attempt(aws.task_queue) == sizes
     cause = res.error["cause"]
     assert "ran out of memory (4535 MiB requested)" in cause["message"]
     attempts = cause["attempts"]
@@ -56,6 +44,6 @@ def test_ordinary_failure_and_multiplier_one_keep_the_memory(emulator: Any, aws:
     emulator.set_faults(_oom("-eat$"))
     res = run_miniwdl(emulator, aws, "memory.wdl", ["multiplier=1"], "mem_off")
     assert res.returncode == 0, res.stderr[-3000:]
-    assert _memory_by_attempt(aws.task_queue) == [2015, 2015]
+    assert memory_by_attempt(aws.task_queue) == [2015, 2015]
     assert "retrying with the same memory" in res.stderr
     assert "retrying with more memory" not in res.stderr

@@ -110,10 +110,10 @@ def _fake_cgroup(root: Path, procs: List[str]) -> Path:
     return g
 
 
-def test_cgroup_v2_is_read_only_when_it_holds_just_the_job(tmp_path: Path) -> None:
-    # the container script itself is the only process listed: the job's own cgroup
-    g = _fake_cgroup(tmp_path, [])
-    script = specs.task_script(
+def _sampled_script(tmp_path: Path) -> str:
+    """The bash text of a task script sampling every 0.2 s into ``usage.tsv``, running
+    ``command`` in ``tmp_path``."""
+    return specs.task_script(
         str(tmp_path),
         str(tmp_path / "command"),
         str(tmp_path / "o"),
@@ -121,6 +121,12 @@ def test_cgroup_v2_is_read_only_when_it_holds_just_the_job(tmp_path: Path) -> No
         usage_file=str(tmp_path / "usage.tsv"),
         usage_period=0.2,
     )[-1]
+
+
+def test_cgroup_v2_is_read_only_when_it_holds_just_the_job(tmp_path: Path) -> None:
+    # the container script itself is the only process listed: the job's own cgroup
+    g = _fake_cgroup(tmp_path, [])
+    script = _sampled_script(tmp_path)
     (tmp_path / "command").write_text("sleep 0.5\n")
     script = f"echo $$ > {g}/cgroup.procs\n" + script
     env = {**os.environ, "MINIWDL_AWS_USAGE_CGROUP": str(g)}
@@ -200,14 +206,7 @@ def test_container_script_as_pid_1_owns_its_cgroup(tmp_path: Path) -> None:
     # cgroup lists it and its children
     g = _fake_cgroup(tmp_path, [])
     (tmp_path / "command").write_text("sleep 0.5\n")
-    script = specs.task_script(
-        str(tmp_path),
-        str(tmp_path / "command"),
-        str(tmp_path / "o"),
-        str(tmp_path / "e"),
-        usage_file=str(tmp_path / "usage.tsv"),
-        usage_period=0.2,
-    )[-1]
+    script = _sampled_script(tmp_path)
     script = f"sleep 5 & echo $$ > {g}/cgroup.procs; echo $! >> {g}/cgroup.procs\n" + script
     env = {**os.environ, "MINIWDL_AWS_USAGE_CGROUP": str(g)}
     p = subprocess.run(
@@ -232,14 +231,7 @@ def test_cgroup_v1_is_read_when_it_holds_just_the_job(tmp_path: Path) -> None:
     (mem / "memory.max_usage_in_bytes").write_text(str(4 * 1073741824) + "\n")
     (cpu / "cpuacct.usage").write_text("7000000000\n")
     (tmp_path / "command").write_text("sleep 0.5\n")
-    script = specs.task_script(
-        str(tmp_path),
-        str(tmp_path / "command"),
-        str(tmp_path / "o"),
-        str(tmp_path / "e"),
-        usage_file=str(tmp_path / "usage.tsv"),
-        usage_period=0.2,
-    )[-1]
+    script = _sampled_script(tmp_path)
     script = f"echo $$ > {mem}/cgroup.procs; echo $$ > '{cpu}/cgroup.procs'\n" + script
     env = {**os.environ, "MINIWDL_AWS_USAGE_CGROUP": str(g)}
     p = subprocess.run(["/bin/bash", "-c", script], env=env, timeout=60, capture_output=True)
