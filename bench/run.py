@@ -73,6 +73,13 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
         default=0.2,
         help="emulator seconds per transitional job state (default 0.2)",
     )
+    p.add_argument(
+        "--realistic-aws",
+        action="store_true",
+        help="run every workload on the local AWS's realistic profile (the account-wide Batch"
+        " budget of 50 requests/s, per-call latency, a 1 s listing lag; a workload's own faults"
+        " on top), as `serve --realistic` does",
+    )
     p.add_argument("--no-realistic", action="store_true", help="skip the realistic workflow")
     p.add_argument(
         "--no-sleepers",
@@ -330,6 +337,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     header: Dict[str, str] = {
         "concurrency": str(args.concurrency),
         "dwell_s": f"{args.dwell:g}",
+        "local_aws_profile": "realistic" if args.realistic_aws else "default",
     }
     writer = RawWriter(
         rawfile.RawRun(
@@ -348,7 +356,13 @@ def main(argv: Optional[List[str]] = None) -> int:
         f"[bench] measuring {checkout or HERE.parent}: {git.label()}", file=sys.stderr, flush=True
     )
     work_dir = args.work_dir or Path(tempfile.mkdtemp(prefix="mwbench-"))
-    opts = Options(work_dir=work_dir, dwell=args.dwell, timeout=args.timeout, keep=args.keep)
+    opts = Options(
+        work_dir=work_dir,
+        dwell=args.dwell,
+        timeout=args.timeout,
+        keep=args.keep,
+        local_aws_profile="realistic" if args.realistic_aws else None,
+    )
     reused: List[Measurement] = []
     reused_notes: List[str] = []
     for path in args.theirs_from:

@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Dict, List, Optional
 
+from miniwdl_aws.emulator import with_profile
+
 from . import metrics
 from .emulator_proc import EmulatorProcess, clean_env
 from .runner import miniwdl_command, run_measured
@@ -157,6 +159,7 @@ class Options:
     timeout: float
     python: str = sys.executable
     keep: bool = False
+    local_aws_profile: Optional[str] = None  # e.g. "realistic" (miniwdl_aws.emulator profiles)
 
 
 def runner_env(
@@ -214,9 +217,10 @@ def measure(side: Side, profile: Profile, workload: Workload, opts: Options) -> 
         tps_cap=workload.tps_cap,
     )
     emu = EmulatorProcess(opts.python, str(side.bin_dir), efs, base / "emulator.log", opts.dwell)
+    faults = with_profile(opts.local_aws_profile, dict(workload.faults or {})) or {}
     with emu:
-        if workload.faults:
-            emu.set_faults(workload.faults)
+        if faults:
+            emu.set_faults(faults)
         emu.reset_stats()
         cpu0 = emu.cpu_seconds()
         res = run_measured(
@@ -227,7 +231,7 @@ def measure(side: Side, profile: Profile, workload: Workload, opts: Options) -> 
         )
         stats = emu.stats()  # before the harness's own ListJobs calls
         m.emulator_cpu_s = emu.cpu_seconds() - cpu0
-        if workload.faults:
+        if faults:
             emu.set_faults({})
         jobs = emu.list_all_jobs(emu.exports["MINIWDL__AWS__TASK_QUEUE"])
         # an array parent ([aws] array_jobs) is no task attempt: its children <parent>:<i> are

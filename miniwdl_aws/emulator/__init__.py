@@ -83,5 +83,15 @@ from ._bootstrap import Stack
 from ._emulator import Emulator
 from ._exports import format_exports, parse_exports
 from ._images import Image, from_dockerfile
+from ._profiles import PROFILES, with_profile
 
-__all__ = ["Emulator", "Image", "Stack", "from_dockerfile", "format_exports", "parse_exports"]
+__all__ = [
+    "PROFILES",
+    "Emulator",
+    "Image",
+    "Stack",
+    "format_exports",
+    "from_dockerfile",
+    "parse_exports",
+    "with_profile",
+]

@@ -44,8 +44,14 @@ def _fake_aws_env() -> None:
     )
 
 
-def run_card(only: Optional[List[str]], sizes: scenarios.Sizes, keep: bool) -> Scorecard:
-    """Run the planned scenarios, each on a freshly reset and bootstrapped local AWS."""
+def run_card(
+    only: Optional[List[str]],
+    sizes: scenarios.Sizes,
+    keep: bool,
+    profile: Optional[str] = None,
+) -> Scorecard:
+    """Run the planned scenarios, each on a freshly reset and bootstrapped local AWS (with the
+    faults of the local AWS's ``profile``, e.g. ``realistic``, under each scenario's own)."""
     card = Scorecard(
         f"miniwdl-aws reliability scorecard ({time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())})"
     )
@@ -80,7 +86,13 @@ def run_card(only: Optional[List[str]], sizes: scenarios.Sizes, keep: bool) -> S
             else:
                 emu.reset()
                 stack = emu.bootstrap(efs_dir=os.path.join(workdir, "efs"))
-                rows = runner(LocalAws.in_process(emu, stack, workdir), sizes)
+                local = LocalAws.in_process(emu, stack, workdir)
+                if profile:
+                    from miniwdl_aws.emulator import with_profile
+
+                    local.base_faults = with_profile(profile, {}) or {}
+                    local.set_faults({})
+                rows = runner(local, sizes)
             for row in rows:
                 # no paths of this machine in a card that gets committed
                 row.detail = row.detail.replace(scratch, "<scratch>").replace(REPO, "<repo>")
@@ -113,16 +125,28 @@ def main(argv: Optional[List[str]] = None) -> int:
     p.add_argument("--markdown", metavar="FILE", help="append the card to FILE as a dated section")
     p.add_argument("--keep", action="store_true", help="keep the scratch folder")
     p.add_argument("--details", action="store_true", help="print every row's details")
+    p.add_argument(
+        "--realistic",
+        action="store_true",
+        help="every scenario on the local AWS's realistic profile (account-wide Batch budget,"
+        " latency, listing lag) under its own faults",
+    )
     args = p.parse_args(argv)
     _fake_aws_env()
     only = args.only.split(",") if args.only else None
-    card = run_card(only, scenarios.CI if args.ci else scenarios.FULL, args.keep)
+    card = run_card(
+        only,
+        scenarios.CI if args.ci else scenarios.FULL,
+        args.keep,
+        "realistic" if args.realistic else None,
+    )
     text = card.render(args.details)
     print(text, end="")
     if args.markdown:
         with open(args.markdown, "a") as f:
             f.write(f"\n## Reliability scorecard, {time.strftime('%Y-%m-%d', time.gmtime())}\n\n")
-            f.write(f"`python bench/reliability.py{' --ci' if args.ci else ''}`\n\n```\n")
+            flags = (" --ci" if args.ci else "") + (" --realistic" if args.realistic else "")
+            f.write(f"`python bench/reliability.py{flags}`\n\n```\n")
             f.write(card.render(details=True))
             f.write("```\n")
     return 0 if card.failed == 0 else 1

@@ -102,6 +102,9 @@ class LocalAws:
         self.workdir = workdir
         self.efs_dir = efs_dir
         self._clients: Dict[str, Any] = {}
+        # faults every scenario meets under its own (e.g. the realistic profile); set_faults
+        # puts a scenario's spec on top of them and clearing leaves them
+        self.base_faults: Dict[str, Any] = {}
 
     @classmethod
     def in_process(cls, emulator: Any, stack: Any, workdir: str) -> LocalAws:
@@ -134,8 +137,8 @@ class LocalAws:
         return self._request("GET", path)
 
     def set_faults(self, spec: Dict[str, Any]) -> None:
-        """Replace the fault spec (``{}`` clears it)."""
-        self._request("POST", "faults", spec)
+        """Replace the fault spec (``{}`` clears it), keeping ``base_faults`` under it."""
+        self._request("POST", "faults", {**self.base_faults, **spec})
 
     def configure(self, **values: Any) -> Dict[str, Any]:
         """Change emulator settings (``kill_grace``, ``dwell``...); returns the previous ones."""
