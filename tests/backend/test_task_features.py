@@ -133,3 +133,23 @@ def test_parent_job_tag_and_user_tags(emulator: Any, aws: Any) -> None:
     assert job["tags"]["AWS_BATCH_PARENT_JOB_ID"] == "parent-job-123"
     assert job["tags"]["team"] == "genomics" and job["tags"]["cost-center"] == "42"
     assert job["propagateTags"] is True
+
+
+def test_job_that_no_instance_can_place_fails_after_the_grace(emulator: Any, aws: Any) -> None:
+    """A GPU task on a queue without GPU instances stays RUNNABLE with Batch's
+    MISCONFIGURATION:JOB_RESOURCE_REQUIREMENT reason (the local AWS does as AWS does); once
+    that persists for [aws] unschedulable_grace, the job is terminated and the task fails with
+    Batch's reason, leaving no job behind."""
+    res = run_miniwdl(
+        emulator,
+        aws,
+        "resources.wdl",
+        [f"queue={aws.task_queue}"],
+        extra_env={"MINIWDL__AWS__UNSCHEDULABLE_GRACE": "1"},
+    )
+    assert res.returncode != 0
+    assert "MISCONFIGURATION:JOB_RESOURCE_REQUIREMENT" in res.stderr, res.stderr[-3000:]
+    assert "unschedulable_grace" in res.stderr
+    (job,) = jobs_of_run(aws.task_queue, "mw")
+    assert job["status"] == "FAILED"
+    emulator.assert_no_active_jobs(timeout=10)
