@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Dict, List
+from typing import Any, Dict, List, Tuple
 
 import boto3
 import pytest
@@ -15,6 +15,7 @@ from miniwdl_aws.errors import AwsCallError
 from miniwdl_aws.submit import END_OF_LOG
 from miniwdl_aws.submit.follow import LOG_GROUP, LogFollower, LogLost
 from miniwdl_aws.submit.wait import EXIT_FAILED_NO_CODE, JobWaiter
+from tests.support.fake_time import FakeTime
 
 from .helpers import EXAMPLES, describe, stream_messages, submit
 
@@ -109,27 +110,21 @@ def _describe(stub: Stubber, status: str, container: Dict[str, Any], reason: str
     stub.add_response("describe_jobs", {"jobs": [job]}, {"jobs": ["job-1"]})
 
 
-class _Clock:
-    def __init__(self) -> None:
-        self.now = 0.0
-        self.sleeps: List[float] = []
-
-    def sleep(self, s: float) -> None:
-        self.sleeps.append(s)
-        self.now += s
-
-    def __call__(self) -> float:
-        return self.now
-
-
-def test_waiter_streams_every_line_once_including_after_the_job_ended() -> None:
+def _following_waiter() -> Tuple[Any, Any, JobWaiter, List[str], List[str], FakeTime]:
+    """Stubbable Batch and Logs clients, a waiter over them (5 s polls, 30 s outage limit), the
+    log lines and notes it printed, and its :class:`FakeTime`."""
     batch, logs = _client("batch"), _client("logs")
-    clock = _Clock()
+    clock = FakeTime()
     lines: List[str] = []
     notes: List[str] = []
     waiter = JobWaiter(
         _b(batch), _l(logs), lines.append, notes.append, clock.sleep, clock, 5.0, 30.0
     )
+    return batch, logs, waiter, lines, notes, clock
+
+
+def test_waiter_streams_every_line_once_including_after_the_job_ended() -> None:
+    batch, logs, waiter, lines, notes, clock = _following_waiter()
     with Stubber(batch) as bstub, Stubber(logs) as lstub:
         _describe(bstub, "RUNNABLE", {})
         _describe(bstub, "RUNNING", {"logStreamName": STREAM})
@@ -153,7 +148,7 @@ def test_waiter_streams_every_line_once_including_after_the_job_ended() -> None:
 
 def test_waiter_warns_when_the_marker_never_comes() -> None:
     batch, logs = _client("batch"), _client("logs")
-    clock = _Clock()
+    clock = FakeTime()
     notes: List[str] = []
     waiter = JobWaiter(
         _b(batch), _l(logs), lambda _: None, notes.append, clock.sleep, clock, 1.0, 3.0
@@ -203,13 +198,7 @@ def test_follower_hands_out_lines_already_read_when_a_later_page_fails() -> None
 
 
 def test_waiter_rides_out_an_outage_and_loses_no_line() -> None:
-    batch, logs = _client("batch"), _client("logs")
-    clock = _Clock()
-    lines: List[str] = []
-    notes: List[str] = []
-    waiter = JobWaiter(
-        _b(batch), _l(logs), lines.append, notes.append, clock.sleep, clock, 5.0, 30.0
-    )
+    batch, logs, waiter, lines, notes, clock = _following_waiter()
     with Stubber(batch) as bstub, Stubber(logs) as lstub:
         _describe(bstub, "RUNNING", {"logStreamName": STREAM})
         _get(lstub, ["one"], None, "t1")
@@ -233,7 +222,7 @@ def test_waiter_rides_out_an_outage_and_loses_no_line() -> None:
 
 def test_waiter_gives_up_after_a_long_outage_with_a_clear_message() -> None:
     batch = _client("batch")
-    clock = _Clock()
+    clock = FakeTime()
     waiter = JobWaiter(
         _b(batch),
         None,
@@ -324,13 +313,7 @@ def test_follower_gives_up_when_the_reread_head_is_not_what_it_printed(head: Lis
 
 
 def test_waiter_goes_on_without_the_log_after_access_denied() -> None:
-    batch, logs = _client("batch"), _client("logs")
-    clock = _Clock()
-    lines: List[str] = []
-    notes: List[str] = []
-    waiter = JobWaiter(
-        _b(batch), _l(logs), lines.append, notes.append, clock.sleep, clock, 5.0, 30.0
-    )
+    batch, logs, waiter, lines, notes, clock = _following_waiter()
     with Stubber(batch) as bstub, Stubber(logs) as lstub:
         _describe(bstub, "RUNNING", {"logStreamName": STREAM})
         _get(lstub, ["one"], None, "t1")
@@ -359,13 +342,7 @@ def test_waiter_goes_on_without_the_log_after_access_denied() -> None:
 
 
 def test_waiter_notes_the_reread_and_prints_no_line_twice() -> None:
-    batch, logs = _client("batch"), _client("logs")
-    clock = _Clock()
-    lines: List[str] = []
-    notes: List[str] = []
-    waiter = JobWaiter(
-        _b(batch), _l(logs), lines.append, notes.append, clock.sleep, clock, 5.0, 30.0
-    )
+    batch, logs, waiter, lines, notes, clock = _following_waiter()
     with Stubber(batch) as bstub, Stubber(logs) as lstub:
         _describe(bstub, "RUNNING", {"logStreamName": STREAM})
         _get(lstub, ["one", "two"], None, "t1")

@@ -17,6 +17,7 @@ from miniwdl_aws.aws.errors import is_retryable, translate
 from miniwdl_aws.aws.retry import TERMINATE, RetryPolicy, retry_call
 from miniwdl_aws.errors import Ambiguous, AwsCallError, Throttled
 from miniwdl_aws.submit.wait import DEFAULT_OUTAGE_LIMIT, JobWaiter
+from tests.support.fake_time import FakeTime
 
 
 class FakeClients:
@@ -30,19 +31,6 @@ class FakeClients:
 
     def no_retries(self) -> FakeClients:
         return self
-
-
-class FakeTime:
-    def __init__(self) -> None:
-        self.now = 0.0
-        self.sleeps: List[float] = []
-
-    def clock(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.sleeps.append(seconds)
-        self.now += seconds
 
 
 def _batch() -> Any:

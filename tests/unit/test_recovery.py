@@ -14,25 +14,12 @@ from miniwdl_aws.aws.batch import BatchApi
 from miniwdl_aws.batch.recovery import SubmitOutcomeUnknown, submit_without_twins
 from miniwdl_aws.batch.submitter import AdaptiveSubmitter
 from miniwdl_aws.errors import Ambiguous, AwsCallError, Throttled
+from tests.support.fake_time import FakeTime
 
 NAME = "mw261129T000000-abcdef-call-1"
 QUEUE = "q"
 REQUEST = {"jobName": NAME, "jobQueue": QUEUE, "jobDefinition": "d"}
 LIST_PARAMS = {"jobQueue": QUEUE, "filters": [{"name": "JOB_NAME", "values": [NAME]}]}
-
-
-class FakeTime:
-    def __init__(self) -> None:
-        self.now = 0.0
-        self.sleeps: List[float] = []
-
-    def clock(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        assert seconds >= 0
-        self.sleeps.append(seconds)
-        self.now += seconds
 
 
 class FakeApi:

@@ -9,20 +9,7 @@ import pytest
 
 from miniwdl_aws.batch.submitter import AdaptiveSubmitter, SubmitAborted
 from miniwdl_aws.errors import AwsCallError, Throttled
-
-
-class FakeTime:
-    def __init__(self) -> None:
-        self.now = 1000.0
-        self.slept = 0.0
-
-    def clock(self) -> float:
-        return self.now
-
-    def sleep(self, s: float) -> None:
-        assert s >= 0
-        self.now += s
-        self.slept += s
+from tests.support.fake_time import FakeTime
 
 
 def make(t: FakeTime, **kw: object) -> AdaptiveSubmitter:
@@ -43,7 +30,7 @@ def never() -> bool:
 
 
 def test_paces_calls_at_max_rate() -> None:
-    t = FakeTime()
+    t = FakeTime(1000.0)
     sub = make(t)
     times = []
     for _ in range(21):
@@ -54,7 +41,7 @@ def test_paces_calls_at_max_rate() -> None:
 
 
 def test_burst_goes_out_back_to_back_then_paces() -> None:
-    t = FakeTime()
+    t = FakeTime(1000.0)
     sub = make(t, burst=5)
     times = []
     for _ in range(7):
@@ -64,7 +51,7 @@ def test_burst_goes_out_back_to_back_then_paces() -> None:
 
 
 def test_throttling_slows_down_retries_and_never_fails() -> None:
-    t = FakeTime()
+    t = FakeTime(1000.0)
     sub = make(t)
     answers = iter([Throttled("SubmitJob", "TooManyRequestsException", "x")] * 3 + ["job-1"])
 
@@ -85,7 +72,7 @@ def test_throttling_slows_down_retries_and_never_fails() -> None:
 
 
 def test_rate_climbs_back_linearly_to_max() -> None:
-    t = FakeTime()
+    t = FakeTime(1000.0)
     sub = make(t, max_rate=20.0, recovery_seconds=10.0)
     sub._on_throttle()
     sub._on_throttle()
@@ -99,7 +86,7 @@ def test_rate_climbs_back_linearly_to_max() -> None:
 
 
 def test_rate_floor() -> None:
-    t = FakeTime()
+    t = FakeTime(1000.0)
     sub = make(t, min_rate=0.5)
     for _ in range(20):
         sub._on_throttle()
@@ -107,7 +94,7 @@ def test_rate_floor() -> None:
 
 
 def test_terminating_aborts_while_waiting() -> None:
-    t = FakeTime()
+    t = FakeTime(1000.0)
     sub = make(t, max_rate=0.1)  # 10 s between calls
     sub.call(lambda: None, never)
     flag = {"stop": False}
@@ -123,7 +110,7 @@ def test_terminating_aborts_while_waiting() -> None:
 
 
 def test_other_errors_propagate_at_once() -> None:
-    t = FakeTime()
+    t = FakeTime(1000.0)
     sub = make(t)
     calls = []
 
@@ -156,7 +143,7 @@ def test_thread_safe_under_contention() -> None:
 
 
 def test_refusals_in_one_window_count_together() -> None:
-    t = FakeTime()
+    t = FakeTime(1000.0)
     sub = make(t, max_rate=40.0, decrease_interval=1.0)
     sub._on_throttle()  # first refusal after a quiet time: halve
     assert sub.rate == pytest.approx(20.0)
@@ -170,7 +157,7 @@ def test_refusals_in_one_window_count_together() -> None:
 
 
 def test_random_30_percent_throttling_keeps_most_of_the_rate() -> None:
-    t = FakeTime()
+    t = FakeTime(1000.0)
     rng = random.Random(3)
     sub = make(t, max_rate=40.0, burst=20, decrease_interval=1.0)
 
@@ -189,7 +176,7 @@ def test_random_30_percent_throttling_keeps_most_of_the_rate() -> None:
 def test_late_threads_cannot_bunch_more_than_the_rate_into_one_second() -> None:
     """Slots were all handed out on time, but the callers woke late (a busy process) and try to
     send at once: the sliding window still lets through only ``rate + burst - 1`` per second."""
-    t = FakeTime()
+    t = FakeTime(1000.0)
     s = make(t, max_rate=40.0, burst=1)
     waits = [s._reserve() for _ in range(80)]  # 2 s of slots, reserved at once
     assert waits[-1] == pytest.approx(79 / 40)
