@@ -24,8 +24,8 @@ __all__ = [
     "QueueFacts",
     "check_job_queues",
     "check_task_environments",
-    "compute_limits",
     "efs_volume_for_access_point",
+    "limits_of",
     "task_queue_facts",
 ]
 
@@ -191,11 +191,13 @@ def _limits_over(
     return limits
 
 
-def compute_limits(api: BatchApi, ce_names: List[str], logger: logging.Logger) -> Dict[str, int]:
-    """Per-job ``{"cpu", "mem_bytes"}`` limits over the given compute environments: for each
-    dimension, the most any of them offers (:data:`UNKNOWN_LIMIT` when it can't be known)."""
+def limits_of(
+    api: BatchApi, envs: Sequence[Mapping[str, Any]], logger: logging.Logger
+) -> Dict[str, int]:
+    """Per-job ``{"cpu", "mem_bytes"}`` limits over the compute environments ``envs``
+    (DescribeComputeEnvironments entries): for each dimension, the most any of them offers
+    (:data:`UNKNOWN_LIMIT` when it can't be known)."""
     try:
-        envs = api.describe_compute_environments(ce_names)
         return _limits_over(api, envs, logger)
     except Throttled:
         raise  # an outage outlasting botocore's retries, not a permission to do without
@@ -223,13 +225,7 @@ def task_queue_facts(
         logger.warning(_("could not check the task queue's compute environments", error=str(exn)))
         return QueueFacts(name, unknown, fair_share, tuple(names))
     check_task_environments(envs, key, name)
-    try:
-        limits = _limits_over(api, envs, logger)
-    except Throttled:
-        raise
-    except AwsCallError as exn:
-        logger.warning(_("could not derive task resource limits", error=str(exn)))
-        limits = unknown
+    limits = limits_of(api, envs, logger)
     return QueueFacts(name, limits, fair_share, tuple(names))
 
 

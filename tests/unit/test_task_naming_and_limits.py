@@ -88,10 +88,16 @@ def _ce(name: str, kind: str, max_vcpus: int = 256, types: list | None = None) -
 
 
 def _limits(envs: list, names: list, types: dict | None = None) -> dict:
-    import logging
 
     api = _FakeApi(envs, types or {})
-    return infrastructure.compute_limits(api, names, logging.getLogger("t"))  # type: ignore[arg-type]
+    return _limits_of(api, names)
+
+
+def _limits_of(api: _FakeApi, names: list) -> dict:
+    import logging
+
+    envs = api.describe_compute_environments(names)
+    return infrastructure.limits_of(api, envs, logging.getLogger("t"))  # type: ignore[arg-type]
 
 
 GIB = 1 << 30
@@ -111,7 +117,6 @@ def test_limits_capped_by_max_vcpus_and_best_environment_wins() -> None:
     got = _limits(envs, ["small", "fargate"])
     # per dimension, the most any environment offers ("optimal" from the documented table
     # when DescribeInstanceTypes is denied: r6i.32xlarge, 1024 GiB)
-    # per dimension, the most any environment offers ("optimal": its largest instances)
     assert got == {"cpu": 16, "mem_bytes": 1024 * GIB}
     assert _limits([_ce("fargate", "FARGATE")], ["fargate"]) == {"cpu": 16, "mem_bytes": 120 * GIB}
     got = _limits([_ce("small", "EC2", 4, ["optimal"])], ["small"])
@@ -126,12 +131,10 @@ def test_limits_of_families_from_ec2_else_unknown() -> None:
             known = {"x9": {"cpu": 8, "mem_bytes": 64 * GIB}}
             return {f: known[f] for f in families if f in known}
 
-    import logging
-
     api = Ec2Api([_ce("a", "EC2", 256, ["x9"]), _ce("b", "EC2", 256, ["zz1"])], {})
-    got = infrastructure.compute_limits(api, ["a"], logging.getLogger("t"))  # type: ignore[arg-type]
+    got = _limits_of(api, ["a"])
     assert got == {"cpu": 8, "mem_bytes": 64 * GIB}
-    got = infrastructure.compute_limits(api, ["b"], logging.getLogger("t"))  # type: ignore[arg-type]
+    got = _limits_of(api, ["b"])
     assert got["mem_bytes"] > 1 << 40  # a family neither EC2 nor the table knows
 
 
@@ -180,8 +183,6 @@ def test_limits_unknown_when_not_permitted() -> None:
         def instance_type_limits(self, types: list) -> dict:
             raise AwsCallError("DescribeInstanceTypes", "UnauthorizedOperation", "denied")
 
-    import logging
-
     api = DeniedApi([_ce("a", "EC2", 64, ["m5.large"])], {})
-    got = infrastructure.compute_limits(api, ["a"], logging.getLogger("t"))  # type: ignore[arg-type]
+    got = _limits_of(api, ["a"])
     assert got["cpu"] > 1 << 40
