@@ -9,10 +9,11 @@ from __future__ import annotations
 
 from typing import Any, List, Mapping, Optional
 
-__all__ = ["queue_problems"]
+__all__ = ["BROKEN_STATUSES", "queue_problems"]
 
-# A queue being created or updated takes jobs once Batch is done; these never will without help.
-_BROKEN_STATUSES = ("INVALID", "DELETING", "DELETED")
+# A queue (or compute environment) being created or updated takes jobs once Batch is done;
+# these never will without help.
+BROKEN_STATUSES = ("INVALID", "DELETING", "DELETED")
 
 
 def queue_problems(queue: Optional[Mapping[str, Any]]) -> List[str]:
@@ -25,7 +26,7 @@ def queue_problems(queue: Optional[Mapping[str, Any]]) -> List[str]:
     if queue.get("state") != "ENABLED":
         problems.append(f"state {queue.get('state')}")
     status = queue.get("status")
-    if status in _BROKEN_STATUSES:
+    if status in BROKEN_STATUSES:
         reason = str(queue.get("statusReason") or "").strip()
         problems.append(f"status {status}" + (f" ({reason})" if reason else ""))
     if not queue.get("computeEnvironmentOrder"):

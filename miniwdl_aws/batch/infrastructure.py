@@ -14,7 +14,7 @@ from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 from .._util import _
 from ..aws.batch import BatchApi
 from ..errors import AwsCallError, ConfigError, InfrastructureError, Throttled
-from ..queues import queue_problems
+from ..queues import BROKEN_STATUSES, queue_problems
 from . import specs
 
 __all__ = [
@@ -32,7 +32,6 @@ __all__ = [
 UNKNOWN_LIMIT = 1 << 50  # "no known limit" for vCPUs or memory bytes
 _GIB = 1 << 30
 _FARGATE_LIMITS = {"cpu": 16, "mem_bytes": 120 * _GIB}  # largest Fargate task size
-_BROKEN_CE_STATUSES = ("INVALID", "DELETING", "DELETED")
 
 # The instance families AWS Batch may launch for its instanceTypes bundles (ComputeResource
 # instanceTypes, https://docs.aws.amazon.com/batch/latest/APIReference/API_ComputeResource.html):
@@ -163,7 +162,7 @@ def check_task_environments(envs: Sequence[Mapping[str, Any]], key: str, queue_n
     usable = [
         ce
         for ce in envs
-        if ce.get("state") == "ENABLED" and ce.get("status") not in _BROKEN_CE_STATUSES
+        if ce.get("state") == "ENABLED" and ce.get("status") not in BROKEN_STATUSES
     ]
     if not usable:
         states = ", ".join(
