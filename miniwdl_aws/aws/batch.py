@@ -10,9 +10,10 @@ policy of every other call.
 
 from __future__ import annotations
 
+import functools
 import logging
 import time
-from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, cast
+from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Tuple, cast
 
 import botocore.session
 
@@ -62,11 +63,14 @@ class BatchApi(ServiceApi):
     # --- job definitions ---
 
     @staticmethod
-    def container_property_names() -> List[str]:
+    @functools.lru_cache(maxsize=1)
+    def container_property_names() -> Tuple[str, ...]:
         """The keys RegisterJobDefinition's ``containerProperties`` accepts (botocore's model),
-        so that a typo in user-given properties is one clear error before any call."""
+        so that a typo in user-given properties is one clear error before any call. Read once
+        per process: a new botocore session parses the whole Batch model from disk, which had
+        been about half of the runner's CPU when done for every task attempt."""
         model = botocore.session.get_session().get_service_model("batch")
-        return list(model.shape_for("ContainerProperties").members)  # type: ignore[attr-defined]
+        return tuple(model.shape_for("ContainerProperties").members)  # type: ignore[attr-defined]
 
     def register_job_definition(self, request: Dict[str, Any]) -> str:
         """Register a job definition; returns its ARN."""

@@ -164,3 +164,24 @@ def test_the_submitter_waits_out_outages_as_long_as_the_backend() -> None:
     assert DEFAULT_OUTAGE_LIMIT == OPTIONS_BY_NAME["describe_error_wait"].default
     waiter = JobWaiter(BatchApi(FakeClients(batch=_batch())), None, print, print)  # type: ignore[arg-type]
     assert waiter._outage_limit == DEFAULT_OUTAGE_LIMIT
+
+
+def test_container_property_names_read_once_per_process(monkeypatch: pytest.MonkeyPatch) -> None:
+    # every task attempt checks its containerProperties keys; a botocore session per check
+    # parsed the whole Batch model each time (half of the runner's CPU in a 1,000-task scatter)
+    import botocore.session
+
+    sessions = []
+    real = botocore.session.get_session
+
+    def counting() -> botocore.session.Session:
+        sessions.append(1)
+        return real()
+
+    BatchApi.container_property_names.cache_clear()
+    monkeypatch.setattr(botocore.session, "get_session", counting)
+    first = BatchApi.container_property_names()
+    for _ in range(5):
+        assert BatchApi.container_property_names() == first
+    assert "image" in first and "resourceRequirements" in first
+    assert len(sessions) == 1
