@@ -10,9 +10,11 @@ script), and submits one parent whose command picks the line of its index.
 
 Grouping: an attempt of a shape not offered in the last ``window`` seconds goes plain at once,
 so a lone task (a workflow's sequential steps) never waits for company that will not come. The
-next attempt of that shape within the window opens a group and waits ``window`` seconds (or
-until the group has ``max_size`` members) for more of the same shape: a scatter's first task
-goes plain and the rest gather. A group smaller than ``min_size`` is handed back: each of its
+next attempt of that shape within the window opens a group, which gathers more of the same shape
+until none has joined for ``quiet`` seconds, ``window`` seconds have passed since it opened, or
+it has ``max_size`` members, whichever comes first: a scatter's first task goes plain and the
+rest gather, and a burst of ready tasks is submitted as soon as the burst is over rather than a
+whole window later. A group smaller than ``min_size`` is handed back: each of its
 attempts is submitted as a plain job, as without arrays. Retries
 never come here (the caller only offers first attempts), so a child's failure, OOM or Spot
 interruption is retried as a plain job, its own task's alone.
@@ -58,6 +60,9 @@ ARRAY_MAX = 10_000
 PER_TASK_ENV = (naming.ENV_TASK_RUN_ID, naming.ENV_TASK_ATTEMPT)
 PER_TASK_TAGS = (naming.TAG_CALL, naming.TAG_ATTEMPT)
 WAKE_SECONDS = 0.25  # how often a waiting attempt checks terminating()
+# A scatter's ready tasks reach the coalescer one after another as miniwdl prepares them (a few
+# milliseconds of CPU each, serialized by the GIL); a pause this long means the burst is over.
+QUIET_SECONDS = 0.15
 
 
 def split_child_id(job_id: str) -> Optional[Tuple[str, int]]:
@@ -144,9 +149,10 @@ class _Member:
 
 
 class _Group:
-    def __init__(self, key: str, deadline: float) -> None:
+    def __init__(self, key: str, opened: float, deadline: float) -> None:
         self.key = key
         self.deadline = deadline
+        self.last_join = opened
         self.members: List[_Member] = []
         self.state = "open"  # -> closed -> done | plain | failed
         self.parent_id: Optional[str] = None
@@ -158,7 +164,9 @@ class ArrayCoalescer:
 
     :param api: SubmitJob and the lookup by name, as for plain jobs
     :param submitter: the process's SubmitJob pacer
-    :param window: seconds a group stays open for more attempts
+    :param window: longest a group stays open for more attempts, in seconds
+    :param quiet: a group closes once no attempt has joined it for this long (seconds; capped
+        at ``window``)
     :param min_size: smallest group submitted as an array (≥ 2); smaller ones go plain
     :param max_size: largest array (≤ 10,000)
     :param recovery_seconds: ``[aws] submit_recovery_seconds``, for a lost response
@@ -177,10 +185,12 @@ class ArrayCoalescer:
         logger: Optional[logging.Logger] = None,
         clock: Callable[[], float] = time.monotonic,
         lone_plain: bool = True,
+        quiet: float = QUIET_SECONDS,
     ) -> None:
-        assert ARRAY_MIN <= min_size <= max_size <= ARRAY_MAX and window >= 0
+        assert ARRAY_MIN <= min_size <= max_size <= ARRAY_MAX and window >= 0 and quiet > 0
         self.api, self.submitter = api, submitter
         self.window, self.min_size, self.max_size = window, min_size, max_size
+        self.quiet = min(quiet, window) if window > 0 else quiet
         self.recovery_seconds = recovery_seconds
         self._logger = logger or logging.getLogger(__name__)
         self._clock = clock
@@ -212,13 +222,14 @@ class ArrayCoalescer:
             if group is None and self.lone_plain and (last is None or now - last > self.window):
                 return None  # nothing of this shape lately: no company to wait for
             if group is None:
-                group = _Group(key, self._clock() + self.window)
+                group = _Group(key, now, now + self.window)
                 self._open[key] = group
                 threading.Thread(
                     target=self._close_and_submit, args=(group,), name="miniwdl-aws-array",
                     daemon=True,
                 ).start()  # fmt: skip
             group.members.append(member)
+            group.last_join = now
             if len(group.members) >= self.max_size:
                 self._close(group)
             self._cond.notify_all()
@@ -245,7 +256,7 @@ class ArrayCoalescer:
     def _close_and_submit(self, group: _Group) -> None:
         with self._cond:
             while group.state == "open":
-                left = group.deadline - self._clock()
+                left = min(group.deadline, group.last_join + self.quiet) - self._clock()
                 if left <= 0:
                     break
                 self._cond.wait(min(left, WAKE_SECONDS))

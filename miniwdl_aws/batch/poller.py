@@ -8,8 +8,12 @@ changed state is due every round; one that has sat in the same state for ``age``
 every ``clamp(backoff * age, period, period_max)``, so long-running jobs cost less. Each status
 change wakes the job's waiter.
 
-Array children (``<parent id>:<index>``, see :mod:`.arrays`) are followed through their parent
-when a ``list_array`` function is given: a round describes the parents that are due (their
+Array children (``<parent id>:<index>``, see :mod:`.arrays`) of a parent with at most
+``array_direct_max`` (100) children still followed are described like plain jobs: one
+DescribeJobs call covers them all, no dearer than the parent's summary, and a finished child is
+seen in the round after it ends rather than after a listing. Children of larger arrays are
+followed through their parent when a ``list_array`` function is given: a round describes the
+parents that are due (their
 ``arrayProperties.statusSummary``), and only when a parent's summary differs from the last one
 fully accounted for does it list the children of the statuses whose counts changed (ListJobs
 with ``arrayJobId`` and ``jobStatus``); children newly seen SUCCEEDED or FAILED are then
@@ -107,6 +111,8 @@ class StatusPoller:
     :param describe: DescribeJobs for ≤100 ids, returning job descriptions
     :param list_array: ListJobs of an array's children in one status (every page); None:
         array children are described like any job
+    :param array_direct_max: children of an array with at most this many followed children are
+        described directly, as plain jobs are
     :param period: seconds between rounds; also the interval for jobs that just changed state
     :param period_max: longest interval between checks of any one job
     :param backoff: a job unchanged for ``age`` seconds is checked every ``backoff * age`` seconds
@@ -123,6 +129,7 @@ class StatusPoller:
         self,
         describe: Callable[[List[str]], List[Dict[str, Any]]],
         list_array: Optional[Callable[[str, str], List[Dict[str, Any]]]] = None,
+        array_direct_max: int = DESCRIBE_JOBS_MAX,
         period: float = 1.0,
         period_max: float = 5.0,
         backoff: float = 0.2,
@@ -138,6 +145,7 @@ class StatusPoller:
         self._autostart = autostart
         self._describe = describe
         self._list_array = list_array
+        self.array_direct_max = array_direct_max
         # array parent id -> the statusSummary last fully accounted for by listings
         self._summaries: Dict[str, Dict[str, int]] = {}
         self.period = period
@@ -219,6 +227,8 @@ class StatusPoller:
                 plain.append(w)
             else:
                 children.setdefault(child[0], []).append(w)
+        for parent in [p for p, ws in children.items() if len(ws) <= self.array_direct_max]:
+            plain.extend(children.pop(parent))
         calls = self._poll_plain(plain, now, horizon)
         if children:
             calls += self._poll_arrays(children, now, horizon)

@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 import subprocess
 import threading
+import time
 from typing import Any, Dict, List, Optional
 
 import pytest
@@ -114,7 +115,14 @@ class FakeApi:
 
 
 def coalescer(api: FakeApi, tmp_path: Any, **kw: Any) -> arrays.ArrayCoalescer:
-    args: Dict[str, Any] = {"window": 60.0, "min_size": 2, "max_size": 4, "lone_plain": False}
+    # quiet as long as the window: these tests close groups by size, not by a pause
+    args: Dict[str, Any] = {
+        "window": 60.0,
+        "quiet": 60.0,
+        "min_size": 2,
+        "max_size": 4,
+        "lone_plain": False,
+    }
     args.update(kw)
     return arrays.ArrayCoalescer(api, AdaptiveSubmitter(max_rate=1000.0, burst=10), **args)
 
@@ -218,3 +226,29 @@ def test_a_lone_attempt_goes_plain_at_once_and_the_next_ones_gather(tmp_path: An
     assert co.submit(logging.getLogger("t"), reqs[0], lambda: True) is None
     results = offer_all(co, reqs[1:])  # within the window: they gather (max_size 4)
     assert len(api.requests) == 1 and sorted(results) == [f"P1:{i}" for i in range(4)]
+
+
+def test_a_group_closes_when_no_attempt_has_joined_for_the_quiet_time(tmp_path: Any) -> None:
+    # a burst of 3 (max_size 4, window 60 s): submitted once the burst is over, not 60 s later
+    api = FakeApi()
+    now = [100.0]
+    co = coalescer(api, tmp_path, quiet=0.15, clock=lambda: now[0])
+    reqs = _scripts(tmp_path, 3)
+
+    def pause_after_the_burst() -> None:
+        key = arrays.group_key(reqs[0])
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            with co._lock:
+                group = co._open.get(key)
+                if group is not None and len(group.members) == 3:
+                    now[0] += 0.2  # a pause longer than quiet, far shorter than the window
+                    return
+            time.sleep(0.01)
+
+    pauser = threading.Thread(target=pause_after_the_burst)
+    pauser.start()
+    results = offer_all(co, reqs)
+    pauser.join()
+    assert len(api.requests) == 1 and api.requests[0]["arrayProperties"] == {"size": 3}
+    assert sorted(results) == [f"P1:{i}" for i in range(3)]

@@ -272,9 +272,24 @@ def test_array_children_followed_through_the_parent_summary() -> None:
     assert max(len(call) for call in batch.calls) <= DESCRIBE_JOBS_MAX
 
 
+def test_children_of_a_small_array_are_described_directly() -> None:
+    # 60 children: one DescribeJobs of all of them costs no more than the parent's summary, and
+    # needs no listing
+    batch, clock = FakeArrays(), Clock()
+    poller = make(batch, clock, list_array=batch.list_array)
+    watches = _array(batch, poller, "P", 60, "RUNNING")
+    for k in range(0, 60, 3):
+        batch.status[f"P:{k}"] = "SUCCEEDED"
+    clock.now = 1.0
+    assert poller.poll_once() == 1
+    assert batch.listings == [] and "P" not in batch.calls[0] and len(batch.calls[0]) == 60
+    assert sum(w.status == "SUCCEEDED" for w in watches) == 20
+    assert all(w.description for w in watches if w.status == "SUCCEEDED")
+
+
 def test_array_listing_behind_the_summary_is_listed_again() -> None:
     batch, clock = FakeArrays(), Clock()
-    poller = make(batch, clock, list_array=batch.list_array, period_max=1.0)
+    poller = make(batch, clock, list_array=batch.list_array, array_direct_max=0, period_max=1.0)
     watches = _array(batch, poller, "P", 3, "RUNNING")
     clock.now = 1.0
     poller.poll_once()
@@ -291,7 +306,7 @@ def test_array_listing_behind_the_summary_is_listed_again() -> None:
 
 def test_children_of_an_ended_parent_are_described_even_if_never_listed() -> None:
     batch, clock = FakeArrays(), Clock()
-    poller = make(batch, clock, list_array=batch.list_array, period_max=1.0)
+    poller = make(batch, clock, list_array=batch.list_array, array_direct_max=0, period_max=1.0)
     watches = _array(batch, poller, "P", 2, "RUNNING")
     clock.now = 1.0
     poller.poll_once()
@@ -305,7 +320,14 @@ def test_children_of_an_ended_parent_are_described_even_if_never_listed() -> Non
 
 def test_unknown_array_parent_is_an_error_for_its_children() -> None:
     batch, clock = FakeArrays(), Clock()
-    poller = make(batch, clock, list_array=batch.list_array, period_max=1.0, missing_limit=2)
+    poller = make(
+        batch,
+        clock,
+        list_array=batch.list_array,
+        array_direct_max=0,
+        period_max=1.0,
+        missing_limit=2,
+    )
     watch = poller.watch("GONE:0")
     for t in (1.0, 2.0):
         clock.now = t
@@ -315,7 +337,7 @@ def test_unknown_array_parent_is_an_error_for_its_children() -> None:
 
 def test_array_child_newly_running_is_seen_though_the_running_count_did_not_change() -> None:
     batch, clock = FakeArrays(), Clock()
-    poller = make(batch, clock, list_array=batch.list_array, period_max=1.0)
+    poller = make(batch, clock, list_array=batch.list_array, array_direct_max=0, period_max=1.0)
     watches = _array(batch, poller, "P", 2, "RUNNABLE")
     batch.status["P:0"] = "RUNNING"
     clock.now = 1.0
