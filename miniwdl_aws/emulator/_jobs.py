@@ -218,6 +218,9 @@ class LocalJob(batch_models.Job):
             out["container"] = container
         if self.array_properties.get("index") is not None:
             out["arrayProperties"] = {"index": self.array_properties["index"]}
+        elif self.array_properties.get("size"):
+            # AWS ArrayPropertiesSummary: "size ... is returned for parent array jobs"
+            out["arrayProperties"] = {"size": int(self.array_properties["size"])}
         return out
 
     def describe(self) -> Dict[str, Any]:

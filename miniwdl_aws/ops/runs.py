@@ -119,19 +119,21 @@ def list_runs(
     summaries.sort(key=lambda j: (j.get("createdAt", 0), j.get("jobName", "")))
     by_run: Dict[str, List[Dict[str, Any]]] = {}
     to_describe: List[str] = []
+    # Array parents ([aws] array_jobs) are described too: their children, one per task, are
+    # counted from the parent's status summary, which ListJobs does not carry.
     for job in summaries:
         run_id = run_id_of_job(job.get("jobName", ""))
         if run_id is None:
             to_describe.append(job["jobId"])
             continue
-        if run_id not in by_run:
+        if run_id not in by_run or (job.get("arrayProperties") or {}).get("size"):
             to_describe.append(job["jobId"])
         by_run.setdefault(run_id, []).append(job)
     listed = {j["jobId"]: j for j in summaries}
-    tags_of: Dict[str, Dict[str, str]] = {}
+    described: Dict[str, Dict[str, Any]] = {}
     for job in api.describe_jobs_in_order(to_describe):
+        described[job["jobId"]] = job
         tags = job.get("tags") or {}
-        tags_of[job["jobId"]] = tags
         run_id = run_id_of_job(job.get("jobName", ""), tags)
         if run_id and run_id_of_job(job.get("jobName", "")) is None:
             by_run.setdefault(run_id, []).append(listed[job["jobId"]])
@@ -139,14 +141,33 @@ def list_runs(
     for run_id, jobs in by_run.items():
         run = RunOverview(run_id)
         for job in sorted(jobs, key=lambda j: j.get("createdAt", 0)):
-            _add_to_overview(run, job, tags_of.get(job["jobId"], {}))
+            _add_to_overview(run, job, described.get(job["jobId"]))
         runs.append(run)
     return sorted(runs, key=lambda r: (r.created_at, r.run_id), reverse=True)
 
 
-def _add_to_overview(run: RunOverview, job: Dict[str, Any], tags: Dict[str, str]) -> None:
+def job_counts(job: Dict[str, Any]) -> Dict[str, int]:
+    """Jobs per status that ``job`` stands for: itself, or for an array parent (described, with
+    ``arrayProperties.statusSummary``) its children, those not yet created counted in the
+    parent's status."""
     status = job.get("status", "")
-    run.statuses[status] = run.statuses.get(status, 0) + 1
+    array = job.get("arrayProperties") or {}
+    size = int(array.get("size") or 0)
+    if not size or "index" in array:
+        return {status: 1}
+    counts = {s: int(n) for s, n in (array.get("statusSummary") or {}).items() if n}
+    missing = size - sum(counts.values())
+    if missing > 0:
+        counts[status] = counts.get(status, 0) + missing
+    return counts
+
+
+def _add_to_overview(
+    run: RunOverview, job: Dict[str, Any], description: Optional[Dict[str, Any]]
+) -> None:
+    tags = (description or {}).get("tags") or {}
+    for status, n in job_counts(description or job).items():
+        run.statuses[status] = run.statuses.get(status, 0) + n
     created = job.get("createdAt", 0)
     run.created_at = min(run.created_at or created, created)
     run.last_at = max(run.last_at, created, job.get("startedAt") or 0, job.get("stoppedAt") or 0)
@@ -216,6 +237,8 @@ def _is_active(job: Dict[str, Any]) -> bool:
 
 
 def status_counts(jobs: Iterable[Dict[str, Any]]) -> Dict[str, int]:
-    """Jobs per status, in Batch's lifecycle order."""
-    counts = collections.Counter(j.get("status", "") for j in jobs)
+    """Jobs per status, in Batch's lifecycle order (an array parent counts its children)."""
+    counts: collections.Counter[str] = collections.Counter()
+    for job in jobs:
+        counts.update(job_counts(job))
     return {s: counts[s] for s in STATUS_ORDER if counts.get(s)}

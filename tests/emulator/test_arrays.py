@@ -90,3 +90,7 @@ def test_name_filter_lists_the_parent_not_its_children(aws: Any) -> None:
     flt = [{"name": "JOB_NAME", "values": ["arrfilter-*"]}]
     listed = batch().list_jobs(jobQueue=aws.task_queue, filters=flt)["jobSummaryList"]
     assert [j["jobId"] for j in listed] == [parent]
+    # a parent's summary carries the array's size (ArrayPropertiesSummary), a child's its index
+    assert listed[0]["arrayProperties"] == {"size": 2}
+    children = batch().list_jobs(arrayJobId=parent, jobStatus="SUCCEEDED")["jobSummaryList"]
+    assert sorted(j["arrayProperties"]["index"] for j in children) == [0, 1]

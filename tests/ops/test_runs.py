@@ -14,7 +14,7 @@ from botocore.stub import Stubber
 from miniwdl_aws import naming
 from miniwdl_aws.aws.batch import BatchApi
 from miniwdl_aws.ops.cli import main
-from miniwdl_aws.ops.runs import cleanup_run, find_run_jobs, list_runs
+from miniwdl_aws.ops.runs import cleanup_run, find_run_jobs, list_runs, status_counts
 
 TERMINAL = ("SUCCEEDED", "FAILED")
 
@@ -378,3 +378,60 @@ def test_list_runs_groups_by_name_and_tags() -> None:
     assert (generated.workflow, generated.workflow_job_id) == ("wf", "g1")
     assert custom.statuses == {"SUCCEEDED": 1} and custom.active == 0
     assert client.call_counts() == {"batch.ListJobs": 1, "batch.DescribeJobs": 1}
+
+
+def test_list_runs_counts_an_array_parent_as_its_children() -> None:
+    """An array job ([aws] array_jobs) holds one task per child: the run's counts are its
+    children's, from the parent's status summary (children not yet created: the parent's
+    status), not one job for the parent."""
+    batch, stub = _stubbed()
+    now = 1_800_000_000.0
+    after = str(int((now - 3600) * 1000))
+    gen = "mw261125T153012-a1b2c3"
+    created = int(now * 1000) - 60_000
+    stub.add_response(
+        "list_jobs",
+        {
+            "jobSummaryList": [
+                {
+                    "jobId": "w",
+                    "jobName": f"{gen}-workflow",
+                    "status": "RUNNING",
+                    "createdAt": created - 1000,
+                },
+                {
+                    "jobId": "p",
+                    "jobName": f"{gen}-array1-of-5",
+                    "status": "PENDING",
+                    "createdAt": created,
+                    "arrayProperties": {"size": 5},
+                },
+            ]
+        },  # fmt: skip
+        {"jobQueue": "q", "filters": [{"name": "AFTER_CREATED_AT", "values": [after]}]},
+    )
+    summary = {"SUCCEEDED": 2, "RUNNING": 1, "FAILED": 1, "RUNNABLE": 0}
+    stub.add_response(
+        "describe_jobs",
+        {
+            "jobs": [
+                _desc("w", f"{gen}-workflow", tags={naming.TAG_ROLE: "workflow"}),
+                _desc(
+                    "p",
+                    f"{gen}-array1-of-5",
+                    "PENDING",
+                    arrayProperties={"size": 5, "statusSummary": summary},
+                ),
+            ]
+        },  # fmt: skip
+        {"jobs": ["w", "p"]},
+    )
+    with stub:
+        (run,) = list_runs(_api(batch), ["q"], since=3600.0, now=now)
+    stub.assert_no_pending_responses()
+    # workflow job RUNNING + children 2 SUCCEEDED, 1 RUNNING, 1 FAILED, 1 not yet created
+    assert run.statuses == {"RUNNING": 2, "SUCCEEDED": 2, "FAILED": 1, "PENDING": 1}
+    assert run.jobs == 6 and run.active == 3
+    assert status_counts([_desc("p", "x", "PENDING", arrayProperties={
+        "size": 5, "statusSummary": summary})]) == {"PENDING": 1, "RUNNING": 1,
+                                                      "SUCCEEDED": 2, "FAILED": 1}  # fmt: skip
