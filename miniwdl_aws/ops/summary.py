@@ -520,16 +520,25 @@ def expand_arrays(api: BatchApi, jobs: Sequence[Dict[str, Any]]) -> List[Dict[st
     tagged with its own task's call. AWS's name filter lists parents only, and a child carries
     its parent's tags; which task child ``i`` ran is line ``i`` of the list file that the
     parent's command names (``batch/arrays.py``), read from the shared filesystem."""
-    out: List[Dict[str, Any]] = []
+    parents: Dict[str, Tuple[Dict[str, Any], Dict[int, str]]] = {}
+    child_ids: List[str] = []
     for job in jobs:
         props = job.get("arrayProperties") or {}
-        if "size" not in props or "index" in props:
+        if "size" in props and "index" not in props:
+            parents[job["jobId"]] = (job, _array_calls(job))
+            child_ids.extend(f"{job['jobId']}:{i}" for i in range(int(props["size"])))
+    # the children of every parent together, 100 per DescribeJobs (not a call per parent)
+    children: Dict[str, List[Dict[str, Any]]] = {}
+    for child in api.describe_jobs_in_order(child_ids):
+        children.setdefault(str(child.get("jobId", "")).rpartition(":")[0], []).append(child)
+    out: List[Dict[str, Any]] = []
+    for job in jobs:
+        if job.get("jobId") not in parents:
             out.append(job)
             continue
-        calls = _array_calls(job)
-        ids = [f"{job['jobId']}:{i}" for i in range(int(props["size"]))]
-        for child in api.describe_jobs_in_order(ids):
-            tags = dict(child.get("tags") or job.get("tags") or {})
+        parent, calls = parents[job["jobId"]]
+        for child in children.get(job["jobId"], []):
+            tags = dict(child.get("tags") or parent.get("tags") or {})
             call = calls.get(int((child.get("arrayProperties") or {}).get("index", -1)))
             if call:
                 tags[naming.TAG_CALL] = call
@@ -554,8 +563,12 @@ def _array_calls(parent: Dict[str, Any]) -> Dict[int, str]:
     for i, line in enumerate(lines):
         m = _CHILD_CALL.search(line)
         if m:
+            value = m.group(1)
+            if not any(c in value for c in "'\"\\"):  # as shlex.quote leaves a plain id
+                out[i] = value
+                continue
             with contextlib.suppress(ValueError):
-                out[i] = shlex.split(m.group(1))[0]
+                out[i] = shlex.split(value)[0]
     return out
 
 

@@ -443,3 +443,53 @@ def test_run_summary_has_usage_and_fails_a_task_whose_outputs_failed(
         assert usage["peak_memory_mib"] > 0
     assert summary["totals"]["sampled_jobs"] == 2
     assert "failed: " in res.stderr and "never_written" in res.stderr
+
+
+def test_expand_arrays_describes_all_children_together_and_names_their_calls(tmp_path) -> None:
+    """Every parent's children in one DescribeJobs (up to 100 ids), not one call per parent;
+    child i is tagged with the call of line i of its parent's list file."""
+    from botocore.stub import Stubber
+
+    from miniwdl_aws.aws.batch import BatchApi
+    from miniwdl_aws.batch.arrays import child_line, dispatcher_command
+    from miniwdl_aws.ops.summary import expand_arrays
+
+    def list_file(name: str, calls: List[str]) -> List[str]:
+        path = tmp_path / name
+        reqs = [{"containerOverrides": {"command": ["bash", "x.sh"], "environment": [
+            {"name": naming.ENV_TASK_RUN_ID, "value": c}]}} for c in calls]  # fmt: skip
+        path.write_text("".join(child_line(r) + "\n" for r in reqs))
+        return dispatcher_command(str(path))
+
+    parents = [
+        {"jobId": "A", "status": "SUCCEEDED", "arrayProperties": {"size": 2},
+         "container": {"command": list_file("a.list", ["call-x-0", "call-x-1"])}},
+        {"jobId": "plain", "status": "SUCCEEDED"},
+        {"jobId": "B", "status": "SUCCEEDED", "arrayProperties": {"size": 3},
+         "container": {"command": list_file("b.list", ["call-y-0", "call$y1", "call-y-2"])}},
+    ]  # fmt: skip
+    ids = ["A:0", "A:1", "B:0", "B:1", "B:2"]
+    client = boto3.client(
+        "batch", region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="y"
+    )
+    stub = Stubber(client)
+    described = [
+        {"jobId": i, "jobName": "n", "jobQueue": "q", "status": "SUCCEEDED", "startedAt": 1,
+         "jobDefinition": "jd", "arrayProperties": {"index": int(i[-1])}}
+        for i in ids
+    ]  # fmt: skip
+    stub.add_response("describe_jobs", {"jobs": described}, {"jobs": ids})
+
+    class Clients:
+        def __call__(self, service: str) -> Any:
+            return client
+
+        def no_retries(self) -> Any:
+            return self
+
+    with stub:
+        out = expand_arrays(BatchApi(Clients()), parents)  # type: ignore[arg-type]
+    stub.assert_no_pending_responses()
+    assert [j["jobId"] for j in out] == ["A:0", "A:1", "plain", "B:0", "B:1", "B:2"]
+    calls = [(j.get("tags") or {}).get(naming.TAG_CALL) for j in out]
+    assert calls == ["call-x-0", "call-x-1", None, "call-y-0", "call$y1", "call-y-2"]
