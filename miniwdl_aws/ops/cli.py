@@ -40,7 +40,7 @@ from ..studio import STUDIO_METADATA_FILE
 from . import report
 from .doctor import Doctor, Targets
 from .logs import NothingFound, follow_job, print_logs, select_jobs
-from .runs import check_run_id, cleanup_run, find_run_jobs, list_runs
+from .runs import check_run_id, cleanup_run, expand_arrays, find_run_jobs, list_runs
 from .summary import build_summary, format_table
 
 __all__ = ["main", "build_parser", "EXIT_OK", "EXIT_NOTHING", "EXIT_USAGE"]
@@ -238,7 +238,8 @@ def _run_json(run: Any) -> Dict[str, Any]:
 
 
 def _show_run(api: BatchApi, run_id: str, args: argparse.Namespace, out: TextIO) -> int:
-    jobs = find_run_jobs(api, run_id, args.queue)
+    # an array job's children each ran one task: shown (and summarized) one per task
+    jobs = expand_arrays(api, find_run_jobs(api, run_id, args.queue))
     if not jobs:
         raise NothingFound(f"no jobs found for run {run_id}")
     summary = build_summary(run_id, jobs, api_calls=api.operation_counts())
@@ -304,7 +305,10 @@ def cmd_logs(args: argparse.Namespace, cfg: Any, out: TextIO) -> int:
     run_id = check_run_id(args.run_id)
     clients = AwsClients(_region(args, cfg))
     batch, logs = BatchApi(clients), LogsApi(clients)
-    jobs = select_jobs(run_id, find_run_jobs(batch, run_id, args.queue), args.call)
+    found = find_run_jobs(batch, run_id, args.queue)
+    if args.call is not None:
+        found = expand_arrays(batch, found)  # each child's log is its own task's
+    jobs = select_jobs(run_id, found, args.call)
 
     def line(text: str) -> None:
         print(text, file=out, flush=args.follow)

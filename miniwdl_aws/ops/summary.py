@@ -26,12 +26,9 @@ outputs could not be collected) is FAILED. With ``[aws] price_per_vcpu_hour`` /
 
 from __future__ import annotations
 
-import contextlib
 import json
 import logging
 import os
-import re
-import shlex
 import time
 from typing import Any, Dict, Generator, List, Optional, Sequence, Tuple
 
@@ -39,7 +36,7 @@ from .. import naming, reasons, usage
 from .._util import _
 from ..aws.batch import BatchApi
 from ..aws.clients import AwsClients
-from .runs import ACTIVE_STATUSES, find_run_jobs, status_counts
+from .runs import ACTIVE_STATUSES, expand_arrays, find_run_jobs, status_counts
 
 __all__ = [
     "SUMMARY_FILE",
@@ -513,63 +510,6 @@ def summarize_run(
         task_errors=errors,
         prices=prices,
     )
-
-
-def expand_arrays(api: BatchApi, jobs: Sequence[Dict[str, Any]]) -> List[Dict[str, Any]]:
-    """``jobs`` with each array parent (``[aws] array_jobs``) replaced by its children, each
-    tagged with its own task's call. AWS's name filter lists parents only, and a child carries
-    its parent's tags; which task child ``i`` ran is line ``i`` of the list file that the
-    parent's command names (``batch/arrays.py``), read from the shared filesystem."""
-    parents: Dict[str, Tuple[Dict[str, Any], Dict[int, str]]] = {}
-    child_ids: List[str] = []
-    for job in jobs:
-        props = job.get("arrayProperties") or {}
-        if "size" in props and "index" not in props:
-            parents[job["jobId"]] = (job, _array_calls(job))
-            child_ids.extend(f"{job['jobId']}:{i}" for i in range(int(props["size"])))
-    # the children of every parent together, 100 per DescribeJobs (not a call per parent)
-    children: Dict[str, List[Dict[str, Any]]] = {}
-    for child in api.describe_jobs_in_order(child_ids):
-        children.setdefault(str(child.get("jobId", "")).rpartition(":")[0], []).append(child)
-    out: List[Dict[str, Any]] = []
-    for job in jobs:
-        if job.get("jobId") not in parents:
-            out.append(job)
-            continue
-        parent, calls = parents[job["jobId"]]
-        for child in children.get(job["jobId"], []):
-            tags = dict(child.get("tags") or parent.get("tags") or {})
-            call = calls.get(int((child.get("arrayProperties") or {}).get("index", -1)))
-            if call:
-                tags[naming.TAG_CALL] = call
-            out.append(dict(child, tags=tags))
-    return out
-
-
-_CHILD_CALL = re.compile(r"\bexport " + naming.ENV_TASK_RUN_ID + r"=(\S+?);")
-
-
-def _array_calls(parent: Dict[str, Any]) -> Dict[int, str]:
-    """``{child index: its task's call run id}`` from the parent's list file ({} if unreadable)."""
-    command = (parent.get("container") or {}).get("command") or []
-    if not command:
-        return {}
-    try:
-        with open(str(command[-1])) as infile:
-            lines = infile.read().splitlines()
-    except OSError:
-        return {}
-    out: Dict[int, str] = {}
-    for i, line in enumerate(lines):
-        m = _CHILD_CALL.search(line)
-        if m:
-            value = m.group(1)
-            if not any(c in value for c in "'\"\\"):  # as shlex.quote leaves a plain id
-                out[i] = value
-                continue
-            with contextlib.suppress(ValueError):
-                out[i] = shlex.split(value)[0]
-    return out
 
 
 def write_summary(run_dir: str, summary: Dict[str, Any]) -> str:

@@ -85,3 +85,35 @@ def test_select_jobs_by_call_name() -> None:
         select_jobs("mw1", jobs[1:], None)
     with pytest.raises(NothingFound, match="no jobs found for run mw1"):
         select_jobs("mw1", [], None)
+
+
+def test_logs_and_runs_of_a_scatter_run_as_array_jobs(stack: Any) -> None:
+    """With [aws] array_jobs, two of the three greet tasks run as children of one array job:
+    `logs RUN greet` still shows each task's own job and log, `runs RUN` one row per task."""
+    env = dict(
+        stack_env(stack), MINIWDL__AWS__ARRAY_JOBS="true", MINIWDL__AWS__ARRAY_JOB_MIN_SIZE="2"
+    )
+    args = [
+        "--wait",
+        str(EXAMPLES / "hello_scatter.wdl"),
+        "-i",
+        str(EXAMPLES / "hello_scatter.inputs.json"),
+    ]
+    res = submit(stack, args, env)
+    assert res.returncode == 0, res.stderr[-2000:]
+    run_id = run_id_of(res)
+    greet = _logs([run_id, "greet"], env)
+    assert greet.returncode == 0, greet.stderr
+    headers = [ln for ln in greet.stdout.splitlines() if ln.startswith("==> ")]
+    calls = sorted(h.split()[1] for h in headers)
+    assert [c.rsplit("-", 1)[0] for c in calls] == [f"call-greet-{i}" for i in range(3)], headers
+    assert sum(":" in h.split()[5] for h in headers) == 2, headers  # job ids <parent>:<index>
+    greeted = [ln for ln in greet.stdout.splitlines() if ln.startswith("greeted ")]
+    assert sorted(greeted) == ["greeted Alyssa", "greeted Ben", "greeted Cy"], greet.stdout
+    runs = subprocess.run(
+        [MINIWDL_AWS, "runs", run_id], env=env, capture_output=True, text=True, timeout=120
+    )
+    assert runs.returncode == 0, runs.stderr
+    for call in calls:  # one row per task in the job table and one in the summary table
+        assert sum(call in ln.split() for ln in runs.stdout.splitlines()) == 2, runs.stdout
+    assert not any("array-of-" in ln for ln in runs.stdout.splitlines()), runs.stdout
