@@ -20,7 +20,7 @@ import shutil
 import sys
 import tempfile
 import time
-from typing import List, Optional
+from typing import Dict, List, Optional
 
 from . import scenarios
 from .harness import REPO, LocalAws, PartBroken
@@ -44,14 +44,19 @@ def _fake_aws_env() -> None:
     )
 
 
+ARRAYS = {"MINIWDL__AWS__ARRAY_JOBS": "true", "MINIWDL__AWS__ARRAY_JOB_MIN_SIZE": "2"}
+
+
 def run_card(
     only: Optional[List[str]],
     sizes: scenarios.Sizes,
     keep: bool,
     profile: Optional[str] = None,
+    settings: Optional[Dict[str, str]] = None,
 ) -> Scorecard:
     """Run the planned scenarios, each on a freshly reset and bootstrapped local AWS (with the
-    faults of the local AWS's ``profile``, e.g. ``realistic``, under each scenario's own)."""
+    faults of the local AWS's ``profile``, e.g. ``realistic``, under each scenario's own), and
+    ``settings`` (``MINIWDL__*`` variables) in every process the scenarios start."""
     card = Scorecard(
         f"miniwdl-aws reliability scorecard ({time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())})"
     )
@@ -87,6 +92,7 @@ def run_card(
                 emu.reset()
                 stack = emu.bootstrap(efs_dir=os.path.join(workdir, "efs"))
                 local = LocalAws.in_process(emu, stack, workdir)
+                local.exports.update(settings or {})
                 if profile:
                     from miniwdl_aws.emulator import with_profile
 
@@ -131,6 +137,12 @@ def main(argv: Optional[List[str]] = None) -> int:
         help="every scenario on the local AWS's realistic profile (account-wide Batch budget,"
         " latency, listing lag) under its own faults",
     )
+    p.add_argument(
+        "--arrays",
+        action="store_true",
+        help="every scenario with [aws] array_jobs on (array_job_min_size 2, so that the"
+        " scenarios' small scatters form arrays)",
+    )
     args = p.parse_args(argv)
     _fake_aws_env()
     only = args.only.split(",") if args.only else None
@@ -139,6 +151,7 @@ def main(argv: Optional[List[str]] = None) -> int:
         scenarios.CI if args.ci else scenarios.FULL,
         args.keep,
         "realistic" if args.realistic else None,
+        ARRAYS if args.arrays else None,
     )
     text = card.render(args.details)
     print(text, end="")
@@ -146,6 +159,7 @@ def main(argv: Optional[List[str]] = None) -> int:
         with open(args.markdown, "a") as f:
             f.write(f"\n## Reliability scorecard, {time.strftime('%Y-%m-%d', time.gmtime())}\n\n")
             flags = (" --ci" if args.ci else "") + (" --realistic" if args.realistic else "")
+            flags += " --arrays" if args.arrays else ""
             f.write(f"`python bench/reliability.py{flags}`\n\n```\n")
             f.write(card.render(details=True))
             f.write("```\n")
