@@ -35,13 +35,9 @@ OURS_TUNED = {
     "MINIWDL__AWS__RETRY_WAIT": "0",
 }
 
-# Ours with [aws] array_jobs (issue 17): same-shaped first attempts ready within the window go as
-# one array job; min size 2 so that every group a scatter forms is an array.
-OURS_ARRAYS = {
-    "MINIWDL__AWS__ARRAY_JOBS": "true",
-    "MINIWDL__AWS__ARRAY_JOB_WINDOW": "0.5",
-    "MINIWDL__AWS__ARRAY_JOB_MIN_SIZE": "2",
-}
+# Ours with [aws] array_jobs (issue 17) and its shipped window and minimum size: what a user
+# who turns the option on gets.
+OURS_ARRAYS = {"MINIWDL__AWS__ARRAY_JOBS": "true"}
 
 PROFILES: Dict[str, Dict[str, Dict[str, str]]] = {
     OURS: {"default": {}, "tuned": OURS_TUNED, "arrays": OURS_ARRAYS},
