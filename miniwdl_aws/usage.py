@@ -194,6 +194,9 @@ alive() {
 }
 while [ "$stop" = 0 ] && alive; do
   sleep "$period" &
+  # A TERM that came after the loop's test but before this sleep existed found no sleep to
+  # kill: look again now that $! is this sleep, or the job's end would wait a whole period.
+  if [ "$stop" != 0 ]; then kill $! 2>/dev/null; break; fi
   # no usable sleep (absent, or no fractions): stop rather than spin
   if ! wait $! && [ "$stop" = 0 ]; then break; fi
   [ "$stop" = 0 ] && sample
