@@ -1,6 +1,7 @@
 """One rule decides whether a job queue can take jobs (:func:`miniwdl_aws.queues.queue_problems`),
 and the backend, the submitter and ``doctor`` all apply it: the same queues pass and fail in all
-three."""
+three. Another decides whether a task queue's compute environments can run task jobs
+(:func:`miniwdl_aws.queues.task_environment_problems`)."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from miniwdl_aws.batch.infrastructure import check_job_queues
 from miniwdl_aws.errors import InfrastructureError
 from miniwdl_aws.ops.checks import PROBLEM, Targets
 from miniwdl_aws.ops.doctor import Doctor
-from miniwdl_aws.queues import queue_problems
+from miniwdl_aws.queues import queue_problems, task_environment_problems
 from miniwdl_aws.submit import validate
 
 CE = [{"order": 1, "computeEnvironment": "arn:aws:batch:us-east-1:1:compute-environment/ce"}]
@@ -80,3 +81,46 @@ def test_backend_submitter_and_doctor_agree(
     doctor.check_queues()
     verdicts.append(not [c for c in doctor.checks if c.status == PROBLEM])
     assert verdicts == [not problems] * 3
+
+
+# --- a task queue's compute environments ---
+
+FARGATE_ONLY = "runs on Fargate only (task jobs need EC2 or Spot)"
+
+
+def _ce(name: str, kind: str = "SPOT", state: str = "ENABLED", status: str = "VALID") -> Dict:
+    return {
+        "computeEnvironmentName": name,
+        "computeEnvironmentArn": f"arn:aws:batch:us-east-1:1:compute-environment/{name}",
+        "type": "MANAGED",
+        "state": state,
+        "status": status,
+        "computeResources": {"type": kind, "maxvCpus": 16, "instanceTypes": ["m5.large"]},
+    }
+
+
+def _none(states: str) -> str:
+    return f"no ENABLED and VALID compute environment ({states})"
+
+
+CE_CASES = [
+    ([_ce("a")], []),
+    ([_ce("a", "EC2")], []),
+    ([_ce("a", status="UPDATING")], []),  # runs jobs once Batch is done, as for queues
+    ([_ce("a", state="DISABLED"), _ce("b", "EC2")], []),  # one usable is enough
+    ([_ce("f", "FARGATE")], [FARGATE_ONLY]),
+    ([_ce("f", "FARGATE_SPOT"), _ce("g", "FARGATE")], [FARGATE_ONLY]),
+    ([_ce("f", "FARGATE", "DISABLED")], [FARGATE_ONLY, _none("f DISABLED/VALID")]),
+    ([_ce("a", state="DISABLED")], [_none("a DISABLED/VALID")]),
+    (
+        [_ce("a", "EC2", status="INVALID"), _ce("b", state="DISABLED")],
+        [_none("a ENABLED/INVALID, b DISABLED/VALID")],
+    ),
+    ([_ce("a", status="DELETING")], [_none("a ENABLED/DELETING")]),
+    ([], [_none("none found")]),  # the queue's environments were not found
+]
+
+
+@pytest.mark.parametrize("envs, problems", CE_CASES)
+def test_the_task_environment_rule(envs: List[Dict[str, Any]], problems: List[str]) -> None:
+    assert task_environment_problems(envs) == problems
