@@ -12,7 +12,7 @@ import pytest
 
 from miniwdl_aws.aws.clients import AwsClients
 from miniwdl_aws.batch.infrastructure import check_job_queues
-from miniwdl_aws.errors import InfrastructureError
+from miniwdl_aws.errors import AwsCallError, InfrastructureError, Throttled
 from miniwdl_aws.ops.checks import PROBLEM, Targets
 from miniwdl_aws.ops.doctor import Doctor
 from miniwdl_aws.queues import queue_problems, task_environment_problems
@@ -124,3 +124,52 @@ CE_CASES = [
 @pytest.mark.parametrize("envs, problems", CE_CASES)
 def test_the_task_environment_rule(envs: List[Dict[str, Any]], problems: List[str]) -> None:
     assert task_environment_problems(envs) == problems
+
+
+class _FakeCeBatch:
+    """Queues named as asked, each over the compute environments ``envs`` (by ARN; a missing
+    one when ``envs`` is empty); counts DescribeComputeEnvironments calls."""
+
+    def __init__(self, envs: List[Dict[str, Any]]) -> None:
+        self.envs = envs
+        self.ce_calls: List[List[str]] = []
+
+    def describe_job_queues(self, names: List[str]) -> Dict[str, Dict[str, Any]]:
+        arns = [ce["computeEnvironmentArn"] for ce in self.envs] or [CE[0]["computeEnvironment"]]
+        order = [{"order": i + 1, "computeEnvironment": arn} for i, arn in enumerate(arns)]
+        return {
+            n: _queue(jobQueueName=n, jobQueueArn=f"arn:q/{n}", computeEnvironmentOrder=order)
+            for n in names
+        }
+
+    def describe_compute_environments(self, names: List[str]) -> List[Dict[str, Any]]:
+        self.ce_calls.append(list(names))
+        return [ce for ce in self.envs if ce["computeEnvironmentArn"] in names]
+
+    def instance_type_limits(self, types: List[str]) -> Dict[str, Dict[str, int]]:
+        return {t: {"cpu": 2, "mem_bytes": 8 << 30} for t in types}
+
+
+class _Req:
+    task_queue = "q"
+    task_queue_fallback = "fb"
+
+
+def test_submitter_without_describe_compute_environments_leaves_the_check_to_the_backend() -> None:
+    """As the backend does: no permission to describe the compute environments skips the check
+    (the workflow job's backend checks again), while a Batch outage is an error."""
+
+    class _Denied(_FakeCeBatch):
+        def __init__(self, exn: Exception) -> None:
+            super().__init__([_ce("f", "FARGATE")])
+            self.exn = exn
+
+        def describe_compute_environments(self, names: List[str]) -> List[Dict[str, Any]]:
+            raise self.exn
+
+    req: Any = _Req()
+    denied: Any = _Denied(AwsCallError("DescribeComputeEnvironments", "AccessDenied", "no"))
+    assert validate._task_queues(denied, req, {}) == ("q", "fb")
+    throttled: Any = _Denied(Throttled("DescribeComputeEnvironments", "ServerException", "down"))
+    with pytest.raises(Throttled):
+        validate._task_queues(throttled, req, {})
