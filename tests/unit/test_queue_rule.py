@@ -1,7 +1,7 @@
 """One rule decides whether a job queue can take jobs (:func:`miniwdl_aws.queues.queue_problems`),
-and the backend, the submitter and ``doctor`` all apply it: the same queues pass and fail in all
-three. Another decides whether a task queue's compute environments can run task jobs
-(:func:`miniwdl_aws.queues.task_environment_problems`)."""
+and one whether a task queue's compute environments can run task jobs
+(:func:`miniwdl_aws.queues.task_environment_problems`); the backend, the submitter and ``doctor``
+all apply both: the same queues pass and fail in all three."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from typing import Any, Dict, List, Optional
 import pytest
 
 from miniwdl_aws.aws.clients import AwsClients
-from miniwdl_aws.batch.infrastructure import check_job_queues
+from miniwdl_aws.batch.infrastructure import check_job_queues, task_queue_facts
 from miniwdl_aws.errors import AwsCallError, InfrastructureError, Throttled
 from miniwdl_aws.ops.checks import PROBLEM, Targets
 from miniwdl_aws.ops.doctor import Doctor
@@ -153,6 +153,46 @@ class _FakeCeBatch:
 class _Req:
     task_queue = "q"
     task_queue_fallback = "fb"
+
+
+@pytest.mark.parametrize("envs, problems", CE_CASES)
+def test_backend_submitter_and_doctor_agree_on_task_environments(
+    envs: List[Dict[str, Any]], problems: List[str]
+) -> None:
+    api: Any = _FakeCeBatch(envs)
+    verdicts = []
+    try:
+        task_queue_facts(
+            api, api.describe_job_queues(["q"])["q"], "task_queue", logging.getLogger("t")
+        )
+        verdicts.append(True)
+    except InfrastructureError as exn:
+        verdicts.append(False)
+        assert all(p in str(exn) for p in problems), exn
+    api.ce_calls.clear()
+    req: Any = _Req()
+    try:
+        validate._task_queues(api, req, {})
+        verdicts.append(True)
+    except InfrastructureError as exn:
+        verdicts.append(False)
+        (line,) = str(exn).splitlines()
+        assert (
+            line == f"--task-queue: job queue 'q' can never run a task job: {'; '.join(problems)}"
+        )
+    assert len(api.ce_calls) == 1  # the task queue's and the fallback's environments together
+    doctor = Doctor(AwsClients(region="us-east-1"), Targets(task_queue="q"))
+    doctor.batch = api
+    doctor.check_queues()
+    doctor.check_compute_environments()
+    queue_problems_found = [
+        c for c in doctor.checks if c.status == PROBLEM and c.name == "task queue q"
+    ]
+    verdicts.append(not queue_problems_found)
+    if problems:
+        assert queue_problems_found[0].detail == "; ".join(problems)
+        assert "EC2 or SPOT" in queue_problems_found[0].fix
+    assert verdicts == [not problems] * 3
 
 
 def test_submitter_without_describe_compute_environments_leaves_the_check_to_the_backend() -> None:
