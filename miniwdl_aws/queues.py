@@ -1,15 +1,20 @@
-"""When an AWS Batch job queue can take jobs: the one rule the backend (``[aws] task_queue``
-checks in ``global_init``), the submitter (its workflow and task queues) and ``doctor`` apply, so
-that none of them accepts a queue another refuses.
+"""When an AWS Batch job queue can take jobs, and when a task queue can run task jobs: the rules
+the backend (``[aws] task_queue`` checks in ``global_init``), the submitter (its workflow and task
+queues) and ``doctor`` all apply, so that none of them accepts a queue another refuses.
 
-Pure (a DescribeJobQueues entry in, reasons out) and stdlib-only, so every part may import it.
+- :func:`queue_problems`: the queue itself (its DescribeJobQueues entry), for every queue;
+- :func:`task_environment_problems`: a task queue's compute environments (their
+  DescribeComputeEnvironments entries), for task queues only (the workflow queue is Fargate by
+  design, and ``doctor`` checks that separately).
+
+Pure (descriptions in, reasons out) and stdlib-only, so every part may import it.
 """
 
 from __future__ import annotations
 
-from typing import Any, List, Mapping, Optional
+from typing import Any, List, Mapping, Optional, Sequence
 
-__all__ = ["BROKEN_STATUSES", "queue_problems"]
+__all__ = ["BROKEN_STATUSES", "queue_problems", "task_environment_problems"]
 
 # A queue (or compute environment) being created or updated takes jobs once Batch is done;
 # these never will without help.
@@ -31,4 +36,37 @@ def queue_problems(queue: Optional[Mapping[str, Any]]) -> List[str]:
         problems.append(f"status {status}" + (f" ({reason})" if reason else ""))
     if not queue.get("computeEnvironmentOrder"):
         problems.append("no compute environment")
+    return problems
+
+
+def _is_fargate(ce: Mapping[str, Any]) -> bool:
+    return str((ce.get("computeResources") or {}).get("type", "")).startswith("FARGATE")
+
+
+def task_environment_problems(envs: Sequence[Mapping[str, Any]]) -> List[str]:
+    """Why a task queue whose compute environments are ``envs`` (entries of
+    DescribeComputeEnvironments; empty when none was found) can never run a task job, each
+    reason a few words; empty when it can.
+
+    - ``runs on Fargate only (task jobs need EC2 or Spot)``: task job definitions are EC2
+      jobs, which Batch does not place on Fargate;
+    - ``no ENABLED and VALID compute environment (ce DISABLED/VALID, ...)``: its jobs would wait
+      RUNNABLE forever. An environment being created or updated counts as usable (as for
+      queues, :data:`BROKEN_STATUSES`)."""
+    problems = []
+    # Batch refuses a queue mixing Fargate and EC2 environments, so "all" is also "any"; "all"
+    # keeps a queue that somehow has both from being refused for its Fargate part.
+    if envs and all(_is_fargate(ce) for ce in envs):
+        problems.append("runs on Fargate only (task jobs need EC2 or Spot)")
+    usable = [
+        ce
+        for ce in envs
+        if ce.get("state") == "ENABLED" and ce.get("status") not in BROKEN_STATUSES
+    ]
+    if not usable:
+        states = ", ".join(
+            f"{ce.get('computeEnvironmentName')} {ce.get('state')}/{ce.get('status')}"
+            for ce in envs
+        )
+        problems.append(f"no ENABLED and VALID compute environment ({states or 'none found'})")
     return problems

@@ -14,7 +14,7 @@ from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 from .._util import _
 from ..aws.batch import BatchApi
 from ..errors import AwsCallError, ConfigError, InfrastructureError, Throttled
-from ..queues import BROKEN_STATUSES, queue_problems
+from ..queues import queue_problems, task_environment_problems
 from . import specs
 
 __all__ = [
@@ -146,32 +146,16 @@ def _environment_limits(
     return limits
 
 
-def _is_fargate(ce: Mapping[str, Any]) -> bool:
-    return str((ce.get("computeResources") or {}).get("type", "")).startswith("FARGATE")
-
-
 def check_task_environments(envs: Sequence[Mapping[str, Any]], key: str, queue_name: str) -> None:
     """Raise InfrastructureError when the compute environments ``envs`` of a task queue can
-    never run a task job: all Fargate (task job definitions are EC2), or none ENABLED and
-    VALID (its jobs would wait RUNNABLE forever)."""
-    if envs and all(_is_fargate(ce) for ce in envs):
+    never run a task job (:func:`miniwdl_aws.queues.task_environment_problems`, the rule the
+    submitter and ``doctor`` apply too): all Fargate (task job definitions are EC2), or none
+    ENABLED and VALID (its jobs would wait RUNNABLE forever)."""
+    problems = task_environment_problems(envs)
+    if problems:
         raise InfrastructureError(
-            f"{_where(key)}: AWS Batch job queue {queue_name!r} runs on Fargate; task jobs need"
-            " an EC2 or Spot queue (their job definitions are EC2)"
-        )
-    usable = [
-        ce
-        for ce in envs
-        if ce.get("state") == "ENABLED" and ce.get("status") not in BROKEN_STATUSES
-    ]
-    if not usable:
-        states = ", ".join(
-            f"{ce.get('computeEnvironmentName')} {ce.get('state')}/{ce.get('status')}"
-            for ce in envs
-        )
-        raise InfrastructureError(
-            f"{_where(key)}: AWS Batch job queue {queue_name!r} has no ENABLED and VALID compute"
-            f" environment ({states or 'none found'}); its jobs would wait forever"
+            f"{_where(key)}: AWS Batch job queue {queue_name!r} can never run a task job:"
+            f" {'; '.join(problems)}"
         )
 
 

@@ -21,7 +21,7 @@ from urllib.parse import urlparse
 
 from ..aws.clients import AwsClients
 from ..errors import AwsCallError
-from ..queues import queue_problems
+from ..queues import queue_problems, task_environment_problems
 from ..studio import STUDIO_METADATA_FILE, detect_studio
 from .checks import (
     FARGATE_TYPES,
@@ -172,7 +172,9 @@ class Doctor(EfsChecks, IamChecks, ImageChecks):
 
     def check_compute_environments(self) -> None:
         """Each queue's compute environments are ENABLED, VALID, with capacity; Fargate for the
-        workflow queue; Spot with SPOT_CAPACITY_OPTIMIZED recommended for tasks."""
+        workflow queue; for a task queue, not all Fargate and at least one ENABLED and VALID
+        (:func:`~miniwdl_aws.queues.task_environment_problems`); Spot with
+        SPOT_CAPACITY_OPTIMIZED recommended for tasks."""
         arns = sorted(
             {
                 o["computeEnvironment"]
@@ -197,12 +199,19 @@ class Doctor(EfsChecks, IamChecks, ImageChecks):
                     f"no Fargate compute environment (types: {sorted(kinds)})",
                     "attach a FARGATE compute environment: the workflow job is a Fargate job",
                 )
-            if role != "workflow queue" and ces and not kinds - set(FARGATE_TYPES):
+            queued = (self._queues.get(name) or {}).get("computeEnvironmentOrder")
+            if role == "workflow queue" or not queued:
+                continue  # a queue without any environment is a problem of check_queues already
+            bad = task_environment_problems(ces)  # the rule the backend and the submitter apply
+            if bad:
                 self._add(
                     f"{role} {name}",
-                    WARN,
-                    "only Fargate compute environments: GPU tasks cannot run",
-                    "add an EC2 or SPOT compute environment for tasks",
+                    PROBLEM,
+                    "; ".join(bad),
+                    "give it an ENABLED and VALID EC2 or SPOT compute environment (task job"
+                    " definitions are EC2): aws batch update-compute-environment --state ENABLED,"
+                    f" or aws batch update-job-queue --job-queue {name}"
+                    " --compute-environment-order ...",
                 )
 
     def _check_ce(self, ce: Dict[str, Any]) -> None:

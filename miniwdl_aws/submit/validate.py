@@ -2,8 +2,8 @@
 
 :func:`check_local` needs no AWS (formats, paths, tags, Fargate sizes); then
 :func:`resolve_infrastructure` makes the read-only AWS lookups (the queues and their tags, the
-access point, the buckets) and returns what the workflow job runs on. Each failure is a one-line
-ConfigError or InfrastructureError.
+task queues' compute environments, the access point, the buckets) and returns what the workflow
+job runs on. Each failure is a one-line ConfigError or InfrastructureError.
 """
 
 from __future__ import annotations
@@ -19,8 +19,8 @@ from miniwdl_aws.aws.batch import BatchApi
 from miniwdl_aws.aws.efs import EfsApi
 from miniwdl_aws.aws.s3 import S3Api
 from miniwdl_aws.config import OPTIONS, SECTION, env_var_name, load_settings
-from miniwdl_aws.errors import AwsCallError, ConfigError, InfrastructureError
-from miniwdl_aws.queues import queue_problems
+from miniwdl_aws.errors import AwsCallError, ConfigError, InfrastructureError, Throttled
+from miniwdl_aws.queues import queue_problems, task_environment_problems
 from miniwdl_aws.submit import rundir
 from miniwdl_aws.submit.args import DELETE_AFTER_CHOICES
 from miniwdl_aws.submit.request import Infrastructure, SubmitRequest
@@ -243,7 +243,8 @@ def resolve_infrastructure(
     batch: BatchApi, efs: EfsApi, s3: S3Api, req: SubmitRequest
 ) -> Infrastructure:
     """What the workflow job runs on: the request's settings, completed from the workflow queue's
-    tags, each checked to exist (read-only lookups: the queues, the access point, the buckets)."""
+    tags, each checked to exist (read-only lookups: the queues, the task queues' compute
+    environments, the access point, the buckets)."""
     tags = _usable_queue(batch, req.workflow_queue, "--workflow-queue").get("tags") or {}
     task_queue, fallback = _task_queues(batch, req, tags)
     fsap, role = _fargate_settings(req, tags)
@@ -286,10 +287,48 @@ def _task_queues(batch: BatchApi, req: SubmitRequest, tags: Mapping[str, str]) -
             "no task queue: set --task-queue (MINIWDL__AWS__TASK_QUEUE) or tag the workflow queue"
             f" with {naming.TAG_TASK_QUEUE}"
         )
-    _usable_queue(batch, task_queue, "--task-queue")
+    queues = {"--task-queue": (task_queue, _usable_queue(batch, task_queue, "--task-queue"))}
     if fallback:
-        _usable_queue(batch, fallback, "--task-queue-fallback")
+        flag = "--task-queue-fallback"
+        queues[flag] = (fallback, _usable_queue(batch, fallback, flag))
+    _check_task_environments(batch, queues)
     return task_queue, fallback
+
+
+def _check_task_environments(
+    batch: BatchApi, queues: Mapping[str, Tuple[str, Mapping[str, Any]]]
+) -> None:
+    """Each task queue in ``{flag: (name, its DescribeJobQueues entry)}`` can run task jobs
+    (:func:`miniwdl_aws.queues.task_environment_problems`, the rule the backend would apply in
+    the workflow job, only after the run had started), its compute environments described in
+    one call."""
+    names = {
+        flag: [o["computeEnvironment"] for o in q.get("computeEnvironmentOrder") or []]
+        for flag, (_, q) in queues.items()
+    }
+    try:
+        found = batch.describe_compute_environments(
+            sorted({n for ns in names.values() for n in ns})
+        )
+    except Throttled:
+        raise
+    except AwsCallError:
+        # e.g. no permission: as for the backend, this check is worth having, not a must (the
+        # workflow job's backend checks again); and before submitting, stderr is only for an
+        # error line, so pass silently
+        return
+    # queues name their compute environments by ARN; accept a name too
+    by_ref = {
+        ref: ce
+        for ce in found
+        for ref in (ce.get("computeEnvironmentArn"), ce.get("computeEnvironmentName"))
+    }
+    for flag, (name, _) in queues.items():
+        problems = task_environment_problems([by_ref[n] for n in names[flag] if n in by_ref])
+        if problems:
+            raise InfrastructureError(
+                f"{flag}: job queue {name!r} can never run a task job: {'; '.join(problems)}"
+            )
 
 
 def _fargate_settings(req: SubmitRequest, tags: Mapping[str, str]) -> Tuple[str, str]:

@@ -89,6 +89,18 @@ def _task_queue_without_capacity(stack: Any) -> List[str]:
     return ["--task-queue", "starved"]
 
 
+def _task_queue_on_fargate(stack: Any) -> List[str]:
+    boto3.client("batch").create_job_queue(
+        jobQueueName="tasks-on-fargate",
+        state="ENABLED",
+        priority=1,
+        computeEnvironmentOrder=[
+            {"order": 1, "computeEnvironment": stack.workflow_compute_environment}
+        ],
+    )
+    return ["--task-queue", "tasks-on-fargate"]
+
+
 def _missing_task_queue(stack: Any) -> List[str]:
     return ["--task-queue", "no-such-queue"]
 
@@ -207,7 +219,13 @@ BROKEN: Dict[str, tuple] = {
     "task queue disabled": (_disable_task_queue, r"task queue miniwdl-task: state DISABLED"),
     "task compute environment disabled": (
         _disable_task_ce,
-        r"compute environment miniwdl-task-spot: state DISABLED",
+        # the environment, and the task queue it leaves with nothing to run on
+        r"compute environment miniwdl-task-spot: state DISABLED|task queue miniwdl-task: no"
+        r" ENABLED and VALID compute environment \(miniwdl-task-spot DISABLED/VALID\)",
+    ),
+    "task queue on Fargate only": (
+        _task_queue_on_fargate,
+        r"task queue tasks-on-fargate: runs on Fargate only \(task jobs need EC2 or Spot\)",
     ),
     "task queue missing": (_missing_task_queue, r"task queue no-such-queue: does not exist"),
     "task queue without capacity": (
@@ -261,6 +279,32 @@ def test_broken_variant(stack: Any, capsys: pytest.CaptureFixture[str], variant:
     for line in problems:
         assert re.search(pattern, line), f"unexpected problem: {line}\n{out}"
         assert " -> fix: " in line or "S3" in line or "access point" in line, line
+
+
+@pytest.mark.parametrize(
+    "breaker, line",
+    [
+        (
+            _task_queue_on_fargate,
+            "PROBLEM  task queue tasks-on-fargate: runs on Fargate only (task jobs need EC2 or"
+            " Spot) -> fix: give it an ENABLED and VALID EC2 or SPOT compute environment",
+        ),
+        (
+            _disable_task_ce,
+            "PROBLEM  task queue miniwdl-task: no ENABLED and VALID compute environment"
+            " (miniwdl-task-spot DISABLED/VALID) -> fix: give it an ENABLED and VALID EC2 or"
+            " SPOT compute environment",
+        ),
+    ],
+)
+def test_task_queue_that_can_never_run_a_task_job(
+    stack: Any, capsys: pytest.CaptureFixture[str], breaker: Callable, line: str
+) -> None:
+    """The rule of the backend and the submitter (:func:`miniwdl_aws.queues.
+    task_environment_problems`): a PROBLEM of the queue itself, not a warning, with a fix."""
+    rc, out, problems = _doctor(capsys, stack, *breaker(stack))
+    assert rc == 1, out
+    assert [p for p in problems if p.startswith(line)], out
 
 
 def test_no_region(stack: Any, capsys: pytest.CaptureFixture[str], monkeypatch: Any) -> None:

@@ -28,7 +28,7 @@ def stack(emulator: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[A
         image = {"MINIWDL__AWS__WORKFLOW_IMAGE": WORKFLOW_IMAGE}
         for key, value in {**emulator.env(), **st.miniwdl_env(), **FAST, **image}.items():
             mp.setenv(key, value)
-        bad_inputs.create_disabled_queue(client("batch"), st.task_compute_environment)
+        bad_inputs.create_bad_queues(client("batch"), st.task_compute_environment)
         yield st
     emulator.assert_no_active_jobs(timeout=3.0)
 

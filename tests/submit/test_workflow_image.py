@@ -78,6 +78,11 @@ class _FakeBatch:
         queue = {"state": "ENABLED", "status": "VALID", "computeEnvironmentOrder": ce}
         return {n: {**queue, "tags": self.tags} for n in names}
 
+    def describe_compute_environments(self, names: List[str]) -> List[Dict[str, Any]]:
+        resources = {"type": "SPOT", "maxvCpus": 16}
+        ce = {"state": "ENABLED", "status": "VALID", "computeResources": resources}
+        return [{**ce, "computeEnvironmentName": n, "computeEnvironmentArn": n} for n in names]
+
 
 class _FakeEfs:
     def describe_access_point(self, fsap: str) -> Dict[str, str]:

@@ -60,7 +60,10 @@ HUGE_WDL = _huge_wdl()
 IMPORT_WDL = 'version 1.0\nimport "nope_import.wdl" as nope\n' + HELLO_WDL.split("\n", 1)[1]
 
 FSAP_UNKNOWN = "fsap-0123456789abcdef0"
-DISABLED_QUEUE = "disabled-q"  # created DISABLED by :func:`create_disabled_queue`
+# job queues made by :func:`create_bad_queues`
+DISABLED_QUEUE = "disabled-q"  # DISABLED itself
+NO_USABLE_CE_QUEUE = "no-usable-ce-q"  # ENABLED, over a DISABLED compute environment only
+FARGATE_TASK_QUEUE = "fargate-tq"  # ENABLED, over a Fargate compute environment only
 
 
 @dataclasses.dataclass(frozen=True)
@@ -183,6 +186,21 @@ CASES: List[BadInput] = [
         ["{wdl}", "--task-queue", "no-such-tq-rel"],
         "not found",
         "no-such-tq-rel",
+    ),
+    # the rule the backend would apply only once the workflow job runs (queues.py)
+    _s(
+        "task queue without a usable compute environment",
+        ["{wdl}", "--task-queue", NO_USABLE_CE_QUEUE],
+        f"--task-queue: job queue {NO_USABLE_CE_QUEUE!r} can never run a task job: no ENABLED"
+        " and VALID compute environment",
+        NO_USABLE_CE_QUEUE,
+    ),
+    _s(
+        "task queue on Fargate only",
+        ["{wdl}", "--task-queue", FARGATE_TASK_QUEUE],
+        f"--task-queue: job queue {FARGATE_TASK_QUEUE!r} can never run a task job: runs on"
+        " Fargate only",
+        FARGATE_TASK_QUEUE,
     ),
     _s(
         "unknown fallback queue",
@@ -560,11 +578,33 @@ def apply_env(case: BadInput, env: Dict[str, str]) -> Dict[str, str]:
     return out
 
 
-def create_disabled_queue(batch: Any, compute_environment: str) -> None:
-    """The DISABLED job queue that ``disabled workflow queue`` names."""
-    batch.create_job_queue(
-        jobQueueName=DISABLED_QUEUE,
+def create_bad_queues(batch: Any, compute_environment: str) -> None:
+    """The job queues that the cases name (:data:`DISABLED_QUEUE`, :data:`NO_USABLE_CE_QUEUE`,
+    :data:`FARGATE_TASK_QUEUE`), beside the stack whose task compute environment is
+    ``compute_environment``."""
+
+    def queue(name: str, state: str, ce: str) -> None:
+        batch.create_job_queue(
+            jobQueueName=name,
+            state=state,
+            priority=1,
+            computeEnvironmentOrder=[{"order": 1, "computeEnvironment": ce}],
+        )
+
+    queue(DISABLED_QUEUE, "DISABLED", compute_environment)
+    envs = batch.describe_compute_environments()["computeEnvironments"]
+    task_ce = next(ce for ce in envs if compute_environment == ce["computeEnvironmentArn"])
+    disabled = batch.create_compute_environment(
+        computeEnvironmentName="disabled-task-ce",
+        type="MANAGED",
         state="DISABLED",
-        priority=1,
-        computeEnvironmentOrder=[{"order": 1, "computeEnvironment": compute_environment}],
+        computeResources=task_ce["computeResources"],
+        serviceRole=task_ce["serviceRole"],
+    )["computeEnvironmentArn"]
+    queue(NO_USABLE_CE_QUEUE, "ENABLED", disabled)
+    fargate = next(
+        ce["computeEnvironmentArn"]
+        for ce in envs
+        if ce.get("computeResources", {}).get("type") == "FARGATE"
     )
+    queue(FARGATE_TASK_QUEUE, "ENABLED", fargate)

@@ -150,7 +150,8 @@ def test_task_queue_needs_an_enabled_valid_ec2_environment() -> None:
     infrastructure.check_task_environments(
         [ce("a", "SPOT", "DISABLED"), ce("b", "EC2")], "task_queue", "q"
     )
-    with pytest.raises(InfrastructureError, match=r"^\[aws\] task_queue: .*'q' runs on Fargate"):
+    fargate = r"^\[aws\] task_queue: .*'q' can never run a task job: runs on Fargate"
+    with pytest.raises(InfrastructureError, match=fargate):
         infrastructure.check_task_environments([ce("f", "FARGATE_SPOT")], "task_queue", "q")
     for envs in (
         [ce("a", "SPOT", "DISABLED")],

@@ -132,7 +132,7 @@ def run_all(
 ) -> Tuple[List[Outcome], Dict[str, int]]:
     """Run every case (``workers`` at a time) and return the outcomes plus the jobs each case
     started (index -1: jobs no case can be tied to, also a failure)."""
-    bad_inputs.create_disabled_queue(aws.client("batch"), aws.stack["task_compute_environment"])
+    bad_inputs.create_bad_queues(aws.client("batch"), aws.stack["task_compute_environment"])
     with ThreadPoolExecutor(workers) as pool:
         outcomes = list(pool.map(lambda ic: run_case(aws, ic[1], ic[0]), enumerate(cases)))
     counts = jobs_by_case(aws)
