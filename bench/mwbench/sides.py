@@ -78,5 +78,12 @@ class Profile:
 
 
 def profiles_for(side: str, names: List[str]) -> List[Profile]:
-    """The profiles ``names`` of ``side``, in that order."""
-    return [Profile(name, dict(PROFILES[side][name])) for name in names]
+    """The profiles ``names`` of ``side``, in that order; a name the side has not (``arrays``
+    for 0.12.2) is skipped, an unknown name is an error."""
+    known = {n for profiles in PROFILES.values() for n in profiles}
+    unknown = [n for n in names if n not in known]
+    if unknown:
+        raise KeyError(
+            f"unknown profile(s) {', '.join(unknown)} (known: {', '.join(sorted(known))})"
+        )
+    return [Profile(name, dict(PROFILES[side][name])) for name in names if name in PROFILES[side]]
