@@ -21,7 +21,7 @@ from urllib.parse import urlparse
 
 from ..aws.clients import AwsClients
 from ..errors import AwsCallError
-from ..queues import queue_problems, task_environment_problems
+from ..queues import BROKEN_STATUSES, queue_problems, task_environment_problems
 from ..studio import STUDIO_METADATA_FILE, detect_studio
 from .checks import (
     FARGATE_TYPES,
@@ -222,7 +222,7 @@ class Doctor(EfsChecks, IamChecks, ImageChecks):
         bad = []
         if ce.get("state") != "ENABLED":
             bad.append(f"state {ce.get('state')}")
-        if ce.get("status") != "VALID":
+        if ce.get("status") in BROKEN_STATUSES:
             bad.append(f"status {ce.get('status')} ({ce.get('statusReason', '')})")
         if ce.get("type") == "MANAGED" and int(res.get("maxvCpus") or 0) <= 0:
             bad.append("maxvCpus is 0 (no capacity)")
@@ -237,6 +237,16 @@ class Doctor(EfsChecks, IamChecks, ImageChecks):
             return
         kind = res.get("type", "UNMANAGED")
         detail = f"ENABLED, VALID, {kind}, maxvCpus {res.get('maxvCpus', '-')}"
+        if ce.get("status") != "VALID":
+            # CREATING or UPDATING: usable once Batch is done, as the backend and the
+            # submitter judge it (queues.BROKEN_STATUSES), so not a problem yet
+            self._add(
+                name,
+                WARN,
+                f"status {ce.get('status')}: AWS Batch is still working on it",
+                "run doctor again in a few minutes",
+            )
+            return
         if kind == "SPOT" and res.get("allocationStrategy") != "SPOT_CAPACITY_OPTIMIZED":
             self._add(
                 name,

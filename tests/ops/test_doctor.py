@@ -360,3 +360,35 @@ def test_workflow_image(stack: Any, capsys: pytest.CaptureFixture[str]) -> None:
     assert rc == 0 and f"default workflow_image: {image}" in out and f"{image} exists" in out, out
     rc, out, _ = _doctor(capsys, stack)
     assert "workflow image: miniwdl-aws-workflow:local: not in ECR, existence not checked" in out
+
+
+@pytest.mark.parametrize(
+    "state, status, verdict",
+    [
+        ("ENABLED", "VALID", "ok"),
+        ("ENABLED", "UPDATING", "warn"),  # usable once Batch is done, as the backend judges it
+        ("ENABLED", "CREATING", "warn"),
+        ("ENABLED", "INVALID", "PROBLEM"),
+        ("ENABLED", "DELETING", "PROBLEM"),
+        ("DISABLED", "VALID", "PROBLEM"),
+    ],
+)
+def test_compute_environment_verdict_follows_the_shared_rule(
+    state: str, status: str, verdict: str
+) -> None:
+    from miniwdl_aws.aws.clients import AwsClients
+    from miniwdl_aws.ops.checks import Targets
+    from miniwdl_aws.ops.doctor import Doctor
+
+    doctor = Doctor(AwsClients("us-east-1"), Targets(region="us-east-1"))
+    doctor._check_ce(
+        {
+            "computeEnvironmentName": "ce",
+            "state": state,
+            "status": status,
+            "type": "MANAGED",
+            "computeResources": {"type": "EC2", "maxvCpus": 16},
+        }
+    )
+    (check,) = doctor.checks
+    assert check.status == verdict, check
