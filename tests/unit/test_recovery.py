@@ -218,6 +218,15 @@ def test_resubmits_are_bounded() -> None:
     assert api.submit_times == [0.0, 30.0, 60.0]
 
 
+def test_a_burst_of_lost_answers_proven_absent_does_not_fail_the_task() -> None:
+    # five lost answers in a row, each followed by a lookup proving the job absent: with
+    # resubmissions bounded at 2 this failed the task (the scorecard's transient-errors row)
+    t = FakeTime()
+    api = FakeApi(t, [lost()] * 5 + ["j6"], lambda now: None)
+    assert run(api, t) == "j6"
+    assert len(api.submit_times) == 6
+
+
 def test_each_resubmit_is_followed_by_the_same_recovery() -> None:
     t = FakeTime()
     # absent after the first loss; the resubmission's answer is lost too, but it was created
