@@ -89,15 +89,17 @@ def _task_queue_without_capacity(stack: Any) -> List[str]:
     return ["--task-queue", "starved"]
 
 
-def _task_queue_on_fargate(stack: Any) -> List[str]:
+def _queue_over(name: str, compute_environment: str) -> None:
     boto3.client("batch").create_job_queue(
-        jobQueueName="tasks-on-fargate",
+        jobQueueName=name,
         state="ENABLED",
         priority=1,
-        computeEnvironmentOrder=[
-            {"order": 1, "computeEnvironment": stack.workflow_compute_environment}
-        ],
+        computeEnvironmentOrder=[{"order": 1, "computeEnvironment": compute_environment}],
     )
+
+
+def _task_queue_on_fargate(stack: Any) -> List[str]:
+    _queue_over("tasks-on-fargate", stack.workflow_compute_environment)
     return ["--task-queue", "tasks-on-fargate"]
 
 
@@ -106,14 +108,7 @@ def _missing_task_queue(stack: Any) -> List[str]:
 
 
 def _workflow_queue_not_fargate(stack: Any) -> List[str]:
-    boto3.client("batch").create_job_queue(
-        jobQueueName="wf-on-ec2",
-        state="ENABLED",
-        priority=1,
-        computeEnvironmentOrder=[
-            {"order": 1, "computeEnvironment": stack.task_compute_environment}
-        ],
-    )
+    _queue_over("wf-on-ec2", stack.task_compute_environment)
     return [
         "--workflow-queue",
         "wf-on-ec2",
