@@ -196,3 +196,17 @@ def test_cleanup_after_a_crash_terminates_the_array_and_its_children(
     # the plain jobs (the first task's) and the array parents, nothing more
     assert 2 <= len(result.terminated) < n and result.still_active == []
     emulator.assert_no_active_jobs(timeout=10)
+
+
+def test_call_cache_is_unaffected_by_arrays(emulator: Any, aws: Any) -> None:
+    """Outputs of tasks run as array children go into the call cache as any task's: the same
+    scatter again (a new run directory) is served from the cache, with no SubmitJob at all."""
+    env = dict(ARRAYS_ENV, MINIWDL__CALL_CACHE__GET="true", MINIWDL__CALL_CACHE__PUT="true")
+    first = run_miniwdl(emulator, aws, "scatter.wdl", ["n=12"], "cached1", extra_env=env)
+    assert first.returncode == 0, first.stderr[-3000:]
+    assert "AWS Batch array job submitted" in first.stderr
+    emulator.reset_stats()
+    second = run_miniwdl(emulator, aws, "scatter.wdl", ["n=12"], "cached2", extra_env=env)
+    assert second.returncode == 0, second.stderr[-3000:]
+    assert second.outputs["scatter_n.squares"] == [i * i for i in range(12)]
+    assert emulator.stats()["calls"].get("batch.SubmitJob", 0) == 0
