@@ -256,10 +256,11 @@ class Executor:
                     float(duration), self._kill, job, proc, TIMEOUT_REASON, False, None
                 )
             )
-        spot = self.faults.spot_after(job.job_name, job.attempt_no)
+        index = job.array_properties.get("index")
+        spot = self.faults.spot_after(job.job_name, job.attempt_no, index)
         if spot is not None:
             job.timers.append(self.timers.call_later(spot, self._spot, job, proc))
-        oom = self.faults.oom_after(job.job_name, job.attempt_no)
+        oom = self.faults.oom_after(job.job_name, job.attempt_no, index)
         if oom is not None:
             job.timers.append(self.timers.call_later(oom, self._oom, job, proc))
 

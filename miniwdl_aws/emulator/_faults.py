@@ -229,15 +229,22 @@ class FaultInjector:
             value = self._spec.get("log_token_ttl")
         return None if value is None else max(0.0, float(value))
 
-    def spot_after(self, job_name: str, attempt: int) -> Optional[float]:
-        """Seconds of RUNNING after which this attempt's host is reclaimed, or None."""
-        return self._attempt_fault("spot", job_name, attempt)
+    def spot_after(
+        self, job_name: str, attempt: int, index: Optional[int] = None
+    ) -> Optional[float]:
+        """Seconds of RUNNING after which this attempt's host is reclaimed, or None. ``index``:
+        an array child's, so that each child draws on its own (they share the parent's name)."""
+        return self._attempt_fault("spot", job_name, attempt, index)
 
-    def oom_after(self, job_name: str, attempt: int) -> Optional[float]:
+    def oom_after(
+        self, job_name: str, attempt: int, index: Optional[int] = None
+    ) -> Optional[float]:
         """Seconds of RUNNING after which this attempt is killed for memory use, or None."""
-        return self._attempt_fault("oom", job_name, attempt)
+        return self._attempt_fault("oom", job_name, attempt, index)
 
-    def _attempt_fault(self, kind: str, job_name: str, attempt: int) -> Optional[float]:
+    def _attempt_fault(
+        self, kind: str, job_name: str, attempt: int, index: Optional[int] = None
+    ) -> Optional[float]:
         with self._lock:
             sub = self._spec.get(kind)
             if not sub or not re.search(sub.get("job_name", ".*"), job_name):
@@ -245,7 +252,8 @@ class FaultInjector:
             attempts: List[int] = sub.get("attempts") or []
             if attempts and attempt not in attempts:
                 return None
-            if self._draw(kind, job_name, attempt) >= float(sub.get("fraction", 1.0)):
+            key = job_name if index is None else f"{job_name}:{index}"
+            if self._draw(kind, key, attempt) >= float(sub.get("fraction", 1.0)):
                 return None
             return float(sub.get("after", 0.0))
 

@@ -107,6 +107,17 @@ def test_spot_fraction_is_seeded(aws: Any, emulator: Any) -> None:
     assert [r.startswith("Host EC2") for r in again] == hit
 
 
+def test_spot_fraction_draws_for_each_array_child(aws: Any, emulator: Any) -> None:
+    # children share their parent's name: each must still meet the fault on its own, as each
+    # runs on a host of its own
+    emulator.set_faults({"seed": 5, "spot": {"job_name": "^arrspot", "fraction": 0.5}})
+    jd = job_definition(aws, ["sh", "-c", "sleep 0.3"])
+    parent = submit(aws, jd, name="arrspot", arrayProperties={"size": 8})
+    reasons = [wait_status(f"{parent}:{i}").get("statusReason", "") for i in range(8)]
+    hit = [r.startswith("Host EC2") for r in reasons]
+    assert any(hit) and not all(hit), reasons
+
+
 def test_cannot_pull(aws: Any, emulator: Any) -> None:
     emulator.set_faults({"cannot_pull": {"job_name": "^nopull"}})
     jd = job_definition(aws, ["true"])

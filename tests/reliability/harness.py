@@ -193,7 +193,11 @@ class LocalAws:
     def jobs(
         self, statuses: Iterable[str] = ACTIVE_STATUSES, prefix: str = ""
     ) -> List[Dict[str, Any]]:
-        """Job summaries (ListJobs) over every queue, optionally only names starting ``prefix``."""
+        """Job summaries (ListJobs) over every queue, optionally only names starting ``prefix``.
+
+        One per task: an array parent (``[aws] array_jobs``) is left out when any of its
+        children is listed (each child is one task's job, and a twin array would show as extra
+        children), and kept, as one job, while none is (its children not created yet)."""
         batch = self.client("batch")
         out: List[Dict[str, Any]] = []
         for queue in self.queues:
@@ -205,7 +209,8 @@ class LocalAws:
                         for j in page["jobSummaryList"]
                         if j["jobName"].startswith(prefix)
                     ]
-        return out
+        with_children = {j["jobId"].rpartition(":")[0] for j in out if ":" in j["jobId"]}
+        return [j for j in out if j["jobId"] not in with_children]
 
     def all_jobs(self, prefix: str = "") -> List[Dict[str, Any]]:
         """Full DescribeJobs records of every job (any status)."""
