@@ -60,10 +60,34 @@ def throttling(aws: LocalAws, n: int, fraction: float = 0.3) -> List[Row]:
     return guarded(name, "0", [BACKEND], body)
 
 
+def _with_array_calls(aws: LocalAws, jobs: List[Dict[str, Any]]) -> List[Dict[str, Any]]:
+    """``jobs`` with each array child ([aws] array_jobs) tagged with its own task's call, as
+    ``miniwdl-aws runs`` tags it (a child carries its parent's tags)."""
+    from miniwdl_aws.aws.batch import BatchApi
+    from miniwdl_aws.ops.runs import expand_arrays
+
+    parents = sorted({j["jobId"].rpartition(":")[0] for j in jobs if ":" in j["jobId"]})
+    if not parents:
+        return jobs
+
+    class Clients:  # the harness's own (uncounted, fault-free) clients
+        def __call__(self, service: str) -> Any:
+            return aws.client(service)
+
+        def no_retries(self) -> Any:
+            return self
+
+    batch = aws.client("batch")
+    described = [d for i in range(0, len(parents), 100)
+                 for d in batch.describe_jobs(jobs=parents[i : i + 100])["jobs"]]  # fmt: skip
+    children = expand_arrays(BatchApi(Clients()), described)  # type: ignore[arg-type]
+    return [j for j in jobs if ":" not in j["jobId"]] + children
+
+
 def _attempt_history(aws: LocalAws, run_id: str) -> Dict[str, List[Dict[str, Any]]]:
     """Jobs of each call of one run, oldest first (by creation time), from the jobs' tags."""
     by_call: Dict[str, List[Dict[str, Any]]] = collections.defaultdict(list)
-    for job in aws.all_jobs(prefix=run_id + "-"):
+    for job in _with_array_calls(aws, aws.all_jobs(prefix=run_id + "-")):
         tags = job.get("tags") or {}
         call = tags.get("MiniwdlCall") or re.sub(r"-\d+$", "", job["jobName"])
         by_call[call].append(job)
@@ -146,7 +170,8 @@ def spot(aws: LocalAws, n: int, fraction: float = 0.2, preemptible: int = 2) -> 
 def _tries_regex(last: int) -> str:
     """Job names of tries 1..``last`` of a scatter call: retries are new jobs named
     ``<run>-<call>-try<N>``."""
-    return "(" + "|".join(["-work-\\d+"] + [f"-try{t}" for t in range(2, last + 1)]) + ")$"
+    first = ["-work-\\d+", "-array\\d+-of-\\d+-[0-9a-f]+"]  # a first try, or an array of them
+    return "(" + "|".join(first + [f"-try{t}" for t in range(2, last + 1)]) + ")$"
 
 
 def _queue_name(job: Dict[str, Any]) -> str:
