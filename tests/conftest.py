@@ -22,11 +22,12 @@
 from __future__ import annotations
 
 import os
-import signal
 import tempfile
 from typing import Any, Iterator
 
 import pytest
+
+from tests.support.signals import restore_sigint
 
 _FAKE_ENV = {
     "AWS_ACCESS_KEY_ID": "testing",
@@ -66,11 +67,7 @@ def pytest_configure(config: pytest.Config) -> None:
     """Scrub before collection, so that even test modules' import-time code sees no real AWS;
     and give Ctrl-C its terminal meaning back to the processes the tests start."""
     _scrub_aws_env()
-    # A shell without job control starts background commands with SIGINT ignored, and that is
-    # inherited across exec: the submitter a test Ctrl-Cs would never see it. A handled signal
-    # is reset to its default in children, so handle it here as Python does by default.
-    if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
-        signal.signal(signal.SIGINT, signal.default_int_handler)
+    restore_sigint()
 
 
 @pytest.fixture(scope="session", autouse=True)

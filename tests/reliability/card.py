@@ -22,6 +22,8 @@ import tempfile
 import time
 from typing import Dict, List, Optional
 
+from tests.support.signals import restore_sigint
+
 from . import scenarios
 from .harness import REPO, LocalAws, PartBroken
 from .scorecard import Row, Scorecard, judged, not_run
@@ -144,6 +146,8 @@ def main(argv: Optional[List[str]] = None) -> int:
         " scenarios' small scatters form arrays)",
     )
     args = p.parse_args(argv)
+    # the Ctrl-C row signals a submitter: started from a background shell, it would ignore it
+    restore_sigint()
     _fake_aws_env()
     only = args.only.split(",") if args.only else None
     card = run_card(
