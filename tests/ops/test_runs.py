@@ -15,6 +15,7 @@ from miniwdl_aws import naming
 from miniwdl_aws.aws.batch import BatchApi
 from miniwdl_aws.ops.cli import main
 from miniwdl_aws.ops.runs import cleanup_run, find_run_jobs, list_runs, status_counts
+from tests.support.clients import FakeClients
 
 TERMINAL = ("SUCCEEDED", "FAILED")
 
@@ -170,27 +171,13 @@ def test_cleanup_bad_run_id(capsys: pytest.CaptureFixture[str]) -> None:
 # --- API economy, with a stubbed client ---
 
 
-class FakeClients:
-    """Stands in for AwsClients: one stubbed Batch client, with or without retries."""
-
-    def __init__(self, batch: Any) -> None:
-        self.batch = batch
-
-    def __call__(self, service: str) -> Any:
-        assert service == "batch"
-        return self.batch
-
-    def no_retries(self) -> FakeClients:
-        return self
-
-
 def _stubbed() -> tuple:
     batch = boto3.client("batch", region_name="us-east-1")
     return batch, Stubber(batch)
 
 
 def _api(batch: Any) -> BatchApi:
-    return BatchApi(FakeClients(batch))  # type: ignore[arg-type]
+    return BatchApi(FakeClients(batch=batch))  # type: ignore[arg-type]
 
 
 def test_describe_chunks_of_100() -> None:

@@ -453,6 +453,7 @@ def test_expand_arrays_describes_all_children_together_and_names_their_calls(tmp
     from miniwdl_aws.aws.batch import BatchApi
     from miniwdl_aws.batch.arrays import child_line, dispatcher_command
     from miniwdl_aws.ops.summary import expand_arrays
+    from tests.support.clients import FakeClients
 
     def list_file(name: str, calls: List[str]) -> List[str]:
         path = tmp_path / name
@@ -480,15 +481,8 @@ def test_expand_arrays_describes_all_children_together_and_names_their_calls(tmp
     ]  # fmt: skip
     stub.add_response("describe_jobs", {"jobs": described}, {"jobs": ids})
 
-    class Clients:
-        def __call__(self, service: str) -> Any:
-            return client
-
-        def no_retries(self) -> Any:
-            return self
-
     with stub:
-        out = expand_arrays(BatchApi(Clients()), parents)  # type: ignore[arg-type]
+        out = expand_arrays(BatchApi(FakeClients(batch=client)), parents)  # type: ignore[arg-type]
     stub.assert_no_pending_responses()
     assert [j["jobId"] for j in out] == ["A:0", "A:1", "plain", "B:0", "B:1", "B:2"]
     calls = [(j.get("tags") or {}).get(naming.TAG_CALL) for j in out]

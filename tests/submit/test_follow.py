@@ -15,6 +15,7 @@ from miniwdl_aws.errors import AwsCallError
 from miniwdl_aws.submit import END_OF_LOG
 from miniwdl_aws.submit.follow import LOG_GROUP, LogFollower, LogLost
 from miniwdl_aws.submit.wait import EXIT_FAILED_NO_CODE, JobWaiter
+from tests.support.clients import FakeClients
 from tests.support.fake_time import FakeTime
 
 from .helpers import EXAMPLES, describe, stream_messages, submit
@@ -31,25 +32,12 @@ def _client(service: str) -> Any:
     )
 
 
-class FakeClients:
-    """Stands in for AwsClients: hands out one pre-built (stubbed) client."""
-
-    def __init__(self, client: Any) -> None:
-        self.client = client
-
-    def __call__(self, service: str) -> Any:
-        return self.client
-
-    def no_retries(self) -> FakeClients:
-        return self
-
-
 def _b(batch: Any) -> BatchApi:
-    return BatchApi(FakeClients(batch))  # type: ignore[arg-type]
+    return BatchApi(FakeClients(batch=batch))  # type: ignore[arg-type]
 
 
 def _l(logs: Any) -> LogsApi:
-    return LogsApi(FakeClients(logs))  # type: ignore[arg-type]
+    return LogsApi(FakeClients(logs=logs))  # type: ignore[arg-type]
 
 
 def _events(*msgs: str) -> List[Dict[str, Any]]:

@@ -15,23 +15,13 @@ from miniwdl_aws.aws.s3 import S3Api
 from miniwdl_aws.errors import ConfigError
 from miniwdl_aws.submit import upload
 from miniwdl_aws.submit.upload import S3Uploader, UploadError
+from tests.support.clients import FakeClients
 
 BUCKET = "miniwdl-test"
 
 
-class FakeClients:
-    """Stands in for AwsClients: hands out one pre-built (moto or stubbed) S3 client."""
-
-    def __init__(self, s3: Any) -> None:
-        self.s3 = s3
-
-    def __call__(self, service: str) -> Any:
-        assert service == "s3"
-        return self.s3
-
-
 def _api(s3: Any) -> S3Api:
-    return S3Api(FakeClients(s3))  # type: ignore[arg-type]
+    return S3Api(FakeClients(s3=s3))  # type: ignore[arg-type]
 
 
 @pytest.fixture

@@ -17,20 +17,8 @@ from miniwdl_aws.aws.errors import is_retryable, translate
 from miniwdl_aws.aws.retry import TERMINATE, RetryPolicy, retry_call
 from miniwdl_aws.errors import Ambiguous, AwsCallError, Throttled
 from miniwdl_aws.submit.wait import DEFAULT_OUTAGE_LIMIT, JobWaiter
+from tests.support.clients import FakeClients
 from tests.support.fake_time import FakeTime
-
-
-class FakeClients:
-    """Stands in for AwsClients: hands out pre-built (stubbed) clients."""
-
-    def __init__(self, **clients: Any) -> None:
-        self.clients = clients
-
-    def __call__(self, service: str) -> Any:
-        return self.clients[service]
-
-    def no_retries(self) -> FakeClients:
-        return self
 
 
 def _batch() -> Any:

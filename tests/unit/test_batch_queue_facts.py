@@ -10,7 +10,7 @@ import boto3
 from botocore.stub import Stubber
 
 from miniwdl_aws.aws.batch import BatchApi
-from tests.unit.test_aws_layer import FakeClients
+from tests.support.clients import FakeClients
 
 
 def _client(service: str) -> Any:

@@ -14,22 +14,9 @@ from miniwdl_aws.aws.batch import BatchApi
 from miniwdl_aws.batch import specs
 from miniwdl_aws.batch.job_definitions import JobDefinitionCache
 from miniwdl_aws.errors import AwsCallError, Throttled
+from tests.support.clients import FakeClients
 
 LOG = logging.getLogger("test")
-
-
-class FakeClients:
-    """Stands in for AwsClients: hands out pre-built (stubbed) clients."""
-
-    def __init__(self, **clients: Any) -> None:
-        self.clients = clients
-        self.region = "us-west-2"
-
-    def __call__(self, service: str) -> Any:
-        return self.clients[service]
-
-    def no_retries(self) -> FakeClients:
-        return self
 
 
 @pytest.fixture

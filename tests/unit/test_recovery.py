@@ -14,6 +14,7 @@ from miniwdl_aws.aws.batch import BatchApi
 from miniwdl_aws.batch.recovery import SubmitOutcomeUnknown, submit_without_twins
 from miniwdl_aws.batch.submitter import AdaptiveSubmitter
 from miniwdl_aws.errors import Ambiguous, AwsCallError, Throttled
+from tests.support.clients import FakeClients
 from tests.support.fake_time import FakeTime
 
 NAME = "mw261129T000000-abcdef-call-1"
@@ -57,19 +58,6 @@ def run(api: Any, t: FakeTime, **kw: Any) -> str:
     return submit_without_twins(api, REQUEST, 1000, 30.0, sleep=t.sleep, clock=t.clock, **kw)
 
 
-class FakeClients:
-    def __init__(self, batch: Any) -> None:
-        self.batch = batch
-        self.region = "us-west-2"
-
-    def __call__(self, service: str) -> Any:
-        assert service == "batch"
-        return self.batch
-
-    def no_retries(self) -> FakeClients:
-        return self
-
-
 @pytest.fixture
 def batch() -> Any:
     return boto3.client(
@@ -86,7 +74,7 @@ def _summary(job_id: str, name: str = NAME, created: int = 5000) -> Dict[str, An
 
 def test_found_on_first_lookup(batch: Any) -> None:
     t = FakeTime()
-    api = BatchApi(FakeClients(batch))  # type: ignore[arg-type]
+    api = BatchApi(FakeClients(batch=batch))  # type: ignore[arg-type]
     with Stubber(batch) as stub:
         # a 5xx: the request may have been processed
         stub.add_client_error("submit_job", "InternalFailure", http_status_code=500)
@@ -108,7 +96,7 @@ def test_found_only_on_a_later_lookup() -> None:
 
 def test_found_on_page_two(batch: Any) -> None:
     t = FakeTime()
-    api = BatchApi(FakeClients(batch))  # type: ignore[arg-type]
+    api = BatchApi(FakeClients(batch=batch))  # type: ignore[arg-type]
     # the JOB_NAME filter matches case-insensitively: other jobs can fill the first page
     others = [_summary(f"x{i}", NAME.upper()) for i in range(100)]
     with Stubber(batch) as stub:

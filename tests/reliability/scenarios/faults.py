@@ -65,22 +65,16 @@ def _with_array_calls(aws: LocalAws, jobs: List[Dict[str, Any]]) -> List[Dict[st
     ``miniwdl-aws runs`` tags it (a child carries its parent's tags)."""
     from miniwdl_aws.aws.batch import BatchApi
     from miniwdl_aws.ops.runs import expand_arrays
+    from tests.support.clients import FakeClients
 
     parents = sorted({j["jobId"].rpartition(":")[0] for j in jobs if ":" in j["jobId"]})
     if not parents:
         return jobs
 
-    class Clients:  # the harness's own (uncounted, fault-free) clients
-        def __call__(self, service: str) -> Any:
-            return aws.client(service)
-
-        def no_retries(self) -> Any:
-            return self
-
-    batch = aws.client("batch")
+    batch = aws.client("batch")  # the harness's own (uncounted, fault-free) client
     described = [d for i in range(0, len(parents), 100)
                  for d in batch.describe_jobs(jobs=parents[i : i + 100])["jobs"]]  # fmt: skip
-    children = expand_arrays(BatchApi(Clients()), described)  # type: ignore[arg-type]
+    children = expand_arrays(BatchApi(FakeClients(batch=batch)), described)  # type: ignore[arg-type]
     return [j for j in jobs if ":" not in j["jobId"]] + children
 
 
