@@ -149,8 +149,12 @@ class _Member:
 
 
 class _Group:
-    def __init__(self, key: str, opened: float, deadline: float) -> None:
+    def __init__(self, key: str, opened: float, deadline: float, lock: threading.Lock) -> None:
         self.key = key
+        # One condition per group, on the coalescer's lock: a state change wakes this group's
+        # members only. A single condition for all groups woke every waiting attempt (hundreds
+        # in a wide scatter) at every join, a futex storm that cost the runner CPU.
+        self.cond = threading.Condition(lock)
         self.deadline = deadline
         self.last_join = opened
         self.members: List[_Member] = []
@@ -195,7 +199,6 @@ class ArrayCoalescer:
         self._logger = logger or logging.getLogger(__name__)
         self._clock = clock
         self._lock = threading.Lock()
-        self._cond = threading.Condition(self._lock)
         self._open: Dict[str, _Group] = {}
         self.lone_plain = lone_plain
         self._last_offer: Dict[str, float] = {}  # shape -> when an attempt of it was last offered
@@ -215,24 +218,24 @@ class ArrayCoalescer:
         """
         member = _Member(request, terminating, logger)
         key = group_key(request)
-        with self._cond:
+        with self._lock:
             now = self._clock()
             last, self._last_offer[key] = self._last_offer.get(key), now
             group = self._open.get(key)
             if group is None and self.lone_plain and (last is None or now - last > self.window):
                 return None  # nothing of this shape lately: no company to wait for
             if group is None:
-                group = _Group(key, now, now + self.window)
+                group = _Group(key, now, now + self.window, self._lock)
                 self._open[key] = group
                 threading.Thread(
                     target=self._close_and_submit, args=(group,), name="miniwdl-aws-array",
                     daemon=True,
                 ).start()  # fmt: skip
             group.members.append(member)
-            group.last_join = now
+            group.last_join = now  # the closer wakes on its own and sees the later quiet time
             if len(group.members) >= self.max_size:
                 self._close(group)
-            self._cond.notify_all()
+                group.cond.notify_all()
             while True:
                 if group.state == "done":
                     return f"{group.parent_id}:{member.index}"
@@ -244,7 +247,7 @@ class ArrayCoalescer:
                 if group.state == "open" and terminating():
                     group.members.remove(member)
                     raise SubmitAborted()
-                self._cond.wait(WAKE_SECONDS)
+                group.cond.wait(WAKE_SECONDS)
 
     def _close(self, group: _Group) -> None:
         # under the lock
@@ -254,38 +257,38 @@ class ArrayCoalescer:
                 del self._open[group.key]
 
     def _close_and_submit(self, group: _Group) -> None:
-        with self._cond:
+        with self._lock:
             while group.state == "open":
                 left = min(group.deadline, group.last_join + self.quiet) - self._clock()
                 if left <= 0:
                     break
-                self._cond.wait(min(left, WAKE_SECONDS))
+                group.cond.wait(min(left, WAKE_SECONDS))
             self._close(group)
             members = list(group.members)
             for i, m in enumerate(members):
                 m.index = i
             if len(members) < self.min_size:
                 group.state = "plain"
-                self._cond.notify_all()
+                group.cond.notify_all()
                 return
         try:
             parent_id = self._submit_array(members)
         except _GoPlain:
-            with self._cond:
+            with self._lock:
                 group.state = "plain"
-                self._cond.notify_all()
+                group.cond.notify_all()
             return
         except BaseException as exn:  # delivered to every member's thread
-            with self._cond:
+            with self._lock:
                 group.state, group.error = "failed", exn
-                self._cond.notify_all()
+                group.cond.notify_all()
             return
-        with self._cond:
+        with self._lock:
             group.state, group.parent_id = "done", parent_id
             self.arrays += 1
             self.children += len(members)
             self.parents.append(parent_id)
-            self._cond.notify_all()
+            group.cond.notify_all()
 
     def _job_name(self, request: Dict[str, Any], size: int) -> str:
         with self._lock:

@@ -252,3 +252,37 @@ def test_a_group_closes_when_no_attempt_has_joined_for_the_quiet_time(tmp_path: 
     pauser.join()
     assert len(api.requests) == 1 and api.requests[0]["arrayProperties"] == {"size": 3}
     assert sorted(results) == [f"P1:{i}" for i in range(3)]
+
+
+def test_a_join_does_not_wake_the_attempts_already_waiting(tmp_path: Any) -> None:
+    """A wide scatter has hundreds of attempts waiting in the coalescer. Waking all of them at
+    every join (one condition for every group) cost the runner a futex storm; a waiting attempt
+    should wake only for its group's outcome and its periodic check of ``terminating()``."""
+    import logging
+
+    n = 40
+    api = FakeApi()
+    co = coalescer(api, tmp_path, max_size=n)  # closes when the last one joins
+    calls = [0]
+    first_in = threading.Event()
+
+    def counted() -> bool:
+        calls[0] += 1
+        first_in.set()
+        return False
+
+    reqs = _scripts(tmp_path, n)
+    result: List[Any] = []
+    started = time.monotonic()
+    first = threading.Thread(
+        target=lambda: result.append(co.submit(logging.getLogger("t"), reqs[0], counted))
+    )
+    first.start()
+    assert first_in.wait(10)
+    offer_all(co, reqs[1:])
+    first.join(30)
+    elapsed = time.monotonic() - started
+    assert result == ["P1:0"]
+    # one check on entry, one per WAKE_SECONDS of waiting, one for the outcome; 39 joins must
+    # not add 39 more
+    assert calls[0] <= 3 + elapsed / arrays.WAKE_SECONDS, (calls[0], elapsed)
