@@ -30,7 +30,7 @@ from typing import Dict, List, Optional
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-from mwbench import rawfile, report, summary, theirs_venv, workloads  # noqa: E402
+from mwbench import ours_venv, rawfile, report, summary, theirs_venv, workloads  # noqa: E402
 from mwbench.bench import Measurement, Options, measure  # noqa: E402
 from mwbench.provenance import GitState, git_state  # noqa: E402
 from mwbench.sides import FLOOR, OURS, THEIRS, Side, profiles_for  # noqa: E402
@@ -158,6 +158,15 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
         type=Path,
         default=Path(sys.executable).parent,
         help="venv bin with our miniwdl (default: this python's)",
+    )
+    p.add_argument(
+        "--lean",
+        action="store_true",
+        help="run our side's runner from a venv holding only this repository and its runtime"
+        " dependencies, as the workflow image does (created on first use at"
+        " $MWBENCH_OURS_VENV, else ~/.cache/miniwdl-aws-bench/venv-ours-lean); miniwdl scans"
+        " every installed package per task, so the README's venv with the test extras costs"
+        " the runner more CPU",
     )
     p.add_argument(
         "--results",
@@ -320,6 +329,8 @@ def main(argv: Optional[List[str]] = None) -> int:
     if args.setup_theirs:
         print(theirs_venv.ensure(args.theirs_venv or theirs_venv.default_path()))
         return 0
+    if args.lean and not args.theirs_only:
+        args.ours_bin = ours_venv.ensure(ours_venv.default_path(), HERE.parent)
     theirs_bin = None
     if not args.ours_only and not args.theirs_from:
         theirs_bin = theirs_venv.ensure(args.theirs_venv or theirs_venv.default_path())
@@ -339,6 +350,10 @@ def main(argv: Optional[List[str]] = None) -> int:
         "dwell_s": f"{args.dwell:g}",
         "local_aws_profile": "realistic" if args.realistic_aws else "default",
     }
+    found = None if args.theirs_only else ours_venv.probe(args.ours_bin)
+    if found is not None:
+        # miniwdl's per-task plugin scan reads every one of them (see ours_venv)
+        header["ours_runner_distributions"] = str(found[0])
     writer = RawWriter(
         rawfile.RawRun(
             [],
