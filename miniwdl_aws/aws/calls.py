@@ -24,14 +24,19 @@ class CallCounter:
     """Thread-safe count of requests per ``service.Operation`` (botocore's own retries of a
     request are not counted: they are invisible above the client)."""
 
-    def __init__(self) -> None:
+    def __init__(self, on_call: Optional[Callable[[str], None]] = None) -> None:
+        """:param on_call: also told of each request's key as it is counted (e.g. so that the
+        SubmitJob pacer sees the other calls sharing the account's Batch budget)"""
         self._counts: collections.Counter[str] = collections.Counter()
         self._lock = threading.Lock()
+        self._on_call = on_call
 
     def add(self, key: str) -> None:
         """Count one request."""
         with self._lock:
             self._counts[key] += 1
+        if self._on_call is not None:
+            self._on_call(key)
 
     def snapshot(self) -> Dict[str, int]:
         """Requests so far per ``service.Operation``."""

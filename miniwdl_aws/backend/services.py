@@ -14,6 +14,7 @@ from typing import Optional
 
 from .. import naming
 from ..aws.batch import BatchApi
+from ..aws.calls import CallCounter
 from ..aws.clients import AwsClients
 from ..batch.arrays import ArrayCoalescer
 from ..batch.job_definitions import JobDefinitionCache
@@ -35,13 +36,14 @@ class Services:
             retry_mode=settings.boto3_retry_mode,
             max_pool_connections=64,
         )
-        # SubmitJob and TerminateJob go through clients.no_retries() (see BatchApi)
-        self.api = BatchApi(self.clients)
-        self.definitions = JobDefinitionCache(
-            self.api, settings.job_definition_prefix, settings.user_tags
-        )
         self.submitter = AdaptiveSubmitter(
             max_rate=1.0 / settings.submit_period, burst=settings.submit_burst
+        )
+        # SubmitJob and TerminateJob go through clients.no_retries() (see BatchApi); every
+        # other Batch call is shown to the submitter, as AWS counts them against one budget
+        self.api = BatchApi(self.clients, counter=CallCounter(on_call=self._batch_call))
+        self.definitions = JobDefinitionCache(
+            self.api, settings.job_definition_prefix, settings.user_tags
         )
         # with array jobs, children are followed through their parents' status summaries
         self.arrays: Optional[ArrayCoalescer] = None
@@ -63,6 +65,11 @@ class Services:
             logger=logger.getChild("poller"),
         )
         self.run_id = naming.process_run_id()
+
+    def _batch_call(self, key: str) -> None:
+        # SubmitJob is entered by the submitter itself when it admits the call
+        if key.startswith("batch.") and key != "batch.SubmitJob":
+            self.submitter.note_other_call()
 
 
 _services: Optional[Services] = None

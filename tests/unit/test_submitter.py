@@ -188,3 +188,39 @@ def test_late_threads_cannot_bunch_more_than_the_rate_into_one_second() -> None:
     for start in sent_at:
         assert sum(start <= x < start + 1.0 for x in sent_at) <= 40
     assert sent_at[39] == sent_at[0] and sent_at[40] >= sent_at[0] + 1.0
+
+
+def test_other_batch_calls_take_their_share_of_the_window() -> None:
+    """AWS counts DescribeJobs, ListJobs and the rest against the same per-account budget as
+    SubmitJob: calls the process sent outside the gate leave that much less room in the
+    last-second window, and are never held back themselves."""
+    t = FakeTime(1000.0)
+    s = make(t, max_rate=40.0, burst=1)
+    for _ in range(10):  # e.g. ten DescribeJobs of a round over 1,000 jobs
+        s.note_other_call()
+    sent_at = []
+    for _ in range(40):
+        s.call(lambda: sent_at.append(t.now), never)
+    first_second = [x for x in sent_at if x < 1000.0 + 1.0]
+    assert len(first_second) == 30  # 40 - 10
+    assert sent_at[30] >= 1000.0 + 1.0
+
+
+def test_services_show_every_batch_call_but_submit_job_to_the_submitter() -> None:
+    from miniwdl_aws.aws.calls import CallCounter
+    from miniwdl_aws.backend.services import Services
+
+    seen = []
+
+    class Recorder:
+        def note_other_call(self) -> None:
+            seen.append(1)
+
+    fake = Services.__new__(Services)
+    fake.submitter = Recorder()  # type: ignore[assignment]
+    counter = CallCounter(on_call=fake._batch_call)
+    for key in ("batch.DescribeJobs", "batch.ListJobs", "batch.SubmitJob", "logs.GetLogEvents",
+                "ec2.DescribeInstanceTypes", "batch.TerminateJob"):  # fmt: skip
+        counter.add(key)
+    assert len(seen) == 3
+    assert counter.snapshot()["batch.SubmitJob"] == 1
