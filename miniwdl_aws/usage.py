@@ -51,7 +51,7 @@ _USAGE_FILE = re.compile(r"^usage(\d*)\.tsv$")
 # Only shell builtins in the loop (read, printf, arithmetic) and one `sleep` per period, so it
 # costs a fork per period and a few dozen reads of /proc files.
 SAMPLER_SH = r"""
-out=$1 period=$2 root=$3 self=$$
+out=$1 period=$2 root=$3 self=$$ epoch=${4:-}
 stop=0
 trap 'stop=1; kill $! 2>/dev/null' TERM
 # /proc/uptime in centiseconds; "1" prefix keeps a fraction like 05 out of octal arithmetic
@@ -182,7 +182,8 @@ sample() {
   printf '%s %s %s %s\n' "$now" "$cpu" "$mem" "$peak" >> "$out"
 }
 now
-epoch=$(date +%s 2>/dev/null) || epoch=-
+# the script's bash (5.0+) passes $EPOCHSECONDS: `date` would be a fork and exec per job
+[ -n "$epoch" ] || epoch=$(date +%s 2>/dev/null) || epoch=-
 printf 'start %s %s %s %s %s %s\n' "$now" "${epoch:--}" "$source" "${AWS_BATCH_JOB_ID:--}" \
   "${AWS_BATCH_JOB_ATTEMPT:--}" "$period" >> "$out"
 sample
@@ -219,7 +220,7 @@ def sampler_line(usage_path: str, period: float) -> str:
     text = f"{period:g}"
     return (
         f"/bin/sh -c {shlex.quote(SAMPLER_SH)} mw-usage {shlex.quote(usage_path)} {text} $$"
-        " </dev/null >/dev/null 2>&1 & usage_pid=$!"
+        ' "${EPOCHSECONDS:-}" </dev/null >/dev/null 2>&1 & usage_pid=$!'
     )
 
 

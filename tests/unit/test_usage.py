@@ -8,6 +8,7 @@ import os
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Dict, List
 
@@ -263,3 +264,32 @@ def test_sampler_without_a_usable_sleep_stops_instead_of_spinning(tmp_path: Path
     assert s.returncode == 0
     (series,) = usage.read_usage(str(out))
     assert len(series.points) == 2
+
+
+def test_the_scripts_bash_hands_the_sampler_its_epoch(tmp_path: Path) -> None:
+    """The start line's wall-clock epoch comes from bash's $EPOCHSECONDS, not from a `date`
+    fork and exec in every job; without it (a bash older than 5.0, or a caller that passes
+    nothing) the sampler still asks `date`."""
+    bin_dir = tmp_path / "bin"  # sleep but no date on PATH: the epoch can only come from bash
+    bin_dir.mkdir()
+    os.symlink(shutil.which("sleep") or "/bin/sleep", bin_dir / "sleep")
+    out = tmp_path / "u.tsv"
+    script = (
+        usage.sampler_line(str(out), 0.2)
+        + '\n/bin/sleep 0.5\nkill -TERM "$usage_pid"; wait "$usage_pid"'
+    )
+    before = int(time.time())
+    subprocess.run(["/bin/bash", "-c", script], env={"PATH": str(bin_dir)}, timeout=30, check=True)
+    (series,) = usage.read_usage(str(out))
+    assert series.epoch is not None and before <= series.epoch <= int(time.time())
+    # no epoch handed over: `date` it is (on the normal PATH)
+    out2 = tmp_path / "u2.tsv"
+    p = subprocess.Popen(["sleep", "1"])
+    subprocess.run(
+        ["/bin/sh", "-c", usage.SAMPLER_SH, "mw-usage", str(out2), "0.2", str(p.pid)],
+        timeout=30,
+        check=True,
+    )
+    p.wait()
+    (series2,) = usage.read_usage(str(out2))
+    assert series2.epoch is not None and before <= series2.epoch <= int(time.time())
