@@ -13,7 +13,7 @@ from __future__ import annotations
 import functools
 import logging
 import time
-from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Tuple, cast
+from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple, cast
 
 import botocore.session
 
@@ -25,7 +25,7 @@ from .ec2 import Ec2Api
 from .efs import EfsApi
 from .retry import TERMINATE, RetryPolicy, retry_call
 
-__all__ = ["BatchApi", "DESCRIBE_JOBS_MAX", "TERMINAL_STATES"]
+__all__ = ["BatchApi", "DESCRIBE_JOBS_MAX", "TERMINAL_STATES", "requested_resources"]
 
 DESCRIBE_JOBS_MAX = 100  # DescribeJobs takes "up to 100 job IDs"
 TERMINAL_STATES = frozenset({"SUCCEEDED", "FAILED"})
@@ -281,3 +281,29 @@ class BatchApi(ServiceApi):
         """The EFS access point ``fsap_id``, or None if it does not exist
         (:meth:`miniwdl_aws.aws.efs.EfsApi.describe_access_point`)."""
         return self._efs.describe_access_point(fsap_id)
+
+
+def requested_resources(container: Mapping[str, Any]) -> Tuple[Optional[float], Optional[float]]:
+    """``(vCPUs, memory MiB)`` that a job's ``container`` (of a DescribeJobs answer) or
+    ``containerOverrides`` (of a SubmitJob request) asks for: its ``resourceRequirements`` (as
+    ``batch.specs.Resources.requirements`` writes them), else the legacy ``vcpus``/``memory``
+    fields; None for what it does not say."""
+    vcpus = _number(container.get("vcpus"))
+    memory = _number(container.get("memory"))
+    for req in container.get("resourceRequirements") or []:
+        value = _number(req.get("value"))
+        if value is None:
+            continue
+        if req.get("type") == "VCPU":
+            vcpus = value
+        elif req.get("type") == "MEMORY":
+            memory = value
+    return vcpus, memory
+
+
+def _number(value: Any) -> Optional[float]:
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return None
+    return number if number > 0 else None

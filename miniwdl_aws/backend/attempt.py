@@ -17,7 +17,7 @@ import WDL
 from WDL.runtime.error import Terminated
 
 from .._util import _
-from ..aws.batch import TERMINAL_STATES
+from ..aws.batch import TERMINAL_STATES, requested_resources
 from ..batch import outcomes
 from ..batch.poller import JobWatch
 from ..batch.recovery import submit_without_twins
@@ -117,9 +117,9 @@ class JobLifecycle:
         except SubmitAborted:
             raise Terminated(quiet=True) from None
         record = {"attempt": attempt, "jobId": job_id, "jobQueue": request["jobQueue"]}
-        for req in request.get("containerOverrides", {}).get("resourceRequirements", []):
-            if req.get("type") == "MEMORY":
-                record["memoryMiB"] = int(req["value"])  # grows after an out-of-memory kill
+        _vcpus, memory = requested_resources(request.get("containerOverrides") or {})
+        if memory:
+            record["memoryMiB"] = int(memory)  # grows after an out-of-memory kill
         self.attempts.append(record)
         logger.notice(  # type: ignore[attr-defined]
             _(

@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from typing import Any, Dict, Mapping, Optional, Sequence, Tuple
 
 from .. import reasons
+from ..aws.batch import requested_resources
 from ..reasons import TERMINATE_REASON
 
 __all__ = [
@@ -66,12 +67,8 @@ def _reasons(job: Mapping[str, Any]) -> str:
 
 def _memory_mib(job: Mapping[str, Any]) -> Optional[str]:
     """The memory the job asked Batch for, in MiB, if its description says."""
-    container = job.get("container") or {}
-    for req in container.get("resourceRequirements") or []:
-        if req.get("type") == "MEMORY" and req.get("value"):
-            return str(req["value"])
-    memory = container.get("memory")
-    return str(memory) if memory else None
+    _vcpus, memory = requested_resources(job.get("container") or {})
+    return f"{memory:g}" if memory else None
 
 
 _PREFIX = {

@@ -34,7 +34,7 @@ from typing import Any, Dict, Generator, List, Optional, Sequence, Tuple
 
 from .. import naming, reasons, usage
 from .._util import _
-from ..aws.batch import BatchApi
+from ..aws.batch import BatchApi, requested_resources
 from ..aws.clients import AwsClients
 from .runs import ACTIVE_STATUSES, expand_arrays, find_run_jobs, status_counts
 
@@ -59,17 +59,8 @@ _HOST_LOST_RULES = frozenset(rule.name for rule in reasons.RULES if rule.host_lo
 
 def _resources(job: Dict[str, Any]) -> Tuple[float, float]:
     """(vCPUs, memory MiB) requested by a job: resourceRequirements, else the legacy fields."""
-    container = job.get("container") or {}
-    vcpus, memory = float(container.get("vcpus") or 0), float(container.get("memory") or 0)
-    for req in container.get("resourceRequirements") or []:
-        try:
-            if req.get("type") == "VCPU":
-                vcpus = float(req["value"])
-            elif req.get("type") == "MEMORY":
-                memory = float(req["value"])
-        except (KeyError, ValueError):
-            continue
-    return vcpus, memory
+    vcpus, memory = requested_resources(job.get("container") or {})
+    return vcpus or 0.0, memory or 0.0
 
 
 def _secs(start_ms: Optional[int], end_ms: Optional[int]) -> float:

@@ -7,6 +7,7 @@ import subprocess
 
 import pytest
 
+from miniwdl_aws.aws.batch import requested_resources
 from miniwdl_aws.batch import specs
 from miniwdl_aws.errors import ConfigError
 
@@ -124,3 +125,20 @@ def test_task_script_tees_both_streams_and_keeps_exit_code(tmp_path: str) -> Non
     assert p.stdout == "out work2\n" and p.stderr == "err\n"
     assert open(f"{d}/stdout2.txt").read() == "out work2\n"
     assert open(f"{d}/stderr2.txt").read() == "err\n"
+
+
+def test_requested_resources_reads_what_requirements_writes_else_the_legacy_fields() -> None:
+    """One reader of a job's vCPU/memory request, for outcomes, the summary and the attempt
+    records: the inverse of Resources.requirements, with the legacy fields as fallback."""
+    res = specs.Resources(vcpu=4, memory_mib=7000, gpu=1)
+    assert requested_resources({"resourceRequirements": res.requirements()}) == (4.0, 7000.0)
+    assert requested_resources({"vcpus": 2, "memory": 1024}) == (2.0, 1024.0)
+    mixed = {
+        "vcpus": 2,
+        "memory": 1024,
+        "resourceRequirements": [{"type": "MEMORY", "value": "3000"}],
+    }
+    assert requested_resources(mixed) == (2.0, 3000.0)
+    assert requested_resources({}) == (None, None)
+    junk = {"resourceRequirements": [{"type": "MEMORY", "value": "lots"}, {"type": "VCPU"}]}
+    assert requested_resources(junk) == (None, None)
