@@ -128,6 +128,24 @@ def sanitize_job_name(name: str, prefix: str = "") -> str:
     return full
 
 
+def _shorten(name: str, budget: int) -> str:
+    # drop the middle: the end of a call's run id holds the scatter index and tag, which tell
+    # sibling jobs apart
+    if len(name) <= budget:
+        return name
+    tail = min(32, budget // 2)
+    return name[: budget - tail - 1] + "_" + name[-tail:]
+
+
+def task_job_name(run_id: str, call_run_id: str, try_counter: int) -> str:
+    """``<run id>-<call>[-tryN]``, valid for Batch and at most 128 characters, however long or
+    odd the call's run id (cut in the middle, so the scatter index at its end survives)."""
+    call = call_run_id[5:] if call_run_id.startswith("call-") else call_run_id
+    suffix = f"-try{try_counter}" if try_counter > 1 else ""
+    budget = JOB_NAME_MAX - len(run_id) - 1 - len(suffix)
+    return sanitize_job_name(_shorten(call, budget) + suffix, prefix=run_id)
+
+
 def _tag_text_ok(text: str) -> bool:
     # "letters, numbers, and spaces representable in UTF-8" are Unicode categories L, N and Z
     return all(ch in _TAG_PUNCTUATION or unicodedata.category(ch)[0] in "LNZ" for ch in text)

@@ -187,7 +187,7 @@ def submit_request(
         naming.ENV_TASK_ATTEMPT: str(who.try_counter),
     }
     return specs.submit_request(
-        job_name=specs.task_job_name(who.run_id, who.call_run_id, who.try_counter),
+        job_name=naming.task_job_name(who.run_id, who.call_run_id, who.try_counter),
         job_queue=queue,
         job_definition=definition,
         command=command,

@@ -43,7 +43,6 @@ __all__ = [
     "submit_request",
     "effective_timeout",
     "parse_duration",
-    "task_job_name",
     "tag_value",
     "workflow_name",
 ]
@@ -323,24 +322,6 @@ def parse_duration(value: Any) -> float:
 def tag_value(value: Any) -> str:
     """A valid Batch tag value (≤256 characters of the allowed set)."""
     return _TAG_VALUE_BAD.sub("_", str(value))[:256]
-
-
-def _shorten(name: str, budget: int) -> str:
-    # drop the middle: the end of a call's run id holds the scatter index and tag, which tell
-    # sibling jobs apart
-    if len(name) <= budget:
-        return name
-    tail = min(32, budget // 2)
-    return name[: budget - tail - 1] + "_" + name[-tail:]
-
-
-def task_job_name(run_id: str, call_run_id: str, try_counter: int) -> str:
-    """``<run id>-<call>[-tryN]``, valid for Batch and at most 128 characters, however long or
-    odd the call's run id (cut in the middle, so the scatter index at its end survives)."""
-    call = call_run_id[5:] if call_run_id.startswith("call-") else call_run_id
-    suffix = f"-try{try_counter}" if try_counter > 1 else ""
-    budget = naming.JOB_NAME_MAX - len(run_id) - 1 - len(suffix)
-    return naming.sanitize_job_name(_shorten(call, budget) + suffix, prefix=run_id)
 
 
 def workflow_name(host_dir: str) -> str:

@@ -32,6 +32,7 @@ import sys
 import time
 from typing import Any, Callable, Dict, Optional, Sequence, TextIO
 
+from .. import naming
 from ..aws.batch import BatchApi
 from ..aws.clients import AwsClients
 from ..aws.logs import LogsApi
@@ -39,8 +40,23 @@ from ..errors import ConfigError, MiniwdlAwsError
 from ..studio import STUDIO_METADATA_FILE
 from . import report
 from .doctor import Doctor, Targets
-from .logs import NothingFound, follow_job, print_logs, select_jobs
-from .runs import check_run_id, cleanup_run, expand_arrays, find_run_jobs, list_runs
+from .logs import (
+    NEXT_ATTEMPT_SLACK_S,
+    NoMoreAttempts,
+    NothingFound,
+    follow_attempts,
+    follow_job,
+    print_logs,
+    select_jobs,
+)
+from .runs import (
+    ACTIVE_STATUSES,
+    check_run_id,
+    cleanup_run,
+    expand_arrays,
+    find_run_jobs,
+    list_runs,
+)
 from .summary import build_summary, format_table
 
 __all__ = ["main", "build_parser", "EXIT_OK", "EXIT_NOTHING", "EXIT_USAGE"]
@@ -300,6 +316,32 @@ def cmd_cleanup(args: argparse.Namespace, cfg: Any, out: TextIO) -> int:
     return 0
 
 
+def _next_attempt_finder(
+    batch: BatchApi, run_id: str, queues: Optional[Sequence[str]], workflow: Sequence[str]
+) -> Callable[[Dict[str, Any]], Optional[Dict[str, Any]]]:
+    """For ``logs --follow RUN CALL``: the job of the attempt after a given one of the same
+    call, found by its name (``<run id>-<call>-try<N+1>``, as the backend names it), None while
+    it does not exist; :class:`NoMoreAttempts` once the run's workflow job (``workflow``) has
+    ended, or for a job that does not say its call and attempt."""
+
+    def next_attempt(job: Dict[str, Any]) -> Optional[Dict[str, Any]]:
+        tags = job.get("tags") or {}
+        call, attempt = tags.get(naming.TAG_CALL), str(tags.get(naming.TAG_ATTEMPT) or "1")
+        if not call or not attempt.isdigit():
+            raise NoMoreAttempts()
+        name = naming.task_job_name(run_id, str(call), int(attempt) + 1)
+        later = find_run_jobs(batch, run_id, queues, job_name=name)
+        if later:
+            return later[-1]
+        if workflow and all(
+            j.get("status") not in ACTIVE_STATUSES for j in batch.describe_jobs(list(workflow))
+        ):
+            raise NoMoreAttempts()  # the runner is gone: no attempt will come
+        return None
+
+    return next_attempt
+
+
 def cmd_logs(args: argparse.Namespace, cfg: Any, out: TextIO) -> int:
     """Print (or follow) the log of a run's workflow job, or of one call's task jobs."""
     run_id = check_run_id(args.run_id)
@@ -320,7 +362,19 @@ def cmd_logs(args: argparse.Namespace, cfg: Any, out: TextIO) -> int:
         done = print_logs(logs, jobs[:-1], line, note)
         if len(jobs) > 1:
             line(f"==> following {jobs[-1]['jobId']} <==")
-        printed = follow_job(batch, logs, jobs[-1], line, note, period=args.period)
+        if args.call is None:
+            printed = follow_job(batch, logs, jobs[-1], line, note, period=args.period)
+        else:  # and a task that fails, into its retry
+            workflow = [
+                j["jobId"] for j in found if j.get("tags", {}).get(naming.TAG_ROLE) == "workflow"
+            ]
+            next_attempt = _next_attempt_finder(batch, run_id, args.queue, workflow)
+            from .. import config  # the CLI's edge: [aws] retry_wait, as the runner reads it
+
+            wait = float(config.read_option(cfg, "retry_wait")) + NEXT_ATTEMPT_SLACK_S
+            printed = follow_attempts(
+                batch, logs, jobs[-1], next_attempt, line, note, period=args.period, wait=wait
+            )
         return EXIT_OK if printed or done.lines else EXIT_NOTHING
     done = print_logs(logs, jobs, line, note)
     if not done.jobs:

@@ -8,14 +8,18 @@ them (:func:`.runs.find_run_jobs`), logs are read with the submitter's follower
 (:class:`miniwdl_aws.logfollow.LogFollower`): every line once and in order.
 
 ``--follow`` follows one job until it ends: the workflow job up to the wrapper's end-of-log
-marker, a task job until it is over and its log has been quiet for one more period.
+marker, a task job until it is over and its log has been quiet for one more period. A task job
+that FAILED is then followed into its call's next attempt (:func:`follow_attempts`): after an
+out-of-memory kill, a Spot interruption or a plain failure within ``maxRetries`` the runner
+submits that attempt ``[aws] retry_wait`` seconds later as a new job, which is what someone
+following the task wants to see next.
 """
 
 from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from typing import Any, Callable, Dict, List, Optional, Sequence
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 from .. import naming
 from ..aws.batch import BatchApi
@@ -24,11 +28,27 @@ from ..errors import MiniwdlAwsError
 from ..logfollow import END_OF_LOG, LOG_GROUP, LogFollower
 from .runs import ACTIVE_STATUSES
 
-__all__ = ["NothingFound", "select_jobs", "print_logs", "follow_job"]
+__all__ = [
+    "NothingFound",
+    "NoMoreAttempts",
+    "select_jobs",
+    "print_logs",
+    "follow_job",
+    "follow_attempts",
+]
+
+# how long past [aws] retry_wait to look for a failed attempt's successor: the runner may take
+# a few polls to notice the failure, and SubmitJob may be paced
+NEXT_ATTEMPT_SLACK_S = 30.0
 
 
 class NothingFound(MiniwdlAwsError):
     """No job or no log matches (the CLI's exit status 1, as ``grep`` finding nothing)."""
+
+
+class NoMoreAttempts(Exception):
+    """Raised by :func:`follow_attempts`'s ``next_attempt``: no next attempt will come (the
+    run's workflow job has ended), so waiting for one is pointless."""
 
 
 def _call_of(job: Dict[str, Any]) -> str:
@@ -128,6 +148,63 @@ def follow_job(
     """Print one job's log as it grows until the job has ended and its log is complete: the
     end-of-log marker of a workflow job, else one more quiet poll after the end (CloudWatch
     delivers late). Returns the lines printed."""
+    return _follow(batch, logs, job, out, note, period, sleep)[0]
+
+
+def follow_attempts(
+    batch: BatchApi,
+    logs: LogsApi,
+    job: Dict[str, Any],
+    next_attempt: Callable[[Dict[str, Any]], Optional[Dict[str, Any]]],
+    out: Callable[[str], None],
+    note: Callable[[str], None],
+    period: float = 2.0,
+    wait: float = 20.0 + NEXT_ATTEMPT_SLACK_S,
+    sleep: Callable[[float], None] = time.sleep,
+    clock: Callable[[], float] = time.monotonic,
+) -> int:
+    """Follow a task job (:func:`follow_job`) and, each time one ends FAILED, the next attempt
+    of its call: ``next_attempt(job)`` looks for it (None: not there yet; raises
+    :class:`NoMoreAttempts` when none will come), every ``period`` for up to ``wait`` seconds
+    (``[aws] retry_wait`` plus some slack). Stops after an attempt that did not fail, or when no
+    next attempt came (retries used up, or the run ended). Returns the lines printed."""
+    printed = 0
+    while True:
+        lines, status = _follow(batch, logs, job, out, note, period, sleep)
+        printed += lines
+        if status != "FAILED":
+            return printed
+        deadline = clock() + wait
+        successor = None
+        try:
+            while successor is None and clock() < deadline:
+                sleep(period)
+                successor = next_attempt(job)
+        except NoMoreAttempts:
+            pass
+        if successor is None:
+            return printed
+        out(f"==> following {successor['jobId']}, the next attempt of {_header_who(successor)} <==")
+        job = successor
+
+
+def _header_who(job: Dict[str, Any]) -> str:
+    tags = job.get("tags") or {}
+    who = _call_of(job) or str(job.get("jobName", ""))
+    attempt = tags.get(naming.TAG_ATTEMPT)
+    return f"{who} (attempt {attempt})" if attempt else who
+
+
+def _follow(
+    batch: BatchApi,
+    logs: LogsApi,
+    job: Dict[str, Any],
+    out: Callable[[str], None],
+    note: Callable[[str], None],
+    period: float,
+    sleep: Callable[[float], None],
+) -> Tuple[int, str]:
+    """:func:`follow_job`, also returning the job's last known status."""
     job_id = job["jobId"]
     follower: Optional[LogFollower] = None
     printed = 0
@@ -139,16 +216,16 @@ def follow_job(
         new = follower.poll() if follower is not None else []
         for line in new:
             if line.startswith(END_OF_LOG):
-                return printed
+                return printed, status
             out(line)
             printed += 1
         if status not in ACTIVE_STATUSES:
             ended_quiet = 0 if new else ended_quiet + 1
             if follower is not None and ended_quiet >= 2:
-                return printed
+                return printed, status
             if follower is None:
                 note(f"job {job_id} ended ({status}) without a log stream")
-                return printed
+                return printed, status
         sleep(period)
         found = batch.describe_jobs([job_id])
         if found:

@@ -61,13 +61,16 @@ def _queues(api: BatchApi, queues: Optional[Sequence[str]]) -> List[str]:
 
 
 def find_run_jobs(
-    api: BatchApi, run_id: str, queues: Optional[Sequence[str]] = None
+    api: BatchApi,
+    run_id: str,
+    queues: Optional[Sequence[str]] = None,
+    job_name: Optional[str] = None,
 ) -> List[Dict[str, Any]]:
     """Descriptions of every job of ``run_id`` in ``queues`` (None: every queue), sorted by
-    creation time. A job counts when its name starts with ``<run id>-`` and its ``MiniwdlRunId``
-    tag, if any, is ``run_id``."""
+    creation time. A job counts when its name starts with ``<run id>-`` (or is ``job_name``,
+    one of the run's names, when given) and its ``MiniwdlRunId`` tag, if any, is ``run_id``."""
     check_run_id(run_id)
-    flt = [{"name": "JOB_NAME", "values": [f"{run_id}-*"]}]
+    flt = [{"name": "JOB_NAME", "values": [job_name or f"{run_id}-*"]}]
     ids: List[str] = []
     for queue in _queues(api, queues):
         ids.extend(j["jobId"] for j in api.list_jobs(queue, flt))

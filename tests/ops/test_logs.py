@@ -5,8 +5,10 @@ and the logs of one call's task jobs."""
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
+import time
 from typing import Any, Dict, List
 
 import pytest
@@ -117,3 +119,45 @@ def test_logs_and_runs_of_a_scatter_run_as_array_jobs(stack: Any) -> None:
     for call in calls:  # one row per task in the job table and one in the summary table
         assert sum(call in ln.split() for ln in runs.stdout.splitlines()) == 2, runs.stdout
     assert not any("array-of-" in ln for ln in runs.stdout.splitlines()), runs.stdout
+
+
+FLAKY_WDL = """version 1.0
+task flaky {
+  input { String marker }
+  command <<<
+    if [ -e "~{marker}" ]; then
+      echo "second attempt ok" >&2
+    else
+      touch "~{marker}"
+      echo "first attempt failing soon" >&2
+      sleep 4
+      exit 1
+    fi
+  >>>
+  runtime { maxRetries: 1 }
+}
+"""
+
+
+def test_follow_goes_on_into_the_retry_of_a_failed_attempt(stack: Any, tmp_path: Any) -> None:
+    """``logs RUN CALL --follow`` started on a task's first attempt does not stop when that
+    attempt fails: it follows the retry the runner submits, as ``tail -F`` would."""
+    env = stack_env(stack)
+    wdl = tmp_path / "flaky.wdl"
+    wdl.write_text(FLAKY_WDL)
+    marker = os.path.join(stack.efs_dir, f"flaky-marker-{os.getpid()}-{id(tmp_path)}")
+    res = submit(stack, [str(wdl), f"marker={marker}"], env)  # no --wait
+    assert res.returncode == 0, res.stderr[-2000:]
+    run_id = run_id_of(res)
+    deadline = time.monotonic() + 90
+    while True:  # from the first attempt's job on, while it still runs
+        followed = _logs([run_id, "flaky", "--follow", "--period", "0.2"], env)
+        if followed.returncode != 1 or "has no job of call" not in followed.stderr:
+            break
+        assert time.monotonic() < deadline, followed.stderr
+        time.sleep(0.3)
+    assert followed.returncode == 0, followed.stderr
+    out = followed.stdout
+    assert "first attempt failing soon" in out and "second attempt ok" in out, out
+    assert out.index("first attempt failing soon") < out.index("second attempt ok")
+    assert re.search(r"==> following \S+, the next attempt of (call-)?flaky \(attempt 2\) <==", out)

@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import pytest
 
+from miniwdl_aws import naming
 from miniwdl_aws.batch import infrastructure, specs
 
 
 def test_task_job_names() -> None:
-    assert specs.task_job_name("mw1-abc", "call-hello", 1) == "mw1-abc-hello"
-    assert specs.task_job_name("mw1-abc", "call-hello-2", 3) == "mw1-abc-hello-2-try3"
-    long = specs.task_job_name("mw1-abc", "call-" + "x" * 200 + "-17-sample", 2)
+    assert naming.task_job_name("mw1-abc", "call-hello", 1) == "mw1-abc-hello"
+    assert naming.task_job_name("mw1-abc", "call-hello-2", 3) == "mw1-abc-hello-2-try3"
+    long = naming.task_job_name("mw1-abc", "call-" + "x" * 200 + "-17-sample", 2)
     assert len(long) == 128 and long.endswith("-17-sample-try2")
 
 
