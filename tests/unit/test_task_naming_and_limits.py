@@ -17,9 +17,9 @@ def test_task_job_names() -> None:
 
 
 def test_shorten_keeps_head_and_tail() -> None:
-    assert specs._shorten("short", 10) == "short"
+    assert naming._shorten("short", 10) == "short"
     name = "t" * 150 + "-17-sample_x"
-    out = specs._shorten(name, 100)
+    out = naming._shorten(name, 100)
     assert len(out) == 100 and out.endswith("-17-sample_x") and out.startswith("ttt")
 
 
