@@ -13,11 +13,12 @@ Default location: ``$MWBENCH_OURS_VENV``, else ``$XDG_CACHE_HOME/miniwdl-aws-ben
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 from pathlib import Path
 from typing import Optional
+
+from .theirs_venv import cached_venv
 
 PROBE = (
     "import importlib.metadata as m, os, miniwdl_aws;"
@@ -28,11 +29,7 @@ PROBE = (
 
 def default_path() -> Path:
     """Where the lean venv lives unless told otherwise."""
-    explicit = os.environ.get("MWBENCH_OURS_VENV")
-    if explicit:
-        return Path(explicit)
-    cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
-    return cache / "miniwdl-aws-bench" / "venv-ours-lean"
+    return cached_venv("MWBENCH_OURS_VENV", "venv-ours-lean")
 
 
 def probe(bin_dir: Path) -> Optional[tuple]:

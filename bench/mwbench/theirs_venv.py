@@ -15,13 +15,19 @@ from pathlib import Path
 REQUIREMENTS = ["miniwdl==1.16.0", "miniwdl-aws==0.12.2", "awscli"]
 
 
-def default_path() -> Path:
-    """Where the 0.12.2 venv lives unless told otherwise."""
-    explicit = os.environ.get("MWBENCH_THEIRS_VENV")
+def cached_venv(env_var: str, name: str) -> Path:
+    """``$<env_var>`` if set, else ``$XDG_CACHE_HOME/miniwdl-aws-bench/<name>`` (``~/.cache``):
+    where the bench keeps a venv of its own, outside the repository."""
+    explicit = os.environ.get(env_var)
     if explicit:
         return Path(explicit)
     cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
-    return cache / "miniwdl-aws-bench" / "venv-0.12.2"
+    return cache / "miniwdl-aws-bench" / name
+
+
+def default_path() -> Path:
+    """Where the 0.12.2 venv lives unless told otherwise."""
+    return cached_venv("MWBENCH_THEIRS_VENV", "venv-0.12.2")
 
 
 def is_ready(venv: Path) -> bool:

@@ -89,12 +89,15 @@ def select_jobs(run_id: str, jobs: Sequence[Dict[str, Any]], call: Optional[str]
     return chosen
 
 
-def _header(job: Dict[str, Any]) -> str:
-    tags = job.get("tags") or {}
+def _who(job: Dict[str, Any]) -> str:
+    """``call-greet-0 attempt 2`` (the job's name when it has no call tag)."""
     who = _call_of(job) or str(job.get("jobName", ""))
-    attempt = tags.get(naming.TAG_ATTEMPT)
-    what = f"{who} attempt {attempt}" if attempt else who
-    return f"==> {what}: job {job['jobId']} ({job.get('status', '')}) <=="
+    attempt = (job.get("tags") or {}).get(naming.TAG_ATTEMPT)
+    return f"{who} attempt {attempt}" if attempt else who
+
+
+def _header(job: Dict[str, Any]) -> str:
+    return f"==> {_who(job)}: job {job['jobId']} ({job.get('status', '')}) <=="
 
 
 def _stream(job: Dict[str, Any]) -> Optional[str]:
@@ -184,15 +187,8 @@ def follow_attempts(
             pass
         if successor is None:
             return printed
-        out(f"==> following {successor['jobId']}, the next attempt of {_header_who(successor)} <==")
+        out(f"==> following {successor['jobId']}, the next attempt: {_who(successor)} <==")
         job = successor
-
-
-def _header_who(job: Dict[str, Any]) -> str:
-    tags = job.get("tags") or {}
-    who = _call_of(job) or str(job.get("jobName", ""))
-    attempt = tags.get(naming.TAG_ATTEMPT)
-    return f"{who} (attempt {attempt})" if attempt else who
 
 
 def _follow(

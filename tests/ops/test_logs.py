@@ -160,4 +160,4 @@ def test_follow_goes_on_into_the_retry_of_a_failed_attempt(stack: Any, tmp_path:
     out = followed.stdout
     assert "first attempt failing soon" in out and "second attempt ok" in out, out
     assert out.index("first attempt failing soon") < out.index("second attempt ok")
-    assert re.search(r"==> following \S+, the next attempt of (call-)?flaky \(attempt 2\) <==", out)
+    assert re.search(r"==> following \S+, the next attempt: (call-)?flaky attempt 2 <==", out)
