@@ -68,7 +68,10 @@ def _reasons(job: Mapping[str, Any]) -> str:
 def _memory_mib(job: Mapping[str, Any]) -> Optional[str]:
     """The memory the job asked Batch for, in MiB, if its description says."""
     _vcpus, memory = requested_resources(job.get("container") or {})
-    return f"{memory:g}" if memory else None
+    if not memory:
+        return None
+    # Batch's MEMORY is whole MiB; "%g" would print the largest instances' 1,048,576 as 1.04858e+06
+    return str(int(memory)) if memory == int(memory) else str(memory)
 
 
 _PREFIX = {

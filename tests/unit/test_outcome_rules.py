@@ -232,6 +232,10 @@ def test_oom_says_so_and_names_the_memory_requested() -> None:
     out = outcomes.classify(desc(status_reason=OOM, reason=OOM, exit_code=137, memory="3072"))
     assert out.kind == "oom"
     assert "ran out of memory (3072 MiB requested)" in out.message
+    largest = outcomes.classify(
+        desc(status_reason=OOM, reason=OOM, exit_code=137, memory="1048576")
+    )
+    assert "ran out of memory (1048576 MiB requested)" in largest.message
     assert "runtime.memory" in out.message
     unknown = outcomes.classify(desc(status_reason=OOM, reason=OOM, exit_code=137, memory=None))
     assert "ran out of memory:" in unknown.message
