@@ -108,9 +108,7 @@ class AdaptiveSubmitter:
         count this one as sent."""
         while True:
             with self._lock:
-                now = self._clock()
-                while self._sent and self._sent[0] <= now - 1.0:
-                    self._sent.popleft()
+                now = self._prune_sent()
                 if len(self._sent) < max(1, int(self.rate) + self.burst - 1):
                     self._sent.append(now)
                     return
@@ -121,10 +119,14 @@ class AdaptiveSubmitter:
         """Enter a Batch call that does not go through this gate (DescribeJobs, ListJobs,
         TerminateJob...) in the last-second window, so SubmitJob admission leaves it room."""
         with self._lock:
-            now = self._clock()
-            while self._sent and self._sent[0] <= now - 1.0:
-                self._sent.popleft()
-            self._sent.append(now)
+            self._sent.append(self._prune_sent())
+
+    def _prune_sent(self) -> float:
+        """Drop sends older than a second from the window (under the lock); returns now."""
+        now = self._clock()
+        while self._sent and self._sent[0] <= now - 1.0:
+            self._sent.popleft()
+        return now
 
     def _on_throttle(self) -> float:
         """Slow down (see the module doc) and push the bucket back; returns the pause before the
