@@ -30,7 +30,7 @@ import logging
 import os
 import sys
 import time
-from typing import Any, Callable, Dict, Optional, Sequence, TextIO
+from typing import Any, Callable, Dict, List, Optional, Sequence, TextIO
 
 from .. import naming
 from ..aws.batch import BatchApi
@@ -56,6 +56,7 @@ from .runs import (
     expand_arrays,
     find_run_jobs,
     list_runs,
+    search_queues,
 )
 from .summary import build_summary, format_table
 
@@ -324,13 +325,17 @@ def _next_attempt_finder(
     it does not exist; :class:`NoMoreAttempts` once the run's workflow job (``workflow``) has
     ended, or for a job that does not say its call and attempt."""
 
+    searched: List[str] = []  # resolved on the first poll, not again at every one
+
     def next_attempt(job: Dict[str, Any]) -> Optional[Dict[str, Any]]:
         tags = job.get("tags") or {}
         call, attempt = tags.get(naming.TAG_CALL), str(tags.get(naming.TAG_ATTEMPT) or "1")
         if not call or not attempt.isdigit():
             raise NoMoreAttempts()
         name = naming.task_job_name(run_id, str(call), int(attempt) + 1)
-        later = find_run_jobs(batch, run_id, queues, job_name=name)
+        if not searched:
+            searched.extend(search_queues(batch, queues))
+        later = find_run_jobs(batch, run_id, searched, job_name=name)
         if later:
             return later[-1]
         if workflow and all(

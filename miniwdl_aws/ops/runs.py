@@ -56,7 +56,8 @@ def run_id_of_job(job_name: str, tags: Optional[Dict[str, str]] = None) -> Optio
     return naming.generated_run_id_in(job_name)
 
 
-def _queues(api: BatchApi, queues: Optional[Sequence[str]]) -> List[str]:
+def search_queues(api: BatchApi, queues: Optional[Sequence[str]]) -> List[str]:
+    """The queues to search: those given (each once), else every queue of the region."""
     return list(dict.fromkeys(q for q in queues if q)) if queues else api.queue_names()
 
 
@@ -72,7 +73,7 @@ def find_run_jobs(
     check_run_id(run_id)
     flt = [{"name": "JOB_NAME", "values": [job_name or f"{run_id}-*"]}]
     ids: List[str] = []
-    for queue in _queues(api, queues):
+    for queue in search_queues(api, queues):
         ids.extend(j["jobId"] for j in api.list_jobs(queue, flt))
     jobs = [
         j
@@ -119,7 +120,7 @@ def list_runs(
     after_ms = int((now - (86400.0 if since is None else since)) * 1000)
     flt = [{"name": "AFTER_CREATED_AT", "values": [str(after_ms)]}]
     summaries: List[Dict[str, Any]] = []
-    for queue in _queues(api, queues):
+    for queue in search_queues(api, queues):
         summaries.extend(j for j in api.list_jobs(queue, flt) if j.get("createdAt", 0) >= after_ms)
     # A generated run id shows in the job name, so statuses need no DescribeJobs; describe only
     # the first job of each such run (for its workflow tag) and every job with another name (its
@@ -212,7 +213,7 @@ def cleanup_run(
     The workflow job goes first, so that a live runner cannot submit more task jobs; then every
     active task job. Jobs are listed again each pass (a job submitted just before the runner died
     may appear late) until a pass finds no active job or ``wait`` seconds have passed."""
-    queue_list = _queues(api, queues)
+    queue_list = search_queues(api, queues)
     terminated: List[str] = []
     deadline = clock() + wait
     passes = 0
